@@ -1,0 +1,184 @@
+//! A guest on a Linux bridge through a veth pair whose peer is born inside the guest.
+
+use nix::errno::Errno;
+
+use super::{AttachPlan, AttachStatus, Attachment, ip};
+use crate::{
+    error::{Error, Op, Result},
+    handle::Handle,
+    ifname,
+    link::{Bridge, Link, Veth},
+    resolve::Guest,
+};
+
+/// Creates (or finds) the bridge, the veth pair and the guest's IP configuration.
+pub(super) fn attach(
+    host: &Handle,
+    guest_handle: &Handle,
+    guest: &Guest,
+    plan: &AttachPlan,
+    bridge_name: &str,
+) -> Result<Attachment> {
+    let bridge = Bridge::new(bridge_name)?.ensure(host)?;
+    let host_ifname = plan
+        .host_ifname
+        .clone()
+        .unwrap_or_else(|| ifname::host_veth_name(&plan.guest_ifname, &guest.naming_key()));
+    let mtu = plan.mtu.unwrap_or(bridge.link.mtu);
+    let mut veth = Veth::new(&host_ifname, &plan.guest_ifname)?
+        .peer_namespace(&guest.namespace)
+        .mtu(mtu)
+        .master(bridge.link.index)
+        .up();
+    if let Some(mac) = plan.mac {
+        veth = veth.peer_mac(mac);
+    }
+    let record = |status, host_ifindex, guest_link: &Link, routes: ip::RouteChanges| Attachment {
+        status,
+        plan: plan.clone(),
+        host_namespace: host.namespace_id(),
+        guest: guest.record(),
+        host_ifname: host_ifname.clone(),
+        host_ifindex,
+        guest_ifindex: guest_link.index,
+        mac: guest_link.mac,
+        mtu,
+        bridge_created: bridge.created,
+        routes_added: routes.added,
+        routes_replaced: routes.replaced,
+    };
+    let undo_bridge = || {
+        if bridge.created {
+            let _ = host.link_del(bridge.link.index);
+        }
+    };
+    if let Err(err) = veth.add(host) {
+        undo_bridge();
+        if err.errno() != Errno::EEXIST {
+            return Err(err);
+        }
+        let (host_link, guest_link) =
+            existing_pair(host, guest_handle, plan, &host_ifname, &bridge.link, guest)?;
+        return Ok(record(
+            AttachStatus::AlreadyAttached,
+            host_link.index,
+            &guest_link,
+            ip::RouteChanges::default(),
+        ));
+    }
+    let configured = guest_handle
+        .link(plan.guest_ifname.as_str())
+        .and_then(|guest_link| {
+            let routes = ip::configure(guest_handle, guest_link.index, plan)?;
+            let host_link = host.link(host_ifname.as_str())?;
+            Ok((host_link, guest_link, routes))
+        });
+    match configured {
+        Ok((host_link, guest_link, routes)) => Ok(record(
+            AttachStatus::Created,
+            host_link.index,
+            &guest_link,
+            routes,
+        )),
+        Err(err) => {
+            // Deleting the host end removes the peer, its addresses and its routes.
+            let _ = host.link_del(host_ifname.as_str());
+            undo_bridge();
+            Err(err)
+        }
+    }
+}
+
+/// After EEXIST: the same attachment already in place, or an error naming what is in the way.
+fn existing_pair(
+    host: &Handle,
+    guest_handle: &Handle,
+    plan: &AttachPlan,
+    host_ifname: &str,
+    bridge: &Link,
+    guest: &Guest,
+) -> Result<(Link, Link)> {
+    let host_link = host.link_get(host_ifname)?;
+    let guest_link = guest_handle.link_get(plan.guest_ifname.as_str())?;
+    match (host_link, guest_link) {
+        (Some(h), Some(g))
+            if h.kind.as_deref() == Some("veth")
+                && g.kind.as_deref() == Some("veth")
+                && h.master == Some(bridge.index)
+                && h.parent == Some(g.index)
+                && g.parent == Some(h.index) =>
+        {
+            let have: Vec<_> = guest_handle
+                .addresses(Some(g.index))?
+                .into_iter()
+                .map(|a| a.net)
+                .collect();
+            let missing: Vec<String> = plan
+                .addresses
+                .iter()
+                .filter(|net| !have.contains(net))
+                .map(|net| net.to_string())
+                .collect();
+            let mac_differs = plan.mac.is_some_and(|mac| g.mac != Some(mac));
+            if missing.is_empty() && !mac_differs {
+                return Ok((h, g));
+            }
+            Err(Error::Conflict {
+                op: Op::Attach,
+                object: format!("{} in {guest}", plan.guest_ifname),
+                reason: format!(
+                    "it is already attached to {} through {host_ifname} but {}",
+                    bridge.name,
+                    if missing.is_empty() {
+                        format!(
+                            "with MAC {}",
+                            g.mac.map(|m| m.to_string()).unwrap_or_default()
+                        )
+                    } else {
+                        format!("without {}", missing.join(", "))
+                    }
+                ),
+            })
+        }
+        (_, Some(_)) => Err(Error::AlreadyExists {
+            op: Op::Attach,
+            object: format!("interface {} in {guest}", plan.guest_ifname),
+            hint: "choose another guest interface name (-i)".into(),
+        }),
+        (Some(h), None) => Err(Error::AlreadyExists {
+            op: Op::Attach,
+            object: format!(
+                "host interface {host_ifname} ({}, {})",
+                h.kind.as_deref().unwrap_or("physical"),
+                if h.is_up() { "up" } else { "down" }
+            ),
+            hint: "choose another host interface name (-l) or delete it first".into(),
+        }),
+        (None, None) => Err(Error::kernel(
+            Op::LinkAdd,
+            format!("veth {host_ifname}"),
+            Errno::EEXIST,
+        )),
+    }
+}
+
+/// Deletes the host end (the kernel removes the guest end with it) and a bridge we created.
+pub(super) fn detach(attachment: &Attachment, host: &Handle, bridge_name: &str) -> Result<()> {
+    match host.link_get(attachment.host_ifindex)? {
+        Some(link) if link.name == attachment.host_ifname => host.link_del(link.index)?,
+        Some(link) => {
+            return Err(Error::Conflict {
+                op: Op::Detach,
+                object: attachment.host_ifname.clone(),
+                reason: format!(
+                    "interface #{} is now {}, not the one pipework created; leaving it alone",
+                    link.index, link.name
+                ),
+            });
+        }
+        // Gone with the guest's namespace already.
+        None => {}
+    }
+    Bridge::new(bridge_name)?.delete_if_unused(host)?;
+    Ok(())
+}

@@ -1,0 +1,279 @@
+//! The pipework operation as a typed plan: attach a guest to a host side, and undo it exactly.
+
+mod bridge;
+mod ip;
+
+use std::{collections::HashSet, net::IpAddr};
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    error::{Error, Op, Result},
+    handle::Handle,
+    link::validate_ifname,
+    mac::MacAddr,
+    netns::NamespaceId,
+    resolve::{Guest, GuestRecord},
+    route::Route,
+};
+
+/// The container interface name the original script uses when `-i` is not given.
+pub const DEFAULT_GUEST_IFNAME: &str = "eth1";
+
+/// What the guest's interface is connected to on the host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "name")]
+#[non_exhaustive]
+pub enum HostSide {
+    /// A Linux bridge, created if missing; the guest gets one end of a veth pair.
+    Bridge(String),
+}
+
+/// Everything an attach should do, validated before anything changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachPlan {
+    /// What the guest is connected to.
+    pub host: HostSide,
+    /// The interface name inside the guest (`-i`, default `eth1`).
+    pub guest_ifname: String,
+    /// The host-side interface name (`-l`); generated when `None`.
+    pub host_ifname: Option<String>,
+    /// Addresses for the guest interface; empty for none (the original's `0/0`).
+    pub addresses: Vec<IpNet>,
+    /// Default gateways, at most one per family.
+    pub gateways: Vec<IpAddr>,
+    /// The guest interface's MAC; the kernel picks a random one when `None`.
+    pub mac: Option<MacAddr>,
+    /// The MTU; inherited from the host side when `None`.
+    pub mtu: Option<u32>,
+}
+
+impl AttachPlan {
+    /// A plan that connects the guest to Linux bridge `bridge` as `eth1`, with no address.
+    pub fn bridge(bridge: &str) -> Self {
+        AttachPlan {
+            host: HostSide::Bridge(bridge.to_string()),
+            guest_ifname: DEFAULT_GUEST_IFNAME.to_string(),
+            host_ifname: None,
+            addresses: Vec::new(),
+            gateways: Vec::new(),
+            mac: None,
+            mtu: None,
+        }
+    }
+
+    /// Sets the interface name inside the guest.
+    pub fn guest_ifname(mut self, name: &str) -> Self {
+        self.guest_ifname = name.to_string();
+        self
+    }
+
+    /// Sets the host-side interface name.
+    pub fn host_ifname(mut self, name: &str) -> Self {
+        self.host_ifname = Some(name.to_string());
+        self
+    }
+
+    /// Adds an address for the guest interface.
+    pub fn address(mut self, net: IpNet) -> Self {
+        self.addresses.push(net);
+        self
+    }
+
+    /// Adds a default gateway.
+    pub fn gateway(mut self, gateway: IpAddr) -> Self {
+        self.gateways.push(gateway);
+        self
+    }
+
+    /// Sets the guest interface's MAC.
+    pub fn mac(mut self, mac: MacAddr) -> Self {
+        self.mac = Some(mac);
+        self
+    }
+
+    /// Sets the MTU.
+    pub fn mtu(mut self, mtu: u32) -> Self {
+        self.mtu = Some(mtu);
+        self
+    }
+
+    /// Checks every argument; an error names the argument and why, and nothing is changed.
+    pub fn validate(&self) -> Result<()> {
+        match &self.host {
+            HostSide::Bridge(name) => validate_ifname("bridge name", name)?,
+        }
+        validate_ifname("guest ifname", &self.guest_ifname)?;
+        if let Some(name) = &self.host_ifname {
+            validate_ifname("host ifname", name)?;
+        }
+        let mut seen = HashSet::new();
+        for net in &self.addresses {
+            let ip = net.addr();
+            let reason = if ip.is_unspecified() {
+                Some(
+                    "is unspecified; leave the addresses empty for an interface without one (the original's 0/0)",
+                )
+            } else if ip.is_multicast() {
+                Some("is a multicast address")
+            } else if ip.is_loopback() {
+                Some("is a loopback address")
+            } else if !seen.insert(ip) {
+                Some("is given twice")
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                return Err(Error::invalid("address", net.to_string(), reason));
+            }
+        }
+        let mut families = HashSet::new();
+        for gateway in &self.gateways {
+            let family = if gateway.is_ipv4() { "IPv4" } else { "IPv6" };
+            if !families.insert(family) {
+                return Err(Error::invalid(
+                    "gateway",
+                    gateway.to_string(),
+                    format!("a second {family} default gateway; give one per family"),
+                ));
+            }
+            if !self
+                .addresses
+                .iter()
+                .any(|net| net.addr().is_ipv4() == gateway.is_ipv4())
+            {
+                return Err(Error::invalid(
+                    "gateway",
+                    gateway.to_string(),
+                    format!("is {family} but no {family} address is given for the interface"),
+                ));
+            }
+            if gateway.is_unspecified() || gateway.is_multicast() {
+                return Err(Error::invalid(
+                    "gateway",
+                    gateway.to_string(),
+                    "is not a unicast address",
+                ));
+            }
+            if self.addresses.iter().any(|net| net.addr() == *gateway) {
+                return Err(Error::invalid(
+                    "gateway",
+                    gateway.to_string(),
+                    "is the interface's own address",
+                ));
+            }
+        }
+        if let Some(mac) = self.mac
+            && (mac.is_multicast() || mac.octets() == [0; 6])
+        {
+            return Err(Error::invalid(
+                "mac",
+                mac.to_string(),
+                "an interface needs a unicast, non-zero MAC",
+            ));
+        }
+        if let Some(mtu) = self.mtu {
+            let min = if self.addresses.iter().any(|n| n.addr().is_ipv6()) {
+                1280
+            } else {
+                68
+            };
+            if !(min..=65535).contains(&mtu) {
+                return Err(Error::invalid(
+                    "mtu",
+                    mtu.to_string(),
+                    format!(
+                        "must be from {min} to 65535{}",
+                        if min == 1280 {
+                            " with an IPv6 address"
+                        } else {
+                            ""
+                        }
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether an attach created something or found the same attachment already in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttachStatus {
+    /// This call created the attachment.
+    Created,
+    /// The same attachment was already in place; nothing was changed.
+    AlreadyAttached,
+}
+
+/// What an attach made, recorded so that [`Attachment::detach`] undoes exactly that.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// Created now, or found in place.
+    pub status: AttachStatus,
+    /// The plan that was applied.
+    pub plan: AttachPlan,
+    /// The namespace of the host side.
+    pub host_namespace: NamespaceId,
+    /// The guest as resolved.
+    pub guest: GuestRecord,
+    /// The host-side interface (the veth end on the bridge).
+    pub host_ifname: String,
+    /// Its index in the host namespace.
+    pub host_ifindex: u32,
+    /// The guest interface index in the guest namespace.
+    pub guest_ifindex: u32,
+    /// The guest interface's MAC as the kernel reports it.
+    pub mac: Option<MacAddr>,
+    /// The MTU applied.
+    pub mtu: u32,
+    /// True when this attach created the bridge. Any detach removes a bridge pipework
+    /// created once its last port is gone.
+    pub bridge_created: bool,
+    /// Routes the attach added besides those that vanish with the interface.
+    pub routes_added: Vec<Route>,
+    /// Default routes the attach replaced, restored by detach.
+    pub routes_replaced: Vec<Route>,
+}
+
+/// Attaches `guest` as `plan` says; on any failure, what was created is removed again.
+///
+/// Re-running the same plan finds the attachment in place and returns it with
+/// [`AttachStatus::AlreadyAttached`]; a different attachment in the way is an error
+/// that names it.
+pub fn attach(host: &Handle, guest: &Guest, plan: &AttachPlan) -> Result<Attachment> {
+    plan.validate()?;
+    let guest_handle = Handle::new(&guest.namespace)?;
+    match &plan.host {
+        HostSide::Bridge(bridge) => bridge::attach(host, &guest_handle, guest, plan, bridge),
+    }
+}
+
+impl Attachment {
+    /// Removes what the attach created and restores the default routes it replaced.
+    ///
+    /// `guest` is the guest's namespace handle when the guest still exists; without it
+    /// only the host side is cleaned (the guest's side went with its namespace).
+    pub fn detach(&self, host: &Handle, guest: Option<&Handle>) -> Result<()> {
+        if host.namespace_id() != self.host_namespace {
+            return Err(Error::Conflict {
+                op: Op::Detach,
+                object: self.host_ifname.clone(),
+                reason: format!(
+                    "the attachment was made in {} but the handle is for {}",
+                    self.host_namespace,
+                    host.namespace()
+                ),
+            });
+        }
+        match &self.plan.host {
+            HostSide::Bridge(bridge) => bridge::detach(self, host, bridge)?,
+        }
+        if let Some(guest) = guest {
+            ip::restore_routes(guest, &self.routes_replaced)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,266 @@
+//! The one error type of pipework-core: every variant names the operation, the object and the cause.
+
+use std::{fmt, io};
+
+use nix::errno::Errno;
+
+/// What pipework was doing when an error happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Op {
+    /// Opening a network namespace (`/proc/PID/ns/net`, `/run/netns/NAME`, a path).
+    OpenNamespace,
+    /// Creating a network namespace (`ip netns add`).
+    CreateNamespace,
+    /// Deleting a named network namespace (`ip netns del`).
+    DeleteNamespace,
+    /// Switching a thread into a network namespace (`setns`).
+    EnterNamespace,
+    /// Opening a netlink socket.
+    OpenNetlink,
+    /// Creating a link (`ip link add`).
+    LinkAdd,
+    /// Changing a link (`ip link set`).
+    LinkSet,
+    /// Deleting a link (`ip link del`).
+    LinkDel,
+    /// Reading a link (`ip link show`).
+    LinkGet,
+    /// Adding an address (`ip addr add`).
+    AddrAdd,
+    /// Deleting an address (`ip addr del`).
+    AddrDel,
+    /// Reading addresses (`ip addr show`).
+    AddrGet,
+    /// Adding a route (`ip route add`).
+    RouteAdd,
+    /// Deleting a route (`ip route del`).
+    RouteDel,
+    /// Reading routes (`ip route show`).
+    RouteGet,
+    /// Sending or receiving a probe packet (ICMP echo, gratuitous ARP).
+    Probe,
+    /// Attaching a guest to a network (the whole pipework operation).
+    Attach,
+    /// Undoing an attachment.
+    Detach,
+    /// Finding the network namespace of a guest (container, PID, name).
+    Resolve,
+}
+
+impl Op {
+    /// The capability the kernel checks for this operation, named in EPERM messages.
+    pub fn capability(self) -> &'static str {
+        match self {
+            Op::OpenNamespace
+            | Op::CreateNamespace
+            | Op::DeleteNamespace
+            | Op::EnterNamespace
+            | Op::Resolve => "CAP_SYS_ADMIN",
+            Op::Probe => "CAP_NET_RAW",
+            _ => "CAP_NET_ADMIN",
+        }
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Op::OpenNamespace => "open network namespace",
+            Op::CreateNamespace => "create network namespace",
+            Op::DeleteNamespace => "delete network namespace",
+            Op::EnterNamespace => "enter network namespace",
+            Op::OpenNetlink => "open netlink socket in",
+            Op::LinkAdd => "create link",
+            Op::LinkSet => "change link",
+            Op::LinkDel => "delete link",
+            Op::LinkGet => "read link",
+            Op::AddrAdd => "add address",
+            Op::AddrDel => "delete address",
+            Op::AddrGet => "read addresses of",
+            Op::RouteAdd => "add route",
+            Op::RouteDel => "delete route",
+            Op::RouteGet => "read routes of",
+            Op::Probe => "probe",
+            Op::Attach => "attach",
+            Op::Detach => "detach",
+            Op::Resolve => "resolve guest",
+        })
+    }
+}
+
+/// Renders an errno with its description and, for EPERM, the capability that is missing.
+fn describe_errno(op: Op, errno: Errno) -> String {
+    let text = io::Error::from_raw_os_error(errno as i32);
+    match errno {
+        Errno::EPERM | Errno::EACCES => {
+            format!("{text} (this needs {} as root)", op.capability())
+        }
+        _ => text.to_string(),
+    }
+}
+
+/// Every failure of pipework-core.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The kernel refused an operation; `errno` is its answer.
+    #[error("cannot {op} {object}: {}", describe_errno(*op, *errno))]
+    Kernel {
+        /// What was being done.
+        op: Op,
+        /// The link, address, route or namespace it was done to.
+        object: String,
+        /// The kernel's answer.
+        errno: Errno,
+    },
+    /// An argument is malformed or out of range; nothing was changed.
+    #[error("invalid {argument} {value:?}: {reason}")]
+    InvalidArgument {
+        /// The name of the argument (`address`, `mac`, `guest ifname`, ...).
+        argument: String,
+        /// The value given.
+        value: String,
+        /// Why it is refused, with the fix where one is obvious.
+        reason: String,
+    },
+    /// Something the operation needs does not exist.
+    #[error("cannot {op}: {object} does not exist")]
+    NotFound {
+        /// What was being done.
+        op: Op,
+        /// What is missing, with where it was looked for.
+        object: String,
+    },
+    /// Something the operation would create already exists and is not ours to reuse.
+    #[error("cannot {op}: {object} already exists{}", hint_suffix(hint))]
+    AlreadyExists {
+        /// What was being done.
+        op: Op,
+        /// What exists, with where.
+        object: String,
+        /// How to get past it.
+        hint: String,
+    },
+    /// The system is in a state that contradicts the request.
+    #[error("cannot {op} {object}: {reason}")]
+    Conflict {
+        /// What was being done.
+        op: Op,
+        /// What is in the way.
+        object: String,
+        /// What is in conflict.
+        reason: String,
+    },
+    /// The kernel or the machine lacks a feature the request needs.
+    #[error("cannot {op} {object}: {reason}")]
+    Unsupported {
+        /// What was being done.
+        op: Op,
+        /// What it was done to.
+        object: String,
+        /// What is missing, and the fix where one exists.
+        reason: String,
+    },
+    /// The kernel answered something pipework cannot decode.
+    #[error("cannot {op} {object}: unexpected netlink answer: {detail}")]
+    Protocol {
+        /// What was being done.
+        op: Op,
+        /// What it was done to.
+        object: String,
+        /// What was unexpected.
+        detail: String,
+    },
+}
+
+fn hint_suffix(hint: &str) -> String {
+    if hint.is_empty() {
+        String::new()
+    } else {
+        format!("; {hint}")
+    }
+}
+
+impl Error {
+    /// The errno that best describes this error (the kernel's own for kernel failures).
+    pub fn errno(&self) -> Errno {
+        match self {
+            Error::Kernel { errno, .. } => *errno,
+            Error::InvalidArgument { .. } => Errno::EINVAL,
+            Error::NotFound { .. } => Errno::ENOENT,
+            Error::AlreadyExists { .. } => Errno::EEXIST,
+            Error::Conflict { .. } => Errno::EBUSY,
+            Error::Unsupported { .. } => Errno::EOPNOTSUPP,
+            Error::Protocol { .. } => Errno::EPROTO,
+        }
+    }
+
+    /// Builds a kernel error from an `io::Error`, keeping its errno.
+    pub(crate) fn io(op: Op, object: impl Into<String>, err: &io::Error) -> Self {
+        Error::Kernel {
+            op,
+            object: object.into(),
+            errno: Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO)),
+        }
+    }
+
+    /// Builds a kernel error from an errno.
+    pub(crate) fn kernel(op: Op, object: impl Into<String>, errno: Errno) -> Self {
+        Error::Kernel {
+            op,
+            object: object.into(),
+            errno,
+        }
+    }
+
+    /// Builds an invalid-argument error.
+    pub(crate) fn invalid(
+        argument: impl Into<String>,
+        value: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        Error::InvalidArgument {
+            argument: argument.into(),
+            value: value.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The result type of pipework-core.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eperm_names_the_missing_capability() {
+        let err = Error::kernel(Op::LinkAdd, "veth0", Errno::EPERM);
+        let text = err.to_string();
+        assert!(text.contains("CAP_NET_ADMIN"), "{text}");
+        assert!(text.contains("create link veth0"), "{text}");
+        assert_eq!(err.errno(), Errno::EPERM);
+        let err = Error::kernel(Op::EnterNamespace, "netns x", Errno::EPERM);
+        assert!(err.to_string().contains("CAP_SYS_ADMIN"));
+    }
+
+    #[test]
+    fn errno_of_each_variant() {
+        assert_eq!(Error::invalid("mac", "x", "bad").errno(), Errno::EINVAL);
+        let exists = Error::AlreadyExists {
+            op: Op::Attach,
+            object: "eth1".into(),
+            hint: "use -i".into(),
+        };
+        assert_eq!(exists.errno(), Errno::EEXIST);
+        assert!(exists.to_string().ends_with("already exists; use -i"));
+        let io = Error::io(
+            Op::OpenNamespace,
+            "/x",
+            &io::Error::from_raw_os_error(libc::ENOENT),
+        );
+        assert_eq!(io.errno(), Errno::ENOENT);
+    }
+}

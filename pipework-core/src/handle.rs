@@ -1,0 +1,218 @@
+//! `Handle`: a blocking netlink connection bound to one network namespace.
+
+use std::{
+    fmt,
+    future::Future,
+    os::fd::{FromRawFd, IntoRawFd},
+};
+
+use futures_util::StreamExt;
+use nix::errno::Errno;
+use rtnetlink::{
+    packet_core::{
+        NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST,
+        NetlinkMessage, NetlinkPayload,
+    },
+    packet_route::RouteNetlinkMessage,
+    sys::{Socket, TokioSocket, protocols::NETLINK_ROUTE},
+};
+use tokio::runtime::Runtime;
+
+use crate::{
+    error::{Error, Op, Result},
+    netns::{Namespace, NamespaceGuard, NamespaceId},
+};
+
+/// How a change request treats an object that already exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Create {
+    /// Fail with EEXIST (`ip ... add`).
+    Exclusive,
+    /// Replace it (`ip ... replace`).
+    Replace,
+    /// Change an existing object only (`ip link set`, `ip ... del`).
+    No,
+}
+
+/// A netlink connection bound to one network namespace, with a blocking API.
+///
+/// The socket is opened inside the namespace, so every request made through the
+/// handle acts there, whichever thread makes it. Requests run on the handle's own
+/// current-thread tokio runtime; calling from inside another tokio runtime is fine.
+pub struct Handle {
+    // Always Some until drop; taken there to shut it down without blocking.
+    runtime: Option<Runtime>,
+    netlink: rtnetlink::Handle,
+    namespace: String,
+    namespace_id: NamespaceId,
+}
+
+impl Handle {
+    /// Opens a handle in the calling thread's namespace.
+    pub fn current() -> Result<Self> {
+        Self::new(&Namespace::current()?)
+    }
+
+    /// Opens a handle in `namespace`.
+    pub fn new(namespace: &Namespace) -> Result<Self> {
+        let object = namespace.to_string();
+        let socket = {
+            let _inside = NamespaceGuard::enter(namespace)?;
+            Socket::new(NETLINK_ROUTE).map_err(|err| Error::io(Op::OpenNetlink, &object, &err))?
+        };
+        socket
+            .set_ext_ack(true)
+            .map_err(|err| Error::io(Op::OpenNetlink, &object, &err))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(|err| Error::io(Op::OpenNetlink, &object, &err))?;
+        let netlink = {
+            let _rt = runtime.enter();
+            // SAFETY: the descriptor comes from a socket we own and give away here.
+            let socket = unsafe { TokioSocket::from_raw_fd(socket.into_raw_fd()) };
+            let (connection, netlink, _) = rtnetlink::from_socket(socket);
+            runtime.spawn(connection);
+            netlink
+        };
+        Ok(Handle {
+            runtime: Some(runtime),
+            netlink,
+            namespace: object,
+            namespace_id: namespace.id(),
+        })
+    }
+
+    /// A description of the namespace this handle acts in, for messages.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The identity of the namespace this handle acts in.
+    pub fn namespace_id(&self) -> NamespaceId {
+        self.namespace_id
+    }
+
+    /// Drives `future` to completion on the handle's runtime.
+    pub(crate) fn block_on<F>(&self, future: F) -> F::Output
+    where
+        F: Future + Send,
+        F::Output: Send,
+    {
+        let runtime = self.runtime.as_ref().expect("runtime lives until drop");
+        if tokio::runtime::Handle::try_current().is_ok() {
+            // A runtime cannot be driven from a thread that already runs one.
+            std::thread::scope(|scope| {
+                scope
+                    .spawn(|| runtime.block_on(future))
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+        } else {
+            runtime.block_on(future)
+        }
+    }
+
+    /// Sends a change request and waits for the kernel's acknowledgement.
+    pub(crate) fn change(
+        &self,
+        message: RouteNetlinkMessage,
+        create: Create,
+        op: Op,
+        object: &dyn fmt::Display,
+    ) -> Result<()> {
+        let flags = NLM_F_REQUEST
+            | NLM_F_ACK
+            | match create {
+                Create::Exclusive => NLM_F_CREATE | NLM_F_EXCL,
+                Create::Replace => NLM_F_CREATE | NLM_F_REPLACE,
+                Create::No => 0,
+            };
+        self.exchange(message, flags, op, object).map(drop)
+    }
+
+    /// Sends a request for one object and returns the kernel's answer.
+    pub(crate) fn get(
+        &self,
+        message: RouteNetlinkMessage,
+        op: Op,
+        object: &dyn fmt::Display,
+    ) -> Result<Option<RouteNetlinkMessage>> {
+        match self.exchange(message, NLM_F_REQUEST, op, object) {
+            Ok(mut answers) => Ok(answers.pop()),
+            Err(Error::Kernel {
+                errno: Errno::ENODEV | Errno::ENOENT | Errno::ESRCH,
+                ..
+            }) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Sends a dump request and returns every answer.
+    pub(crate) fn dump(
+        &self,
+        message: RouteNetlinkMessage,
+        op: Op,
+        object: &dyn fmt::Display,
+    ) -> Result<Vec<RouteNetlinkMessage>> {
+        self.exchange(message, NLM_F_REQUEST | NLM_F_DUMP, op, object)
+    }
+
+    fn exchange(
+        &self,
+        message: RouteNetlinkMessage,
+        flags: u16,
+        op: Op,
+        object: &dyn fmt::Display,
+    ) -> Result<Vec<RouteNetlinkMessage>> {
+        let mut request = NetlinkMessage::from(message);
+        request.header.flags = flags;
+        let mut netlink = self.netlink.clone();
+        let answers = self.block_on(async move {
+            let mut answers = Vec::new();
+            let mut stream = netlink.request(request).map_err(|_| None)?;
+            while let Some(answer) = stream.next().await {
+                match answer.payload {
+                    NetlinkPayload::InnerMessage(inner) => answers.push(inner),
+                    NetlinkPayload::Error(err) => {
+                        if let Some(code) = err.code {
+                            return Err(Some(Errno::from_raw(-code.get())));
+                        }
+                    }
+                    NetlinkPayload::Done(_) => break,
+                    _ => {}
+                }
+            }
+            Ok(answers)
+        });
+        answers.map_err(|errno| {
+            let object = format!("{object} in {}", self.namespace);
+            match errno {
+                Some(errno) => Error::kernel(op, object, errno),
+                None => Error::Protocol {
+                    op,
+                    object,
+                    detail: "the netlink connection is closed".into(),
+                },
+            }
+        })
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        // A plain drop would panic when the handle is dropped inside an async context.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("namespace", &self.namespace)
+            .finish_non_exhaustive()
+    }
+}

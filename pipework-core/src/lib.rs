@@ -1,0 +1,43 @@
+//! pipework-core: connect Linux containers and network namespaces to networks, over netlink.
+//!
+//! The typed successor of the `pipework` shell script. A [`Handle`] is a netlink
+//! connection bound to one [`Namespace`]; [`attach`] applies an [`AttachPlan`] to a
+//! [`Guest`] and returns an [`Attachment`] that [`Attachment::detach`] undoes exactly.
+//!
+//! ```no_run
+//! use pipework_core::{AttachPlan, Handle, Namespace, attach, resolve};
+//!
+//! let host = Handle::current()?;
+//! let guest = resolve("4242")?; // a PID, a /run/netns name or a namespace path
+//! let plan = AttachPlan::bridge("br1").address("192.168.1.2/24".parse().unwrap());
+//! let attachment = attach(&host, &guest, &plan)?;
+//! attachment.detach(&host, None)?;
+//! # Ok::<(), pipework_core::Error>(())
+//! ```
+
+pub mod addr;
+pub mod attach;
+pub mod error;
+pub mod handle;
+pub mod ifname;
+pub mod link;
+pub mod mac;
+pub mod netns;
+pub mod ping;
+pub mod resolve;
+pub mod route;
+
+pub use crate::{
+    addr::{Address, parse_cidr},
+    attach::{AttachPlan, AttachStatus, Attachment, HostSide, attach},
+    error::{Error, Op, Result},
+    handle::Handle,
+    link::{Bridge, Link, LinkRef, OperState, Veth},
+    mac::MacAddr,
+    netns::{Namespace, NamespaceId, NamespaceOrigin},
+    ping::ping,
+    resolve::{Engine, Guest, GuestRecord, Resolver, Resolvers, resolve},
+    route::Route,
+};
+/// The network types pipework's API uses.
+pub use ipnet::IpNet;

@@ -1,0 +1,142 @@
+//! Linux bridges: created when missing, brought up, deleted.
+
+use rtnetlink::{LinkBridge, packet_route::RouteNetlinkMessage};
+
+use super::{Link, validate_ifname};
+use crate::{
+    error::{Error, Op, Result},
+    handle::{Create, Handle},
+};
+
+/// The alias pipework gives the bridges it creates, so any later detach knows it may remove them.
+pub const PIPEWORK_ALIAS: &str = "created by pipework";
+
+/// A Linux bridge by name, with the settings pipework gives one it creates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bridge {
+    name: String,
+    mtu: Option<u32>,
+}
+
+/// The bridge after [`Bridge::ensure`]: what the kernel reports and whether it was created now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnsuredBridge {
+    /// The bridge as the kernel reports it after the call.
+    pub link: Link,
+    /// True when this call created it.
+    pub created: bool,
+}
+
+impl Bridge {
+    /// A bridge named `name`; the name is checked against the kernel's rules.
+    pub fn new(name: &str) -> Result<Self> {
+        validate_ifname("bridge name", name)?;
+        Ok(Bridge {
+            name: name.to_string(),
+            mtu: None,
+        })
+    }
+
+    /// The MTU to give the bridge if it is created (the kernel's default otherwise).
+    pub fn mtu(mut self, mtu: u32) -> Self {
+        self.mtu = Some(mtu);
+        self
+    }
+
+    /// The bridge's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Creates the bridge if it is missing and brings it up; an existing non-bridge is an error.
+    ///
+    /// A bridge created here carries the alias [`PIPEWORK_ALIAS`].
+    /// Equivalent to: `ip link add NAME up type bridge; ip link set NAME alias "created by pipework"`.
+    pub fn ensure(&self, handle: &Handle) -> Result<EnsuredBridge> {
+        if let Some(link) = handle.link_get(self.name.as_str())? {
+            return self.adopt(handle, link);
+        }
+        let mut message = LinkBridge::new(&self.name).up();
+        if let Some(mtu) = self.mtu {
+            message = message.mtu(mtu);
+        }
+        match handle.change(
+            RouteNetlinkMessage::NewLink(message.build()),
+            Create::Exclusive,
+            Op::LinkAdd,
+            &format_args!("bridge {}", self.name),
+        ) {
+            Ok(()) => {
+                // The kernel ignores IFLA_IFALIAS when it creates a link.
+                handle.link_set_alias(self.name.as_str(), PIPEWORK_ALIAS)?;
+                Ok(EnsuredBridge {
+                    link: handle.link(self.name.as_str())?,
+                    created: true,
+                })
+            }
+            // Someone else created it between our lookup and our request.
+            Err(err) if err.errno() == nix::errno::Errno::EEXIST => {
+                self.adopt(handle, handle.link(self.name.as_str())?)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Deletes the bridge; its ports stay, detached.
+    ///
+    /// Equivalent to: `ip link del NAME type bridge`.
+    pub fn delete(&self, handle: &Handle) -> Result<()> {
+        let link = handle.link(self.name.as_str())?;
+        if !link.is_bridge() {
+            return Err(self.not_a_bridge(&link, Op::LinkDel, handle));
+        }
+        handle.link_del(link.index)
+    }
+
+    /// Deletes the bridge if pipework created it and no port is left on it.
+    ///
+    /// Returns whether it was deleted.
+    pub fn delete_if_unused(&self, handle: &Handle) -> Result<bool> {
+        let Some(link) = handle.link_get(self.name.as_str())? else {
+            return Ok(false);
+        };
+        if !link.is_bridge()
+            || link.alias.as_deref() != Some(PIPEWORK_ALIAS)
+            || handle
+                .links()?
+                .iter()
+                .any(|port| port.master == Some(link.index))
+        {
+            return Ok(false);
+        }
+        handle.link_del(link.index)?;
+        Ok(true)
+    }
+
+    fn adopt(&self, handle: &Handle, link: Link) -> Result<EnsuredBridge> {
+        if !link.is_bridge() {
+            return Err(self.not_a_bridge(&link, Op::Attach, handle));
+        }
+        let link = if link.is_up() {
+            link
+        } else {
+            handle.link_set_up(link.index)?;
+            handle.link(link.index)?
+        };
+        Ok(EnsuredBridge {
+            link,
+            created: false,
+        })
+    }
+
+    fn not_a_bridge(&self, link: &Link, op: Op, handle: &Handle) -> Error {
+        Error::Conflict {
+            op,
+            object: format!("bridge {} in {}", self.name, handle.namespace()),
+            reason: format!(
+                "an interface of that name exists and is a {}, not a bridge",
+                link.kind.as_deref().unwrap_or("physical device")
+            ),
+        }
+    }
+}

@@ -1,0 +1,401 @@
+//! Links as the kernel reports them, and the link operations every kind shares.
+
+mod bridge;
+mod veth;
+
+use std::fmt;
+
+use rtnetlink::{
+    LinkUnspec,
+    packet_route::{
+        RouteNetlinkMessage,
+        link::{LinkAttribute, LinkFlags, LinkInfo, LinkMessage, State},
+    },
+};
+use serde::{Deserialize, Serialize};
+
+pub use self::{
+    bridge::{Bridge, EnsuredBridge, PIPEWORK_ALIAS},
+    veth::Veth,
+};
+use crate::{
+    error::{Error, Op, Result},
+    handle::{Create, Handle},
+    mac::MacAddr,
+};
+
+/// A reference to a link by index or by name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkRef {
+    /// The interface index (`ip link show` first column).
+    Index(u32),
+    /// The interface name.
+    Name(String),
+}
+
+impl From<u32> for LinkRef {
+    fn from(index: u32) -> Self {
+        LinkRef::Index(index)
+    }
+}
+
+impl From<&str> for LinkRef {
+    fn from(name: &str) -> Self {
+        LinkRef::Name(name.to_string())
+    }
+}
+
+impl From<String> for LinkRef {
+    fn from(name: String) -> Self {
+        LinkRef::Name(name)
+    }
+}
+
+impl From<&Link> for LinkRef {
+    fn from(link: &Link) -> Self {
+        LinkRef::Index(link.index)
+    }
+}
+
+impl fmt::Display for LinkRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LinkRef::Index(index) => write!(f, "link #{index}"),
+            LinkRef::Name(name) => write!(f, "link {name}"),
+        }
+    }
+}
+
+/// The RFC 2863 operational state of a link (`ip link` "state").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperState {
+    /// Can pass packets.
+    Up,
+    /// Cannot pass packets.
+    Down,
+    /// Down because a lower device is down (a veth whose peer is down).
+    LowerLayerDown,
+    /// Waiting for an external event.
+    Dormant,
+    /// In a test mode.
+    Testing,
+    /// A component is missing.
+    NotPresent,
+    /// The driver does not report a state (loopback, some virtual devices).
+    Unknown,
+}
+
+impl From<State> for OperState {
+    fn from(state: State) -> Self {
+        match state {
+            State::Up => OperState::Up,
+            State::Down => OperState::Down,
+            State::LowerLayerDown => OperState::LowerLayerDown,
+            State::Dormant => OperState::Dormant,
+            State::Testing => OperState::Testing,
+            State::NotPresent => OperState::NotPresent,
+            _ => OperState::Unknown,
+        }
+    }
+}
+
+/// A link as the kernel reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    /// Interface index.
+    pub index: u32,
+    /// Interface name.
+    pub name: String,
+    /// Kind (`veth`, `bridge`, `macvlan`, ...); `None` for physical devices.
+    pub kind: Option<String>,
+    /// Hardware address, when the device has an Ethernet-style one.
+    pub mac: Option<MacAddr>,
+    /// MTU in bytes.
+    pub mtu: u32,
+    /// Operational state.
+    pub oper_state: OperState,
+    /// Index of the bridge or bond this link is a port of.
+    pub master: Option<u32>,
+    /// Index of the lower device or peer (IFLA_LINK), possibly in another namespace.
+    pub parent: Option<u32>,
+    /// The `IFF_*` flags.
+    pub flags: u32,
+    /// The ARPHRD_* link layer type (1 Ethernet, 32 InfiniBand, 772 loopback).
+    pub link_type: u16,
+    /// The interface alias (`ip link set dev X alias TEXT`).
+    pub alias: Option<String>,
+}
+
+impl Link {
+    /// Whether the link is administratively up (IFF_UP).
+    pub fn is_up(&self) -> bool {
+        self.flags & LinkFlags::Up.bits() != 0
+    }
+
+    /// Whether the link has carrier (IFF_LOWER_UP).
+    pub fn has_carrier(&self) -> bool {
+        self.flags & LinkFlags::LowerUp.bits() != 0
+    }
+
+    /// Whether the link is a Linux bridge.
+    pub fn is_bridge(&self) -> bool {
+        self.kind.as_deref() == Some("bridge")
+    }
+
+    /// Reads a link out of a kernel link message.
+    pub(crate) fn from_message(message: &LinkMessage) -> Self {
+        let mut link = Link {
+            index: message.header.index,
+            name: String::new(),
+            kind: None,
+            mac: None,
+            mtu: 0,
+            oper_state: OperState::Unknown,
+            master: None,
+            parent: None,
+            flags: message.header.flags.bits(),
+            link_type: message.header.link_layer_type.into(),
+            alias: None,
+        };
+        for attribute in &message.attributes {
+            match attribute {
+                LinkAttribute::IfName(name) => link.name = name.clone(),
+                LinkAttribute::Address(bytes) => link.mac = MacAddr::from_bytes(bytes),
+                LinkAttribute::Mtu(mtu) => link.mtu = *mtu,
+                LinkAttribute::IfAlias(alias) => link.alias = Some(alias.clone()),
+                LinkAttribute::OperState(state) => link.oper_state = (*state).into(),
+                LinkAttribute::Controller(index) => link.master = Some(*index),
+                LinkAttribute::Link(index) => link.parent = Some(*index),
+                LinkAttribute::LinkInfo(infos) => {
+                    for info in infos {
+                        if let LinkInfo::Kind(kind) = info {
+                            link.kind = Some(kind.to_string());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        link
+    }
+}
+
+/// Checks an interface name the way the kernel does (`dev_valid_name`), naming `argument` on error.
+pub fn validate_ifname(argument: &str, name: &str) -> Result<()> {
+    let reason = if name.is_empty() {
+        "is empty".to_string()
+    } else if name.len() > crate::ifname::MAX_LEN {
+        format!(
+            "is {} bytes long; Linux allows at most {} (IFNAMSIZ - 1)",
+            name.len(),
+            crate::ifname::MAX_LEN
+        )
+    } else if name == "." || name == ".." {
+        "is not a valid interface name".to_string()
+    } else if let Some(bad) = name
+        .chars()
+        .find(|c| *c == '/' || *c == ':' || c.is_whitespace())
+    {
+        format!("contains {bad:?}, which interface names cannot contain")
+    } else {
+        return Ok(());
+    };
+    Err(Error::invalid(argument, name, reason))
+}
+
+impl Handle {
+    /// Looks up one link, answering `None` when it does not exist.
+    ///
+    /// Equivalent to: `ip link show dev NAME`.
+    pub fn link_get(&self, link: impl Into<LinkRef>) -> Result<Option<Link>> {
+        let link = link.into();
+        let mut message = LinkMessage::default();
+        match &link {
+            LinkRef::Index(index) => message.header.index = *index,
+            LinkRef::Name(name) => message.attributes.push(LinkAttribute::IfName(name.clone())),
+        }
+        let answer = self.get(RouteNetlinkMessage::GetLink(message), Op::LinkGet, &link)?;
+        Ok(match answer {
+            Some(RouteNetlinkMessage::NewLink(message)) => Some(Link::from_message(&message)),
+            _ => None,
+        })
+    }
+
+    /// Looks up one link that must exist.
+    ///
+    /// Equivalent to: `ip link show dev NAME`.
+    pub fn link(&self, link: impl Into<LinkRef>) -> Result<Link> {
+        let link = link.into();
+        self.link_get(link.clone())?.ok_or_else(|| Error::NotFound {
+            op: Op::LinkGet,
+            object: format!("{link} in {}", self.namespace()),
+        })
+    }
+
+    /// Lists every link of the namespace.
+    ///
+    /// Equivalent to: `ip link show`.
+    pub fn links(&self) -> Result<Vec<Link>> {
+        let answers = self.dump(
+            RouteNetlinkMessage::GetLink(LinkMessage::default()),
+            Op::LinkGet,
+            &"all links",
+        )?;
+        Ok(answers
+            .iter()
+            .filter_map(|answer| match answer {
+                RouteNetlinkMessage::NewLink(message) => Some(Link::from_message(message)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Brings a link up.
+    ///
+    /// Equivalent to: `ip link set dev NAME up`.
+    pub fn link_set_up(&self, link: impl Into<LinkRef>) -> Result<()> {
+        let link = link.into();
+        self.link_set(&link, |message| message.up())
+    }
+
+    /// Brings a link down.
+    ///
+    /// Equivalent to: `ip link set dev NAME down`.
+    pub fn link_set_down(&self, link: impl Into<LinkRef>) -> Result<()> {
+        let link = link.into();
+        self.link_set(&link, |message| message.down())
+    }
+
+    /// Makes a link a port of a bridge.
+    ///
+    /// Equivalent to: `ip link set dev NAME master BRIDGE`.
+    pub fn link_set_master(&self, link: impl Into<LinkRef>, master: u32) -> Result<()> {
+        let link = link.into();
+        self.link_set(&link, |message| message.controller(master))
+    }
+
+    /// Removes a link from its bridge.
+    ///
+    /// Equivalent to: `ip link set dev NAME nomaster`.
+    pub fn link_set_nomaster(&self, link: impl Into<LinkRef>) -> Result<()> {
+        let link = link.into();
+        self.link_set(&link, |message| message.nocontroller())
+    }
+
+    /// Sets a link's MTU.
+    ///
+    /// Equivalent to: `ip link set dev NAME mtu MTU`.
+    pub fn link_set_mtu(&self, link: impl Into<LinkRef>, mtu: u32) -> Result<()> {
+        let link = link.into();
+        self.link_set(&link, |message| message.mtu(mtu))
+    }
+
+    /// Sets a link's hardware address.
+    ///
+    /// Equivalent to: `ip link set dev NAME address MAC`.
+    pub fn link_set_mac(&self, link: impl Into<LinkRef>, mac: MacAddr) -> Result<()> {
+        let link = link.into();
+        self.link_set(&link, |message| message.address(mac.octets().to_vec()))
+    }
+
+    /// Sets a link's alias, the free-text description `ip link` shows.
+    ///
+    /// Equivalent to: `ip link set dev NAME alias TEXT`.
+    pub fn link_set_alias(&self, link: impl Into<LinkRef>, alias: &str) -> Result<()> {
+        let link = link.into();
+        self.link_set(&link, |message| message.alias(alias))
+    }
+
+    /// Renames a link (the kernel refuses while it is up).
+    ///
+    /// Equivalent to: `ip link set dev NAME name NEWNAME`.
+    pub fn link_set_name(&self, link: impl Into<LinkRef>, name: &str) -> Result<()> {
+        validate_ifname("interface name", name)?;
+        // IFLA_IFNAME carries the new name, so the link must be addressed by index.
+        let index = match link.into() {
+            LinkRef::Index(index) => index,
+            LinkRef::Name(old) => self.link(old)?.index,
+        };
+        self.link_set(&LinkRef::Index(index), |message| message.name(name))
+    }
+
+    /// Deletes a link (for a veth, both ends).
+    ///
+    /// Equivalent to: `ip link del dev NAME`.
+    pub fn link_del(&self, link: impl Into<LinkRef>) -> Result<()> {
+        let link = link.into();
+        let message = link_message(&link, |message| message);
+        self.change(
+            RouteNetlinkMessage::DelLink(message),
+            Create::No,
+            Op::LinkDel,
+            &link,
+        )
+    }
+
+    /// Sends one RTM_SETLINK built by `build` for `link`.
+    fn link_set(
+        &self,
+        link: &LinkRef,
+        build: impl FnOnce(
+            rtnetlink::LinkMessageBuilder<LinkUnspec>,
+        ) -> rtnetlink::LinkMessageBuilder<LinkUnspec>,
+    ) -> Result<()> {
+        let message = link_message(link, build);
+        self.change(
+            RouteNetlinkMessage::SetLink(message),
+            Create::No,
+            Op::LinkSet,
+            link,
+        )
+    }
+}
+
+/// Builds a link message addressed to `link` by index or name.
+fn link_message(
+    link: &LinkRef,
+    build: impl FnOnce(
+        rtnetlink::LinkMessageBuilder<LinkUnspec>,
+    ) -> rtnetlink::LinkMessageBuilder<LinkUnspec>,
+) -> LinkMessage {
+    let builder = match link {
+        LinkRef::Index(index) => LinkUnspec::new_with_index(*index),
+        LinkRef::Name(name) => LinkUnspec::new_with_name(name),
+    };
+    build(builder).build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interface_names_follow_the_kernel_rules() {
+        assert!(validate_ifname("guest ifname", "eth1").is_ok());
+        assert!(validate_ifname("guest ifname", "abcdefghijklmno").is_ok());
+        for (bad, why) in [
+            ("", "empty"),
+            ("abcdefghijklmnop", "16 bytes"),
+            ("a/b", "'/'"),
+            ("a b", "' '"),
+            ("a:b", "':'"),
+            ("..", "not a valid"),
+        ] {
+            let err = validate_ifname("guest ifname", bad)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("guest ifname") && err.contains(why),
+                "{bad:?}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn link_refs_display_what_they_name() {
+        assert_eq!(LinkRef::from("br0").to_string(), "link br0");
+        assert_eq!(LinkRef::from(7).to_string(), "link #7");
+    }
+}

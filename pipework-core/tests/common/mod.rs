@@ -1,0 +1,222 @@
+//! The privileged test harness: a private "host" namespace plus "container" namespaces per
+//! test, unique names so tests run in parallel, and removal even when the test fails.
+#![allow(dead_code)]
+
+use std::{
+    process::Command,
+    sync::atomic::{AtomicU32, Ordering},
+};
+
+use pipework_core::{Guest, Handle, Namespace};
+use serde_json::Value;
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A private host namespace and guest namespaces, all deleted on drop.
+pub struct Sandbox {
+    /// The unique prefix of every namespace name of this sandbox.
+    pub prefix: String,
+    host: Option<Namespace>,
+    guests: Vec<Namespace>,
+}
+
+impl Sandbox {
+    /// Creates the sandbox's private host namespace; fails loudly without root.
+    pub fn new() -> Self {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "privileged test run without root: run scripts/test.sh as root"
+        );
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let prefix = format!("pwt{}x{n}", std::process::id());
+        let host =
+            Namespace::create_named(&format!("{prefix}-host")).expect("create host namespace");
+        // Loopback up, like any real host.
+        let handle = Handle::new(&host).expect("host handle");
+        handle.link_set_up("lo").expect("lo up");
+        Sandbox {
+            prefix,
+            host: Some(host),
+            guests: Vec::new(),
+        }
+    }
+
+    /// The private host namespace.
+    pub fn host(&self) -> &Namespace {
+        self.host.as_ref().expect("host")
+    }
+
+    /// The host namespace's name under /run/netns.
+    pub fn host_name(&self) -> String {
+        format!("{}-host", self.prefix)
+    }
+
+    /// A handle in the private host namespace.
+    pub fn host_handle(&self) -> Handle {
+        Handle::new(self.host()).expect("host handle")
+    }
+
+    /// Creates a "container" namespace and returns its /run/netns name.
+    pub fn add_guest(&mut self, label: &str) -> String {
+        let name = format!("{}-{label}", self.prefix);
+        let ns = Namespace::create_named(&name).expect("create guest namespace");
+        self.guests.push(ns);
+        name
+    }
+
+    /// Opens a guest as pipework's resolver would.
+    pub fn guest(&self, name: &str) -> Guest {
+        pipework_core::resolve(name).expect("resolve guest")
+    }
+
+    /// Runs `ip -j -n NS ARGS` and parses its JSON.
+    pub fn ip_json(&self, ns: &str, args: &[&str]) -> Value {
+        json_of(Command::new("ip").args(["-j", "-d", "-n", ns]).args(args))
+    }
+
+    /// Runs `bridge -j -n NS ARGS` and parses its JSON.
+    pub fn bridge_json(&self, ns: &str, args: &[&str]) -> Value {
+        json_of(Command::new("bridge").args(["-j", "-n", ns]).args(args))
+    }
+
+    /// Runs `ping` inside `ns`, returning whether a reply came back.
+    pub fn ping(&self, ns: &str, destination: &str) -> bool {
+        Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                ns,
+                "ping",
+                "-c",
+                "1",
+                "-W",
+                "2",
+                destination,
+            ])
+            .output()
+            .expect("run ping")
+            .status
+            .success()
+    }
+
+    /// Everything about the links, addresses and routes of `ns`, to prove something did not change.
+    pub fn state(&self, ns: &str) -> String {
+        let mut links = self.ip_json(ns, &["link", "show"]);
+        // Counters change on their own; what matters is which links exist and how they are set.
+        if let Some(array) = links.as_array_mut() {
+            for link in array {
+                if let Some(object) = link.as_object_mut() {
+                    object.retain(|k, _| {
+                        [
+                            "ifname",
+                            "link_type",
+                            "address",
+                            "mtu",
+                            "flags",
+                            "master",
+                            "linkinfo",
+                        ]
+                        .contains(&k.as_str())
+                    });
+                    if let Some(info) = object.get_mut("linkinfo").and_then(Value::as_object_mut) {
+                        info.retain(|k, _| k == "info_kind" || k == "info_slave_kind");
+                    }
+                    // Carrier flags follow the peer asynchronously; the administrative ones are what we set.
+                    if let Some(flags) = object.get_mut("flags").and_then(Value::as_array_mut) {
+                        flags.retain(|f| {
+                            !["NO-CARRIER", "LOWER_UP", "M-DOWN", "DORMANT"]
+                                .contains(&f.as_str().unwrap_or_default())
+                        });
+                    }
+                }
+            }
+        }
+        let addrs = self.ip_json(ns, &["addr", "show"]);
+        let addrs: Vec<_> = addrs
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| {
+                (
+                    a["ifname"].clone(),
+                    a["addr_info"]
+                        .as_array()
+                        .map(|i| i.iter().map(|x| x["local"].clone()).collect::<Vec<_>>()),
+                )
+            })
+            .collect();
+        let routes = self.ip_json(ns, &["route", "show", "table", "all"]);
+        format!("{links}\n{addrs:?}\n{routes}")
+    }
+
+    /// The names of the links in `ns`.
+    pub fn link_names(&self, ns: &str) -> Vec<String> {
+        self.ip_json(ns, &["link", "show"])
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l["ifname"].as_str().map(str::to_string))
+            .collect()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        for ns in self.guests.drain(..).chain(self.host.take()) {
+            let name = ns.name().unwrap_or_default().to_string();
+            if let Err(err) = ns.delete() {
+                eprintln!("sandbox cleanup: cannot delete {name}: {err}");
+            }
+        }
+    }
+}
+
+fn json_of(command: &mut Command) -> Value {
+    let output = command.output().expect("run iproute2");
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if output.stdout.iter().all(u8::is_ascii_whitespace) {
+        return Value::Array(Vec::new());
+    }
+    serde_json::from_slice(&output.stdout).expect("iproute2 JSON")
+}
+
+/// Removes CAP_NET_ADMIN from the calling thread's effective set (capabilities are per thread).
+pub fn drop_net_admin_in_this_thread() {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Default, Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    const CAP_NET_ADMIN: u32 = 12;
+    let mut header = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: capget/capset with a v3 header and two data words, as capabilities(7) describes.
+    unsafe {
+        assert_eq!(
+            libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()),
+            0,
+            "capget"
+        );
+        data[0].effective &= !(1 << CAP_NET_ADMIN);
+        assert_eq!(
+            libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()),
+            0,
+            "capset"
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! Examples and benchmarks of pipework-rs live in examples/ and benches/.
