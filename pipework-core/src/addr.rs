@@ -36,14 +36,10 @@ pub fn parse_cidr(argument: &str, text: &str) -> Result<IpNet> {
             Err(_) => Err(invalid("not an IPv4 or IPv6 address".into())),
         },
         Some((address, prefix)) => match address.parse::<IpAddr>() {
-            Err(_) => Err(invalid(format!(
-                "{address:?} is not an IPv4 or IPv6 address"
-            ))),
+            Err(_) => Err(invalid(format!("{address:?} is not an IPv4 or IPv6 address"))),
             Ok(ip) => {
                 let max = if ip.is_ipv4() { 32 } else { 128 };
-                Err(invalid(format!(
-                    "prefix length {prefix:?} is not a number from 0 to {max}"
-                )))
+                Err(invalid(format!("prefix length {prefix:?} is not a number from 0 to {max}")))
             }
         },
     }
@@ -129,10 +125,7 @@ fn read_address(message: &AddressMessage) -> Option<Address> {
     let ip = local.or(address)?;
     IpNet::new(ip, message.header.prefix_len)
         .ok()
-        .map(|net| Address {
-            index: message.header.index,
-            net,
-        })
+        .map(|net| Address { index: message.header.index, net })
 }
 
 #[cfg(test)]
@@ -141,44 +134,27 @@ mod tests {
 
     #[test]
     fn cidrs_parse_in_both_families() {
-        assert_eq!(
-            parse_cidr("address", "192.168.1.1/24").unwrap().to_string(),
-            "192.168.1.1/24"
-        );
-        assert_eq!(
-            parse_cidr("address", "2001:db8::1/64").unwrap().to_string(),
-            "2001:db8::1/64"
-        );
+        assert_eq!(parse_cidr("address", "192.168.1.1/24").unwrap().to_string(), "192.168.1.1/24");
+        assert_eq!(parse_cidr("address", "2001:db8::1/64").unwrap().to_string(), "2001:db8::1/64");
     }
 
     #[test]
     fn a_missing_prefix_suggests_one_like_the_original() {
         let err = parse_cidr("address", "10.0.0.2").unwrap_err().to_string();
         assert!(err.contains("Maybe you meant 10.0.0.2/24?"), "{err}");
-        let err = parse_cidr("address", "2001:db8::2")
-            .unwrap_err()
-            .to_string();
+        let err = parse_cidr("address", "2001:db8::2").unwrap_err().to_string();
         assert!(err.contains("Maybe you meant 2001:db8::2/64?"), "{err}");
     }
 
     #[test]
     fn bad_prefixes_and_addresses_are_named() {
-        let err = parse_cidr("address", "10.0.0.2/33")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("prefix length \"33\"") && err.contains("0 to 32"),
-            "{err}"
-        );
+        let err = parse_cidr("address", "10.0.0.2/33").unwrap_err().to_string();
+        assert!(err.contains("prefix length \"33\"") && err.contains("0 to 32"), "{err}");
         let err = parse_cidr("address", "10.0.0.2/x").unwrap_err().to_string();
         assert!(err.contains("prefix length"), "{err}");
-        let err = parse_cidr("address", "10.0.300.2/24")
-            .unwrap_err()
-            .to_string();
+        let err = parse_cidr("address", "10.0.300.2/24").unwrap_err().to_string();
         assert!(err.contains("not an IPv4 or IPv6 address"), "{err}");
-        let err = parse_cidr("address", "fe80::1/129")
-            .unwrap_err()
-            .to_string();
+        let err = parse_cidr("address", "fe80::1/129").unwrap_err().to_string();
         assert!(err.contains("0 to 128"), "{err}");
     }
 }

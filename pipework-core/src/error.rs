@@ -175,11 +175,7 @@ pub enum Error {
 }
 
 fn hint_suffix(hint: &str) -> String {
-    if hint.is_empty() {
-        String::new()
-    } else {
-        format!("; {hint}")
-    }
+    if hint.is_empty() { String::new() } else { format!("; {hint}") }
 }
 
 impl Error {
@@ -207,11 +203,7 @@ impl Error {
 
     /// Builds a kernel error from an errno.
     pub(crate) fn kernel(op: Op, object: impl Into<String>, errno: Errno) -> Self {
-        Error::Kernel {
-            op,
-            object: object.into(),
-            errno,
-        }
+        Error::Kernel { op, object: object.into(), errno }
     }
 
     /// Builds an invalid-argument error.
@@ -249,18 +241,11 @@ mod tests {
     #[test]
     fn errno_of_each_variant() {
         assert_eq!(Error::invalid("mac", "x", "bad").errno(), Errno::EINVAL);
-        let exists = Error::AlreadyExists {
-            op: Op::Attach,
-            object: "eth1".into(),
-            hint: "use -i".into(),
-        };
+        let exists =
+            Error::AlreadyExists { op: Op::Attach, object: "eth1".into(), hint: "use -i".into() };
         assert_eq!(exists.errno(), Errno::EEXIST);
         assert!(exists.to_string().ends_with("already exists; use -i"));
-        let io = Error::io(
-            Op::OpenNamespace,
-            "/x",
-            &io::Error::from_raw_os_error(libc::ENOENT),
-        );
+        let io = Error::io(Op::OpenNamespace, "/x", &io::Error::from_raw_os_error(libc::ENOENT));
         assert_eq!(io.errno(), Errno::ENOENT);
     }
 }

@@ -60,9 +60,7 @@ impl Handle {
             let _inside = NamespaceGuard::enter(namespace)?;
             Socket::new(NETLINK_ROUTE).map_err(|err| Error::io(Op::OpenNetlink, &object, &err))?
         };
-        socket
-            .set_ext_ack(true)
-            .map_err(|err| Error::io(Op::OpenNetlink, &object, &err))?;
+        socket.set_ext_ack(true).map_err(|err| Error::io(Op::OpenNetlink, &object, &err))?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_io()
             .enable_time()
@@ -141,10 +139,9 @@ impl Handle {
     ) -> Result<Option<RouteNetlinkMessage>> {
         match self.exchange(message, NLM_F_REQUEST, op, object) {
             Ok(mut answers) => Ok(answers.pop()),
-            Err(Error::Kernel {
-                errno: Errno::ENODEV | Errno::ENOENT | Errno::ESRCH,
-                ..
-            }) => Ok(None),
+            Err(Error::Kernel { errno: Errno::ENODEV | Errno::ENOENT | Errno::ESRCH, .. }) => {
+                Ok(None)
+            }
             Err(err) => Err(err),
         }
     }
@@ -211,8 +208,6 @@ impl Drop for Handle {
 
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Handle")
-            .field("namespace", &self.namespace)
-            .finish_non_exhaustive()
+        f.debug_struct("Handle").field("namespace", &self.namespace).finish_non_exhaustive()
     }
 }

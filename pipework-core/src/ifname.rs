@@ -11,11 +11,7 @@ pub const MAX_LEN: usize = 15;
 /// is longer than 15 characters, the name becomes `pw` and 13 hex digits of the MD5 of the
 /// ifname and key, so the same guest and ifname always give the same name.
 pub fn host_veth_name(guest_ifname: &str, key: &str) -> String {
-    fitted(
-        format!("v{guest_ifname}pl{key}"),
-        "pw",
-        &[guest_ifname, key],
-    )
+    fitted(format!("v{guest_ifname}pl{key}"), "pw", &[guest_ifname, key])
 }
 
 /// A name with a prefix and a short digest of `parts`, used when a readable name is too long.
@@ -29,11 +25,7 @@ pub fn hashed(prefix: &str, parts: &[&str]) -> String {
 
 /// `preferred` when it fits, otherwise the hashed form.
 fn fitted(preferred: String, prefix: &str, parts: &[&str]) -> String {
-    if preferred.len() <= MAX_LEN {
-        preferred
-    } else {
-        hashed(prefix, parts)
-    }
+    if preferred.len() <= MAX_LEN { preferred } else { hashed(prefix, parts) }
 }
 
 #[cfg(test)]

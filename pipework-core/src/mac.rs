@@ -27,9 +27,7 @@ impl MacAddr {
         let invalid = |reason: &str| Error::invalid("mac", text, reason);
         let parts: Vec<&str> = text.split([':', '-']).collect();
         if parts.len() != 6 || parts.iter().any(|p| p.len() != 2) {
-            return Err(invalid(
-                "expected six two-digit hex bytes like 02:42:ac:11:00:02",
-            ));
+            return Err(invalid("expected six two-digit hex bytes like 02:42:ac:11:00:02"));
         }
         let mut octets = [0u8; 6];
         for (octet, part) in octets.iter_mut().zip(&parts) {
@@ -127,10 +125,7 @@ mod tests {
         assert_eq!(mac.to_string(), "02:72:6c:cd:9b:8d");
         assert!(mac.is_local() && !mac.is_multicast());
         // The unquoted echo folds white space.
-        assert_eq!(
-            MacAddr::from_unique_string("a  b"),
-            MacAddr::from_unique_string("a b")
-        );
+        assert_eq!(MacAddr::from_unique_string("a  b"), MacAddr::from_unique_string("a b"));
     }
 
     #[test]
@@ -151,10 +146,7 @@ mod tests {
             ("hello", "six two-digit"),
         ] {
             let err = MacAddr::parse(text).unwrap_err().to_string();
-            assert!(
-                err.contains("invalid mac") && err.contains(why),
-                "{text}: {err}"
-            );
+            assert!(err.contains("invalid mac") && err.contains(why), "{text}: {err}");
         }
     }
 

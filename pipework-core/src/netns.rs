@@ -86,10 +86,9 @@ impl Namespace {
         }
         let path = format!("/proc/{pid}/ns/net");
         Self::open(&path, NamespaceOrigin::Pid(pid)).map_err(|err| match err.errno() {
-            Errno::ENOENT => Error::NotFound {
-                op: Op::OpenNamespace,
-                object: format!("process {pid}"),
-            },
+            Errno::ENOENT => {
+                Error::NotFound { op: Op::OpenNamespace, object: format!("process {pid}") }
+            }
             _ => err,
         })
     }
@@ -125,19 +124,16 @@ impl Namespace {
         prepare_run_dir()?;
         let path = Path::new(NETNS_RUN_DIR).join(name);
         let object = format!("{name:?}");
-        OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o444)
-            .open(&path)
-            .map_err(|err| match err.kind() {
+        OpenOptions::new().write(true).create_new(true).mode(0o444).open(&path).map_err(|err| {
+            match err.kind() {
                 io::ErrorKind::AlreadyExists => Error::AlreadyExists {
                     op: Op::CreateNamespace,
                     object: format!("network namespace {name:?}"),
                     hint: "choose another name or delete it with `ip netns del`".into(),
                 },
                 _ => Error::io(Op::CreateNamespace, object.clone(), &err),
-            })?;
+            }
+        })?;
         let bound = with_new_namespace(|| {
             mount(
                 Some("/proc/thread-self/ns/net"),
@@ -201,11 +197,7 @@ impl Namespace {
             .fd
             .try_clone()
             .map_err(|err| Error::io(Op::OpenNamespace, self.to_string(), &err))?;
-        Ok(Namespace {
-            fd,
-            id: self.id,
-            origin: self.origin.clone(),
-        })
+        Ok(Namespace { fd, id: self.id, origin: self.origin.clone() })
     }
 
     /// The identity of this namespace (device and inode).
@@ -258,16 +250,11 @@ impl Namespace {
                 "refers to a namespace that is not a network namespace",
             ));
         }
-        let meta = File::from(
-            fd.try_clone()
-                .map_err(|e| Error::io(Op::OpenNamespace, describe(), &e))?,
-        )
-        .metadata()
-        .map_err(|err| Error::io(Op::OpenNamespace, describe(), &err))?;
-        let id = NamespaceId {
-            dev: meta.dev(),
-            ino: meta.ino(),
-        };
+        let meta =
+            File::from(fd.try_clone().map_err(|e| Error::io(Op::OpenNamespace, describe(), &e))?)
+                .metadata()
+                .map_err(|err| Error::io(Op::OpenNamespace, describe(), &err))?;
+        let id = NamespaceId { dev: meta.dev(), ino: meta.ino() };
         Ok(Namespace { fd, id, origin })
     }
 }
@@ -320,25 +307,15 @@ fn prepare_run_dir() -> Result<()> {
     let dir = Path::new(NETNS_RUN_DIR);
     fs::create_dir_all(dir).map_err(|err| Error::io(Op::CreateNamespace, NETNS_RUN_DIR, &err))?;
     let make_shared = || {
-        mount(
-            None::<&str>,
-            dir,
-            None::<&str>,
-            MsFlags::MS_SHARED | MsFlags::MS_REC,
-            None::<&str>,
-        )
+        mount(None::<&str>, dir, None::<&str>, MsFlags::MS_SHARED | MsFlags::MS_REC, None::<&str>)
     };
     match make_shared() {
         Ok(()) => Ok(()),
         // Not yet a mount point: bind it onto itself first, then share it.
-        Err(Errno::EINVAL) => mount(
-            Some(dir),
-            dir,
-            None::<&str>,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None::<&str>,
-        )
-        .and_then(|()| make_shared()),
+        Err(Errno::EINVAL) => {
+            mount(Some(dir), dir, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+                .and_then(|()| make_shared())
+        }
         Err(errno) => Err(errno),
     }
     .map_err(|errno| Error::kernel(Op::CreateNamespace, NETNS_RUN_DIR, errno))
@@ -365,10 +342,7 @@ impl NamespaceGuard {
     fn save() -> Result<Self> {
         let original = File::open("/proc/thread-self/ns/net")
             .map_err(|err| Error::io(Op::EnterNamespace, "/proc/thread-self/ns/net", &err))?;
-        Ok(NamespaceGuard {
-            original: original.into(),
-            switched: true,
-        })
+        Ok(NamespaceGuard { original: original.into(), switched: true })
     }
 
     /// Switches the calling thread into `ns` until the guard is dropped.

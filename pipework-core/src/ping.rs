@@ -50,12 +50,7 @@ pub fn ping(namespace: &Namespace, destination: IpAddr, timeout: Duration) -> Re
         sequence = sequence.wrapping_add(1);
         let request = echo_request(destination.is_ipv6(), identifier, sequence);
         let sent = Instant::now();
-        match sendto(
-            socket.as_raw_fd(),
-            &request,
-            &target,
-            nix::sys::socket::MsgFlags::empty(),
-        ) {
+        match sendto(socket.as_raw_fd(), &request, &target, nix::sys::socket::MsgFlags::empty()) {
             Ok(_) => {}
             // No route yet, or the neighbour is not resolved: try again until the deadline.
             Err(Errno::ENETUNREACH | Errno::EHOSTUNREACH | Errno::ENOBUFS) => {}
@@ -96,11 +91,7 @@ fn source_is(from: &SockaddrStorage, destination: IpAddr) -> bool {
 /// An echo request with an 8-byte header and 16 bytes of payload (the kernel sums ICMPv6 itself).
 fn echo_request(ipv6: bool, identifier: u16, sequence: u16) -> Vec<u8> {
     let mut packet = vec![0u8; 24];
-    packet[0] = if ipv6 {
-        ECHO_REQUEST_V6
-    } else {
-        ECHO_REQUEST_V4
-    };
+    packet[0] = if ipv6 { ECHO_REQUEST_V6 } else { ECHO_REQUEST_V4 };
     packet[4..6].copy_from_slice(&identifier.to_be_bytes());
     packet[6..8].copy_from_slice(&sequence.to_be_bytes());
     packet[8..].copy_from_slice(b"pipework-rs ping");

@@ -37,22 +37,12 @@ impl Route {
             IpAddr::V4(_) => IpNet::V4(Default::default()),
             IpAddr::V6(_) => IpNet::V6(Default::default()),
         };
-        Route {
-            destination,
-            gateway: Some(gateway),
-            oif: Some(oif),
-            metric: None,
-        }
+        Route { destination, gateway: Some(gateway), oif: Some(oif), metric: None }
     }
 
     /// A host route to `address` straight out of link `oif` (scope link, no gateway).
     pub fn on_link_host(address: IpAddr, oif: u32) -> Self {
-        Route {
-            destination: IpNet::from(address),
-            gateway: None,
-            oif: Some(oif),
-            metric: None,
-        }
+        Route { destination: IpNet::from(address), gateway: None, oif: Some(oif), metric: None }
     }
 
     /// Whether this is a default route.
@@ -70,22 +60,15 @@ impl Route {
         message.header.table = RouteHeader::RT_TABLE_MAIN;
         message.header.protocol = RouteProtocol::Boot;
         message.header.kind = RouteType::Unicast;
-        message.header.scope = if self.gateway.is_some() {
-            RouteScope::Universe
-        } else {
-            RouteScope::Link
-        };
+        message.header.scope =
+            if self.gateway.is_some() { RouteScope::Universe } else { RouteScope::Link };
         if self.destination.prefix_len() > 0 {
             message
                 .attributes
-                .push(RouteAttribute::Destination(RouteAddress::from(
-                    self.destination.network(),
-                )));
+                .push(RouteAttribute::Destination(RouteAddress::from(self.destination.network())));
         }
         if let Some(gateway) = self.gateway {
-            message
-                .attributes
-                .push(RouteAttribute::Gateway(RouteAddress::from(gateway)));
+            message.attributes.push(RouteAttribute::Gateway(RouteAddress::from(gateway)));
         }
         if let Some(oif) = self.oif {
             message.attributes.push(RouteAttribute::Oif(oif));
@@ -183,12 +166,7 @@ impl Handle {
     ///
     /// Equivalent to: `ip route del DEST [via GW] [dev DEV]`.
     pub fn route_del(&self, route: &Route) -> Result<()> {
-        self.change(
-            RouteNetlinkMessage::DelRoute(route.message()),
-            Create::No,
-            Op::RouteDel,
-            route,
-        )
+        self.change(RouteNetlinkMessage::DelRoute(route.message()), Create::No, Op::RouteDel, route)
     }
 
     /// Lists the unicast routes of the main table in one family.
@@ -196,16 +174,10 @@ impl Handle {
     /// Equivalent to: `ip [-6] route show`.
     pub fn routes(&self, ipv6: bool) -> Result<Vec<Route>> {
         let mut request = RouteMessage::default();
-        request.header.address_family = if ipv6 {
-            AddressFamily::Inet6
-        } else {
-            AddressFamily::Inet
-        };
-        let answers = self.dump(
-            RouteNetlinkMessage::GetRoute(request),
-            Op::RouteGet,
-            &"main table",
-        )?;
+        request.header.address_family =
+            if ipv6 { AddressFamily::Inet6 } else { AddressFamily::Inet };
+        let answers =
+            self.dump(RouteNetlinkMessage::GetRoute(request), Op::RouteGet, &"main table")?;
         Ok(answers
             .iter()
             .filter_map(|answer| match answer {

@@ -41,10 +41,7 @@ fn two_guests_on_one_bridge_ping_each_other_and_detach_cleanly() {
     assert_eq!(eth1["mtu"], 1500, "inherits the bridge's MTU");
     assert_eq!(eth1["linkinfo"]["info_kind"], "veth");
     assert_eq!(addresses_of(&sandbox, &a, "eth1"), ["192.168.1.1/24"]);
-    assert_eq!(
-        att_a.guest_ifindex,
-        eth1["ifindex"].as_u64().unwrap() as u32
-    );
+    assert_eq!(att_a.guest_ifindex, eth1["ifindex"].as_u64().unwrap() as u32);
     let ports = sandbox.bridge_json(&sandbox.host_name(), &["link", "show"]);
     let port_names: Vec<&str> = ports
         .as_array()
@@ -73,29 +70,17 @@ fn two_guests_on_one_bridge_ping_each_other_and_detach_cleanly() {
     .expect("library ping");
     assert!(rtt.as_secs() < 3);
 
-    att_a
-        .detach(&host, Some(&Handle::new(&guest_a.namespace).unwrap()))
-        .expect("detach a");
+    att_a.detach(&host, Some(&Handle::new(&guest_a.namespace).unwrap())).expect("detach a");
     assert!(!sandbox.link_names(&a).contains(&"eth1".to_string()));
+    assert!(!sandbox.link_names(&sandbox.host_name()).contains(&att_a.host_ifname));
     assert!(
-        !sandbox
-            .link_names(&sandbox.host_name())
-            .contains(&att_a.host_ifname)
-    );
-    assert!(
-        sandbox
-            .link_names(&sandbox.host_name())
-            .contains(&"br1".to_string()),
+        sandbox.link_names(&sandbox.host_name()).contains(&"br1".to_string()),
         "b still uses br1"
     );
     assert!(!sandbox.ping(&b, "192.168.1.1"));
     att_b.detach(&host, None).expect("detach b");
     let left = sandbox.link_names(&sandbox.host_name());
-    assert_eq!(
-        left,
-        ["lo"],
-        "the bridge pipework created goes with its last port"
-    );
+    assert_eq!(left, ["lo"], "the bridge pipework created goes with its last port");
 }
 
 #[test]
@@ -135,10 +120,7 @@ fn names_mac_mtu_several_addresses_and_gateways_of_both_families() {
     );
     let v6 = sandbox.ip_json(&g, &["-6", "route", "show", "default"]);
     assert_eq!(v6[0]["gateway"], "2001:db8:20::1");
-    assert!(
-        attachment.routes_added.is_empty(),
-        "on-subnet gateways need no host route"
-    );
+    assert!(attachment.routes_added.is_empty(), "on-subnet gateways need no host route");
     // JSON round trip of the record.
     let json = serde_json::to_string(&attachment).unwrap();
     let back: pipework_core::Attachment = serde_json::from_str(&json).unwrap();
@@ -162,10 +144,7 @@ fn off_subnet_gateways_get_an_on_link_host_route_first() {
     let host_routes = sandbox.ip_json(&g, &["route", "show", "10.99.0.1"]);
     assert_eq!(host_routes[0]["scope"], "link");
     assert_eq!(host_routes[0]["dev"], "eth1");
-    assert_eq!(
-        sandbox.ip_json(&g, &["route", "show", "default"])[0]["gateway"],
-        "10.99.0.1"
-    );
+    assert_eq!(sandbox.ip_json(&g, &["route", "show", "default"])[0]["gateway"], "10.99.0.1");
     let v6 = sandbox.ip_json(&g, &["-6", "route", "show", "2001:db8:99::1"]);
     assert_eq!(v6[0]["dev"], "eth1");
     assert_eq!(
@@ -184,33 +163,18 @@ fn a_replaced_default_route_comes_back_on_detach() {
     let guest_handle = Handle::new(&guest.namespace).unwrap();
     // The guest already has a default route on another interface, like Docker's eth0.
     let host = sandbox.host_handle();
-    Veth::new("pre0h", "eth0")
-        .unwrap()
-        .peer_namespace(&guest.namespace)
-        .add(&host)
-        .unwrap();
+    Veth::new("pre0h", "eth0").unwrap().peer_namespace(&guest.namespace).add(&host).unwrap();
     let eth0 = guest_handle.link("eth0").unwrap();
-    guest_handle
-        .addr_add(eth0.index, net("172.17.0.2/16"))
-        .unwrap();
+    guest_handle.addr_add(eth0.index, net("172.17.0.2/16")).unwrap();
     guest_handle.link_set_up(eth0.index).unwrap();
     host.link_set_up("pre0h").unwrap();
-    guest_handle
-        .route_add(&Route::default_via(
-            "172.17.0.1".parse().unwrap(),
-            eth0.index,
-        ))
-        .unwrap();
+    guest_handle.route_add(&Route::default_via("172.17.0.1".parse().unwrap(), eth0.index)).unwrap();
     let plan = AttachPlan::bridge("br-r")
         .address(net("10.40.0.2/24"))
         .gateway("10.40.0.1".parse().unwrap());
     let attachment = attach(&host, &guest, &plan).unwrap();
     let defaults = sandbox.ip_json(&g, &["route", "show", "default"]);
-    assert_eq!(
-        defaults.as_array().unwrap().len(),
-        1,
-        "never two default routes: {defaults}"
-    );
+    assert_eq!(defaults.as_array().unwrap().len(), 1, "never two default routes: {defaults}");
     assert_eq!(defaults[0]["dev"], "eth1");
     assert_eq!(attachment.routes_replaced.len(), 1);
     attachment.detach(&host, Some(&guest_handle)).unwrap();
@@ -234,22 +198,14 @@ fn the_same_attach_twice_is_a_no_op_and_a_different_one_a_named_conflict() {
         (second.host_ifindex, second.guest_ifindex),
         (first.host_ifindex, first.guest_ifindex)
     );
-    assert_eq!(
-        before,
-        (sandbox.state(&sandbox.host_name()), sandbox.state(&g))
-    );
+    assert_eq!(before, (sandbox.state(&sandbox.host_name()), sandbox.state(&g)));
     let other = AttachPlan::bridge("br-i").address(net("10.50.0.3/24"));
-    let err = attach(&host, &sandbox.guest(&g), &other)
-        .unwrap_err()
-        .to_string();
+    let err = attach(&host, &sandbox.guest(&g), &other).unwrap_err().to_string();
     assert!(
         err.contains("already attached to br-i") && err.contains("without 10.50.0.3/24"),
         "{err}"
     );
-    assert_eq!(
-        before,
-        (sandbox.state(&sandbox.host_name()), sandbox.state(&g))
-    );
+    assert_eq!(before, (sandbox.state(&sandbox.host_name()), sandbox.state(&g)));
 }
 
 #[test]
@@ -259,18 +215,10 @@ fn a_taken_guest_ifname_fails_and_leaves_nothing_behind() {
     let g = sandbox.add_guest("g");
     let guest = sandbox.guest(&g);
     let host = sandbox.host_handle();
-    Veth::new("taken0", "eth1")
-        .unwrap()
-        .peer_namespace(&guest.namespace)
-        .add(&host)
-        .unwrap();
+    Veth::new("taken0", "eth1").unwrap().peer_namespace(&guest.namespace).add(&host).unwrap();
     let before = (sandbox.state(&sandbox.host_name()), sandbox.state(&g));
-    let err = attach(
-        &host,
-        &guest,
-        &AttachPlan::bridge("br-new").address(net("10.60.0.2/24")),
-    )
-    .unwrap_err();
+    let err = attach(&host, &guest, &AttachPlan::bridge("br-new").address(net("10.60.0.2/24")))
+        .unwrap_err();
     let text = err.to_string();
     assert!(
         text.contains("interface eth1 in")
@@ -296,9 +244,7 @@ fn a_failure_half_way_rolls_back_everything() {
     guest_handle.link_set_up("lo").unwrap();
     // A route the on-link gateway route will collide with, after the veth, addresses and link-up.
     let lo = guest_handle.link("lo").unwrap();
-    guest_handle
-        .route_add(&Route::on_link_host("10.77.0.1".parse().unwrap(), lo.index))
-        .unwrap();
+    guest_handle.route_add(&Route::on_link_host("10.77.0.1".parse().unwrap(), lo.index)).unwrap();
     let host = sandbox.host_handle();
     let before = (sandbox.state(&sandbox.host_name()), sandbox.state(&g));
     let plan = AttachPlan::bridge("br-rb")
@@ -306,11 +252,7 @@ fn a_failure_half_way_rolls_back_everything() {
         .gateway("10.77.0.1".parse().unwrap());
     let err = attach(&host, &guest, &plan).unwrap_err();
     assert!(err.to_string().contains("add route 10.77.0.1/32"), "{err}");
-    assert_eq!(
-        before,
-        (sandbox.state(&sandbox.host_name()), sandbox.state(&g)),
-        "rolled back"
-    );
+    assert_eq!(before, (sandbox.state(&sandbox.host_name()), sandbox.state(&g)), "rolled back");
 }
 
 #[test]
@@ -319,10 +261,8 @@ fn guests_by_pid_and_by_path_and_without_address() {
     let mut sandbox = Sandbox::new();
     let g = sandbox.add_guest("g");
     let p = sandbox.add_guest("p");
-    let mut sleeper = Command::new("ip")
-        .args(["netns", "exec", &p, "sleep", "30"])
-        .spawn()
-        .unwrap();
+    let mut sleeper =
+        Command::new("ip").args(["netns", "exec", &p, "sleep", "30"]).spawn().unwrap();
     let host = sandbox.host_handle();
     let target_ns = pipework_core::Namespace::from_name(&p).unwrap();
     let guest = loop {
@@ -333,17 +273,9 @@ fn guests_by_pid_and_by_path_and_without_address() {
         std::thread::sleep(std::time::Duration::from_millis(10));
     };
     assert_eq!(guest.pid, Some(sleeper.id()));
-    let by_pid = attach(
-        &host,
-        &guest,
-        &AttachPlan::bridge("br-p").address(net("10.80.0.2/24")),
-    )
-    .unwrap();
-    assert_eq!(
-        by_pid.host_ifname,
-        format!("veth1pl{}", sleeper.id()),
-        "the original's naming"
-    );
+    let by_pid =
+        attach(&host, &guest, &AttachPlan::bridge("br-p").address(net("10.80.0.2/24"))).unwrap();
+    assert_eq!(by_pid.host_ifname, format!("veth1pl{}", sleeper.id()), "the original's naming");
     let by_path = Guest::from_namespace(
         pipework_core::Namespace::from_path(format!("/run/netns/{g}")).unwrap(),
     );
@@ -351,18 +283,10 @@ fn guests_by_pid_and_by_path_and_without_address() {
     let eth1 = &sandbox.ip_json(&g, &["addr", "show", "eth1"])[0];
     assert_eq!(eth1["operstate"], "UP");
     assert!(
-        eth1["addr_info"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|a| a["family"] != "inet"),
+        eth1["addr_info"].as_array().unwrap().iter().all(|a| a["family"] != "inet"),
         "0/0: no IPv4 address"
     );
-    assert_eq!(
-        bare.host_ifname.len(),
-        15,
-        "generated from the namespace inode, hashed to fit"
-    );
+    assert_eq!(bare.host_ifname.len(), 15, "generated from the namespace inode, hashed to fit");
     sleeper.kill().unwrap();
     sleeper.wait().unwrap();
 }
@@ -374,31 +298,19 @@ fn host_side_conflicts_are_named_and_change_nothing() {
     let g = sandbox.add_guest("g");
     let host = sandbox.host_handle();
     Veth::new("notbr0", "notbr0p").unwrap().add(&host).unwrap();
-    Veth::new("busy0", "busy0p")
-        .unwrap()
-        .up()
-        .add(&host)
-        .unwrap();
+    Veth::new("busy0", "busy0p").unwrap().up().add(&host).unwrap();
     let before = (sandbox.state(&sandbox.host_name()), sandbox.state(&g));
-    let err = attach(&host, &sandbox.guest(&g), &AttachPlan::bridge("notbr0"))
+    let err =
+        attach(&host, &sandbox.guest(&g), &AttachPlan::bridge("notbr0")).unwrap_err().to_string();
+    assert!(err.contains("is a veth, not a bridge"), "{err}");
+    let err = attach(&host, &sandbox.guest(&g), &AttachPlan::bridge("br-h").host_ifname("busy0"))
         .unwrap_err()
         .to_string();
-    assert!(err.contains("is a veth, not a bridge"), "{err}");
-    let err = attach(
-        &host,
-        &sandbox.guest(&g),
-        &AttachPlan::bridge("br-h").host_ifname("busy0"),
-    )
-    .unwrap_err()
-    .to_string();
     assert!(
         err.contains("host interface busy0 (veth, up) already exists") && err.contains("(-l)"),
         "{err}"
     );
-    assert_eq!(
-        before,
-        (sandbox.state(&sandbox.host_name()), sandbox.state(&g))
-    );
+    assert_eq!(before, (sandbox.state(&sandbox.host_name()), sandbox.state(&g)));
 }
 
 #[test]
@@ -412,21 +324,13 @@ fn without_cap_net_admin_the_error_names_the_capability() {
     let err = std::thread::spawn(move || {
         drop_net_admin_in_this_thread();
         let host = Handle::new(&host_ns).unwrap();
-        attach(
-            &host,
-            &Guest::from_namespace(guest_ns),
-            &AttachPlan::bridge("br-cap"),
-        )
-        .unwrap_err()
+        attach(&host, &Guest::from_namespace(guest_ns), &AttachPlan::bridge("br-cap")).unwrap_err()
     })
     .join()
     .unwrap();
     assert_eq!(err.errno(), nix::errno::Errno::EPERM, "{err}");
     assert!(err.to_string().contains("CAP_NET_ADMIN"), "{err}");
-    assert_eq!(
-        before,
-        (sandbox.state(&sandbox.host_name()), sandbox.state(&g))
-    );
+    assert_eq!(before, (sandbox.state(&sandbox.host_name()), sandbox.state(&g)));
 }
 
 #[test]
@@ -438,10 +342,7 @@ fn bad_input_is_refused_before_anything_changes() {
     let before = (sandbox.state(&sandbox.host_name()), sandbox.state(&g));
     let base = || AttachPlan::bridge("br-bad").address(net("10.90.0.2/24"));
     let cases: Vec<(AttachPlan, &str)> = vec![
-        (
-            base().gateway("2001:db8::1".parse().unwrap()),
-            "is IPv6 but no IPv6 address",
-        ),
+        (base().gateway("2001:db8::1".parse().unwrap()), "is IPv6 but no IPv6 address"),
         (base().guest_ifname("averyveryverylongname"), "guest ifname"),
         (base().guest_ifname("eth 1"), "contains ' '"),
         (base().host_ifname("a/b"), "host ifname"),
@@ -451,9 +352,7 @@ fn bad_input_is_refused_before_anything_changes() {
         (base().address(net("0.0.0.0/0")), "0/0"),
         (base().address(net("10.90.0.2/24")), "given twice"),
         (
-            base()
-                .gateway("10.90.0.1".parse().unwrap())
-                .gateway("10.90.0.254".parse().unwrap()),
+            base().gateway("10.90.0.1".parse().unwrap()).gateway("10.90.0.254".parse().unwrap()),
             "one per family",
         ),
     ];
@@ -462,8 +361,5 @@ fn bad_input_is_refused_before_anything_changes() {
         assert_eq!(err.errno(), nix::errno::Errno::EINVAL, "{err}");
         assert!(err.to_string().contains(why), "{why}: {err}");
     }
-    assert_eq!(
-        before,
-        (sandbox.state(&sandbox.host_name()), sandbox.state(&g))
-    );
+    assert_eq!(before, (sandbox.state(&sandbox.host_name()), sandbox.state(&g)));
 }

@@ -20,24 +20,14 @@ fn bridge_ensure_creates_brings_up_and_is_idempotent() {
     assert_eq!(second.link.index, first.link.index);
     let shown = sandbox.ip_json(&sandbox.host_name(), &["link", "show", "br-test"]);
     assert_eq!(shown[0]["linkinfo"]["info_kind"], "bridge");
-    assert!(
-        shown[0]["flags"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|f| f == "UP")
-    );
+    assert!(shown[0]["flags"].as_array().unwrap().iter().any(|f| f == "UP"));
     assert_eq!(shown[0]["mtu"], 1400);
     // A down bridge is brought up.
     host.link_set_down("br-test").unwrap();
     assert!(bridge.ensure(&host).unwrap().link.is_up());
     bridge.delete(&host).expect("delete");
     assert!(host.link_get("br-test").unwrap().is_none());
-    assert!(
-        !sandbox
-            .link_names(&sandbox.host_name())
-            .contains(&"br-test".to_string())
-    );
+    assert!(!sandbox.link_names(&sandbox.host_name()).contains(&"br-test".to_string()));
 }
 
 #[test]
@@ -64,26 +54,15 @@ fn veth_peer_is_born_in_the_guest_with_its_name_mtu_and_mac() {
     let peer = guest_handle.link("eth7").unwrap();
     assert_eq!(peer.mac, Some(mac));
     assert_eq!(peer.mtu, 1450);
-    assert_eq!(
-        host_end.parent,
-        Some(peer.index),
-        "IFLA_LINK names the peer"
-    );
+    assert_eq!(host_end.parent, Some(peer.index), "IFLA_LINK names the peer");
     assert_eq!(peer.oper_state, OperState::Down);
     // Independently: the peer is in the guest, not in the host.
     let shown = sandbox.ip_json(&guest_name, &["link", "show", "eth7"]);
     assert_eq!(shown[0]["address"], "02:00:00:aa:bb:01");
     assert_eq!(shown[0]["mtu"], 1450);
-    assert!(
-        !sandbox
-            .link_names(&sandbox.host_name())
-            .contains(&"eth7".to_string())
-    );
+    assert!(!sandbox.link_names(&sandbox.host_name()).contains(&"eth7".to_string()));
     host.link_del("vh0").unwrap();
-    assert!(
-        guest_handle.link_get("eth7").unwrap().is_none(),
-        "the peer goes with its pair"
-    );
+    assert!(guest_handle.link_get("eth7").unwrap().is_none(), "the peer goes with its pair");
 }
 
 #[test]
@@ -94,36 +73,25 @@ fn link_setters_and_readback_match_ip() {
     Veth::new("va", "vb").unwrap().add(&host).unwrap();
     let bridge = Bridge::new("br-set").unwrap().ensure(&host).unwrap().link;
     host.link_set_mtu("va", 1300).unwrap();
-    host.link_set_mac("va", "02:11:22:33:44:55".parse().unwrap())
-        .unwrap();
+    host.link_set_mac("va", "02:11:22:33:44:55".parse().unwrap()).unwrap();
     host.link_set_master("va", bridge.index).unwrap();
     host.link_set_up("va").unwrap();
     host.link_set_up("vb").unwrap();
     let va = host.link("va").unwrap();
-    assert_eq!(
-        (va.mtu, va.master, va.is_up()),
-        (1300, Some(bridge.index), true)
-    );
+    assert_eq!((va.mtu, va.master, va.is_up()), (1300, Some(bridge.index), true));
     let shown = sandbox.ip_json(&sandbox.host_name(), &["link", "show", "va"]);
     assert_eq!(shown[0]["master"], "br-set");
     assert_eq!(shown[0]["address"], "02:11:22:33:44:55");
     let ports = sandbox.bridge_json(&sandbox.host_name(), &["link", "show"]);
     assert!(
-        ports
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|p| p["ifname"] == "va" && p["master"] == "br-set"),
+        ports.as_array().unwrap().iter().any(|p| p["ifname"] == "va" && p["master"] == "br-set"),
         "{ports}"
     );
     host.link_set_nomaster("va").unwrap();
     host.link_set_down("va").unwrap();
     host.link_set_name("va", "va2").unwrap();
     let renamed = host.link("va2").unwrap();
-    assert_eq!(
-        (renamed.index, renamed.master, renamed.is_up()),
-        (va.index, None, false)
-    );
+    assert_eq!((renamed.index, renamed.master, renamed.is_up()), (va.index, None, false));
     assert!(host.link_get("va").unwrap().is_none());
     let err = host.link("nope0").unwrap_err();
     assert!(err.to_string().contains("link nope0 in netns"), "{err}");
@@ -140,24 +108,15 @@ fn several_addresses_of_both_families_and_routes() {
     let link = host.link("v4a").unwrap();
     host.link_set_up("v4b").unwrap();
     host.link_set_up(link.index).unwrap();
-    let nets: Vec<IpNet> = [
-        "10.9.0.2/24",
-        "10.9.1.2/24",
-        "2001:db8:9::2/64",
-        "2001:db8:a::2/64",
-    ]
-    .iter()
-    .map(|s| s.parse().unwrap())
-    .collect();
+    let nets: Vec<IpNet> = ["10.9.0.2/24", "10.9.1.2/24", "2001:db8:9::2/64", "2001:db8:a::2/64"]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
     for net in &nets {
         host.addr_add(link.index, *net).expect("addr add");
     }
-    let have: Vec<IpNet> = host
-        .addresses(Some(link.index))
-        .unwrap()
-        .into_iter()
-        .map(|a| a.net)
-        .collect();
+    let have: Vec<IpNet> =
+        host.addresses(Some(link.index)).unwrap().into_iter().map(|a| a.net).collect();
     for net in &nets {
         assert!(have.contains(net), "{net} in {have:?}");
     }
@@ -182,10 +141,8 @@ fn several_addresses_of_both_families_and_routes() {
     // Routes: an on-link host route to an off-subnet gateway, then the default via it, both families.
     for gw in ["172.30.0.1", "2001:db8:ff::1"] {
         let gw = gw.parse().unwrap();
-        host.route_add(&Route::on_link_host(gw, link.index))
-            .expect("host route");
-        host.route_add(&Route::default_via(gw, link.index))
-            .expect("default");
+        host.route_add(&Route::on_link_host(gw, link.index)).expect("host route");
+        host.route_add(&Route::default_via(gw, link.index)).expect("default");
     }
     let v4 = sandbox.ip_json(&sandbox.host_name(), &["route", "show", "default"]);
     assert_eq!(v4[0]["gateway"], "172.30.0.1");
@@ -193,27 +150,15 @@ fn several_addresses_of_both_families_and_routes() {
     assert_eq!(v6[0]["gateway"], "2001:db8:ff::1");
     let routes = host.routes(false).unwrap();
     assert!(
-        routes
-            .iter()
-            .any(|r| r.is_default() && r.gateway == Some("172.30.0.1".parse().unwrap()))
+        routes.iter().any(|r| r.is_default() && r.gateway == Some("172.30.0.1".parse().unwrap()))
     );
     assert!(
-        routes
-            .iter()
-            .any(|r| r.destination.to_string() == "172.30.0.1/32" && r.gateway.is_none())
+        routes.iter().any(|r| r.destination.to_string() == "172.30.0.1/32" && r.gateway.is_none())
     );
-    host.route_del(&Route::default_via(
-        "172.30.0.1".parse().unwrap(),
-        link.index,
-    ))
-    .unwrap();
+    host.route_del(&Route::default_via("172.30.0.1".parse().unwrap(), link.index)).unwrap();
     assert!(!host.routes(false).unwrap().iter().any(|r| r.is_default()));
     host.addr_del(link.index, nets[0]).unwrap();
-    let have: Vec<IpNet> = host
-        .addresses(Some(link.index))
-        .unwrap()
-        .into_iter()
-        .map(|a| a.net)
-        .collect();
+    let have: Vec<IpNet> =
+        host.addresses(Some(link.index)).unwrap().into_iter().map(|a| a.net).collect();
     assert!(!have.contains(&nets[0]) && have.contains(&nets[1]));
 }

@@ -13,20 +13,10 @@ fn named_namespaces_are_seen_by_ip_netns_and_deleted() {
     let mut sandbox = Sandbox::new();
     let name = format!("{}-named", sandbox.prefix);
     let ns = Namespace::create_named(&name).expect("create");
-    let listed = String::from_utf8(
-        Command::new("ip")
-            .args(["netns", "list"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    assert!(
-        listed
-            .lines()
-            .any(|l| l.split_whitespace().next() == Some(name.as_str())),
-        "{listed}"
-    );
+    let listed =
+        String::from_utf8(Command::new("ip").args(["netns", "list"]).output().unwrap().stdout)
+            .unwrap();
+    assert!(listed.lines().any(|l| l.split_whitespace().next() == Some(name.as_str())), "{listed}");
     assert_eq!(ns.name(), Some(name.as_str()));
     let again = Namespace::from_name(&name).expect("from_name");
     assert_eq!(again, ns, "same namespace by name");
@@ -37,14 +27,9 @@ fn named_namespaces_are_seen_by_ip_netns_and_deleted() {
     assert!(err.to_string().contains("already exists"), "{err}");
     drop(again);
     ns.delete().expect("delete");
-    let listed = String::from_utf8(
-        Command::new("ip")
-            .args(["netns", "list"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    let listed =
+        String::from_utf8(Command::new("ip").args(["netns", "list"]).output().unwrap().stdout)
+            .unwrap();
     assert!(!listed.contains(&name), "{listed}");
     assert!(!std::path::Path::new("/run/netns").join(&name).exists());
     let _ = sandbox.add_guest("unused");
@@ -92,15 +77,9 @@ fn anonymous_namespaces_live_as_long_as_their_descriptor() {
     assert_ne!(a, Namespace::current().unwrap());
     let handle = Handle::new(&a).expect("handle");
     let links = handle.links().expect("links");
-    assert_eq!(
-        links.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(),
-        ["lo"]
-    );
+    assert_eq!(links.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), ["lo"]);
     // The calling thread is back where it was.
-    assert_eq!(
-        Namespace::current().unwrap(),
-        Namespace::from_pid(std::process::id()).unwrap()
-    );
+    assert_eq!(Namespace::current().unwrap(), Namespace::from_pid(std::process::id()).unwrap());
     a.delete().expect("anonymous delete is a drop");
 }
 
@@ -108,22 +87,14 @@ fn anonymous_namespaces_live_as_long_as_their_descriptor() {
 #[ignore = "needs root; scripts/test.sh runs it"]
 fn missing_pid_and_name_are_clear_errors() {
     let err = Namespace::from_pid(u32::MAX - 1).unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("process 4294967294 does not exist"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("process 4294967294 does not exist"), "{err}");
     let err = Namespace::from_name("pwt-no-such-namespace").unwrap_err();
     assert!(
-        err.to_string()
-            .contains("\"pwt-no-such-namespace\" (in /run/netns) does not exist"),
+        err.to_string().contains("\"pwt-no-such-namespace\" (in /run/netns) does not exist"),
         "{err}"
     );
     let err = pipework_core::resolve("pwt-no-such-namespace").unwrap_err();
-    assert!(
-        err.to_string().contains("pid: not a decimal process ID"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("pid: not a decimal process ID"), "{err}");
     assert!(err.to_string().contains("netns: no namespace"), "{err}");
 }
 
@@ -133,14 +104,8 @@ fn handles_work_from_inside_a_tokio_runtime() {
     let sandbox = Sandbox::new();
     let host = sandbox.host().try_clone().unwrap();
     for runtime in [
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap(),
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .unwrap(),
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(),
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap(),
     ] {
         let host = host.try_clone().unwrap();
         let names = runtime.block_on(async move {

@@ -66,20 +66,15 @@ pub(super) fn attach(
             ip::RouteChanges::default(),
         ));
     }
-    let configured = guest_handle
-        .link(plan.guest_ifname.as_str())
-        .and_then(|guest_link| {
-            let routes = ip::configure(guest_handle, guest_link.index, plan)?;
-            let host_link = host.link(host_ifname.as_str())?;
-            Ok((host_link, guest_link, routes))
-        });
+    let configured = guest_handle.link(plan.guest_ifname.as_str()).and_then(|guest_link| {
+        let routes = ip::configure(guest_handle, guest_link.index, plan)?;
+        let host_link = host.link(host_ifname.as_str())?;
+        Ok((host_link, guest_link, routes))
+    });
     match configured {
-        Ok((host_link, guest_link, routes)) => Ok(record(
-            AttachStatus::Created,
-            host_link.index,
-            &guest_link,
-            routes,
-        )),
+        Ok((host_link, guest_link, routes)) => {
+            Ok(record(AttachStatus::Created, host_link.index, &guest_link, routes))
+        }
         Err(err) => {
             // Deleting the host end removes the peer, its addresses and its routes.
             let _ = host.link_del(host_ifname.as_str());
@@ -108,11 +103,8 @@ fn existing_pair(
                 && h.parent == Some(g.index)
                 && g.parent == Some(h.index) =>
         {
-            let have: Vec<_> = guest_handle
-                .addresses(Some(g.index))?
-                .into_iter()
-                .map(|a| a.net)
-                .collect();
+            let have: Vec<_> =
+                guest_handle.addresses(Some(g.index))?.into_iter().map(|a| a.net).collect();
             let missing: Vec<String> = plan
                 .addresses
                 .iter()
@@ -130,10 +122,7 @@ fn existing_pair(
                     "it is already attached to {} through {host_ifname} but {}",
                     bridge.name,
                     if missing.is_empty() {
-                        format!(
-                            "with MAC {}",
-                            g.mac.map(|m| m.to_string()).unwrap_or_default()
-                        )
+                        format!("with MAC {}", g.mac.map(|m| m.to_string()).unwrap_or_default())
                     } else {
                         format!("without {}", missing.join(", "))
                     }
@@ -154,11 +143,9 @@ fn existing_pair(
             ),
             hint: "choose another host interface name (-l) or delete it first".into(),
         }),
-        (None, None) => Err(Error::kernel(
-            Op::LinkAdd,
-            format!("veth {host_ifname}"),
-            Errno::EEXIST,
-        )),
+        (None, None) => {
+            Err(Error::kernel(Op::LinkAdd, format!("veth {host_ifname}"), Errno::EEXIST))
+        }
     }
 }
 

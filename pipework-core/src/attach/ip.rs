@@ -66,9 +66,7 @@ fn add_gateway(
                 })
                 .collect();
             guest.route_replace(&default)?;
-            changes
-                .replaced
-                .extend(previous.into_iter().filter(|r| *r != default));
+            changes.replaced.extend(previous.into_iter().filter(|r| *r != default));
             Ok(())
         }
         other => other,

@@ -138,11 +138,7 @@ impl AttachPlan {
                     format!("a second {family} default gateway; give one per family"),
                 ));
             }
-            if !self
-                .addresses
-                .iter()
-                .any(|net| net.addr().is_ipv4() == gateway.is_ipv4())
-            {
+            if !self.addresses.iter().any(|net| net.addr().is_ipv4() == gateway.is_ipv4()) {
                 return Err(Error::invalid(
                     "gateway",
                     gateway.to_string(),
@@ -174,22 +170,14 @@ impl AttachPlan {
             ));
         }
         if let Some(mtu) = self.mtu {
-            let min = if self.addresses.iter().any(|n| n.addr().is_ipv6()) {
-                1280
-            } else {
-                68
-            };
+            let min = if self.addresses.iter().any(|n| n.addr().is_ipv6()) { 1280 } else { 68 };
             if !(min..=65535).contains(&mtu) {
                 return Err(Error::invalid(
                     "mtu",
                     mtu.to_string(),
                     format!(
                         "must be from {min} to 65535{}",
-                        if min == 1280 {
-                            " with an IPv6 address"
-                        } else {
-                            ""
-                        }
+                        if min == 1280 { " with an IPv6 address" } else { "" }
                     ),
                 ));
             }

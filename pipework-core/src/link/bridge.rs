@@ -31,10 +31,7 @@ impl Bridge {
     /// A bridge named `name`; the name is checked against the kernel's rules.
     pub fn new(name: &str) -> Result<Self> {
         validate_ifname("bridge name", name)?;
-        Ok(Bridge {
-            name: name.to_string(),
-            mtu: None,
-        })
+        Ok(Bridge { name: name.to_string(), mtu: None })
     }
 
     /// The MTU to give the bridge if it is created (the kernel's default otherwise).
@@ -69,10 +66,7 @@ impl Bridge {
             Ok(()) => {
                 // The kernel ignores IFLA_IFALIAS when it creates a link.
                 handle.link_set_alias(self.name.as_str(), PIPEWORK_ALIAS)?;
-                Ok(EnsuredBridge {
-                    link: handle.link(self.name.as_str())?,
-                    created: true,
-                })
+                Ok(EnsuredBridge { link: handle.link(self.name.as_str())?, created: true })
             }
             // Someone else created it between our lookup and our request.
             Err(err) if err.errno() == nix::errno::Errno::EEXIST => {
@@ -102,10 +96,7 @@ impl Bridge {
         };
         if !link.is_bridge()
             || link.alias.as_deref() != Some(PIPEWORK_ALIAS)
-            || handle
-                .links()?
-                .iter()
-                .any(|port| port.master == Some(link.index))
+            || handle.links()?.iter().any(|port| port.master == Some(link.index))
         {
             return Ok(false);
         }
@@ -123,10 +114,7 @@ impl Bridge {
             handle.link_set_up(link.index)?;
             handle.link(link.index)?
         };
-        Ok(EnsuredBridge {
-            link,
-            created: false,
-        })
+        Ok(EnsuredBridge { link, created: false })
     }
 
     fn not_a_bridge(&self, link: &Link, op: Op, handle: &Handle) -> Error {

@@ -194,10 +194,7 @@ pub fn validate_ifname(argument: &str, name: &str) -> Result<()> {
         )
     } else if name == "." || name == ".." {
         "is not a valid interface name".to_string()
-    } else if let Some(bad) = name
-        .chars()
-        .find(|c| *c == '/' || *c == ':' || c.is_whitespace())
-    {
+    } else if let Some(bad) = name.chars().find(|c| *c == '/' || *c == ':' || c.is_whitespace()) {
         format!("contains {bad:?}, which interface names cannot contain")
     } else {
         return Ok(());
@@ -327,12 +324,7 @@ impl Handle {
     pub fn link_del(&self, link: impl Into<LinkRef>) -> Result<()> {
         let link = link.into();
         let message = link_message(&link, |message| message);
-        self.change(
-            RouteNetlinkMessage::DelLink(message),
-            Create::No,
-            Op::LinkDel,
-            &link,
-        )
+        self.change(RouteNetlinkMessage::DelLink(message), Create::No, Op::LinkDel, &link)
     }
 
     /// Sends one RTM_SETLINK built by `build` for `link`.
@@ -344,12 +336,7 @@ impl Handle {
         ) -> rtnetlink::LinkMessageBuilder<LinkUnspec>,
     ) -> Result<()> {
         let message = link_message(link, build);
-        self.change(
-            RouteNetlinkMessage::SetLink(message),
-            Create::No,
-            Op::LinkSet,
-            link,
-        )
+        self.change(RouteNetlinkMessage::SetLink(message), Create::No, Op::LinkSet, link)
     }
 }
 
@@ -383,13 +370,8 @@ mod tests {
             ("a:b", "':'"),
             ("..", "not a valid"),
         ] {
-            let err = validate_ifname("guest ifname", bad)
-                .unwrap_err()
-                .to_string();
-            assert!(
-                err.contains("guest ifname") && err.contains(why),
-                "{bad:?}: {err}"
-            );
+            let err = validate_ifname("guest ifname", bad).unwrap_err().to_string();
+            assert!(err.contains("guest ifname") && err.contains(why), "{bad:?}: {err}");
         }
     }
 

@@ -59,18 +59,8 @@ impl Guest {
             NamespaceOrigin::Path(path) => (None, Some(path.display().to_string())),
             _ => (None, None),
         };
-        let engine = if pid.is_some() {
-            Engine::Pid
-        } else {
-            Engine::Netns
-        };
-        Guest {
-            namespace,
-            pid,
-            name,
-            id: None,
-            engine,
-        }
+        let engine = if pid.is_some() { Engine::Pid } else { Engine::Netns };
+        Guest { namespace, pid, name, id: None, engine }
     }
 
     /// The record of this guest kept in an attachment.
@@ -149,9 +139,7 @@ pub struct Resolvers {
 impl Default for Resolvers {
     /// PID, then named namespace or namespace path.
     fn default() -> Self {
-        Resolvers {
-            chain: vec![Box::new(PidResolver), Box::new(NetnsResolver)],
-        }
+        Resolvers { chain: vec![Box::new(PidResolver), Box::new(NetnsResolver)] }
     }
 }
 

@@ -28,9 +28,7 @@ impl Resolver for NetnsResolver {
             };
         }
         if !Path::new(NETNS_RUN_DIR).join(target).exists() {
-            return Ok(Resolution::NotMine(format!(
-                "no namespace {target:?} in {NETNS_RUN_DIR}"
-            )));
+            return Ok(Resolution::NotMine(format!("no namespace {target:?} in {NETNS_RUN_DIR}")));
         }
         match Namespace::from_name(target) {
             Ok(namespace) => Ok(Resolution::Found(Guest::from_namespace(namespace))),

@@ -16,8 +16,6 @@ impl Resolver for PidResolver {
         let Ok(pid) = target.parse::<u32>() else {
             return Ok(Resolution::NotMine("not a decimal process ID".into()));
         };
-        Ok(Resolution::Found(Guest::from_namespace(
-            Namespace::from_pid(pid)?,
-        )))
+        Ok(Resolution::Found(Guest::from_namespace(Namespace::from_pid(pid)?)))
     }
 }

@@ -34,11 +34,7 @@ impl Sandbox {
         // Loopback up, like any real host.
         let handle = Handle::new(&host).expect("host handle");
         handle.link_set_up("lo").expect("lo up");
-        Sandbox {
-            prefix,
-            host: Some(host),
-            guests: Vec::new(),
-        }
+        Sandbox { prefix, host: Some(host), guests: Vec::new() }
     }
 
     /// The private host namespace.
@@ -82,17 +78,7 @@ impl Sandbox {
     /// Runs `ping` inside `ns`, returning whether a reply came back.
     pub fn ping(&self, ns: &str, destination: &str) -> bool {
         Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                ns,
-                "ping",
-                "-c",
-                "1",
-                "-W",
-                "2",
-                destination,
-            ])
+            .args(["netns", "exec", ns, "ping", "-c", "1", "-W", "2", destination])
             .output()
             .expect("run ping")
             .status
@@ -107,16 +93,8 @@ impl Sandbox {
             for link in array {
                 if let Some(object) = link.as_object_mut() {
                     object.retain(|k, _| {
-                        [
-                            "ifname",
-                            "link_type",
-                            "address",
-                            "mtu",
-                            "flags",
-                            "master",
-                            "linkinfo",
-                        ]
-                        .contains(&k.as_str())
+                        ["ifname", "link_type", "address", "mtu", "flags", "master", "linkinfo"]
+                            .contains(&k.as_str())
                     });
                     if let Some(info) = object.get_mut("linkinfo").and_then(Value::as_object_mut) {
                         info.retain(|k, _| k == "info_kind" || k == "info_slave_kind");
@@ -200,23 +178,12 @@ pub fn drop_net_admin_in_this_thread() {
     }
     const VERSION_3: u32 = 0x2008_0522;
     const CAP_NET_ADMIN: u32 = 12;
-    let mut header = Header {
-        version: VERSION_3,
-        pid: 0,
-    };
+    let mut header = Header { version: VERSION_3, pid: 0 };
     let mut data = [Data::default(); 2];
     // SAFETY: capget/capset with a v3 header and two data words, as capabilities(7) describes.
     unsafe {
-        assert_eq!(
-            libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()),
-            0,
-            "capget"
-        );
+        assert_eq!(libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()), 0, "capget");
         data[0].effective &= !(1 << CAP_NET_ADMIN);
-        assert_eq!(
-            libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()),
-            0,
-            "capset"
-        );
+        assert_eq!(libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()), 0, "capset");
     }
 }

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The test command of pipework-rs (the README's second command, and what CI runs).
+#
+# On a fresh Debian machine, as root, it installs what the tests need, then runs every tier:
+# formatting, clippy, unit tests, privileged integration tests in private namespaces, and
+# checks that nothing (namespace, interface) was left behind.
+#
+# Usage: scripts/test.sh            # everything
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n== %s\n' "$*"; }
+
+if [ "$(id -u)" != 0 ]; then
+    echo "scripts/test.sh must run as root: the privileged tests create namespaces and links" >&2
+    exit 1
+fi
+
+# --- prerequisites -----------------------------------------------------------------------
+apt_packages=(iproute2 iputils-ping jq util-linux)
+missing=()
+for package in "${apt_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    say "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get -o DPkg::Lock::Timeout=300 update -qq
+    apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+for component in rustfmt clippy; do
+    rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
+done
+
+# --- what exists before, to prove nothing leaks ------------------------------------------
+links_before=$(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | sort)
+netns_before=$(ip netns list | awk '{print $1}' | sort)
+
+say "cargo fmt --check"
+cargo fmt --all -- --check
+
+say "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+say "unit and privileged integration tests"
+cargo test --workspace --quiet -- --include-ignored
+
+say "examples"
+cargo run --quiet --example lamp
+
+# Further tiers live in their own scripts so each can be run alone; each one installs what it
+# needs and exits non-zero on failure. A tier that cannot run here says why and is reported
+# as skipped, never as passed.
+for tier in scripts/tier-*.sh; do
+    [ -e "$tier" ] || continue
+    say "tier ${tier#scripts/tier-}"
+    bash "$tier"
+done
+
+say "leak check"
+links_after=$(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | sort)
+netns_after=$(ip netns list | awk '{print $1}' | sort)
+if [ "$links_before" != "$links_after" ] || [ "$netns_before" != "$netns_after" ]; then
+    echo "LEAK: the tests left interfaces or namespaces behind" >&2
+    diff <(echo "$links_before") <(echo "$links_after") >&2 || true
+    diff <(echo "$netns_before") <(echo "$netns_after") >&2 || true
+    exit 1
+fi
+echo "nothing left behind"
