@@ -13,7 +13,7 @@ use rtnetlink::{
 
 use crate::{
     error::{Error, Op, Result},
-    handle::{Create, Handle},
+    handle::{BatchRequest, Create, Handle},
 };
 
 /// Parses `ADDRESS/PREFIX` for argument `argument`, suggesting the fix for common mistakes.
@@ -59,12 +59,8 @@ impl Handle {
     ///
     /// Equivalent to: `ip addr add ADDRESS/PREFIX [brd +] dev DEV`.
     pub fn addr_add(&self, index: u32, net: IpNet) -> Result<()> {
-        self.change(
-            RouteNetlinkMessage::NewAddress(address_message(index, net)),
-            Create::Exclusive,
-            Op::AddrAdd,
-            &format_args!("{net} on link #{index}"),
-        )
+        let request = add_request(index, net);
+        self.change(request.message, request.create, request.op, &request.object)
     }
 
     /// Removes an address from link `index`.
@@ -96,6 +92,16 @@ impl Handle {
             })
             .filter(|address| index.is_none_or(|i| address.index == i))
             .collect())
+    }
+}
+
+/// The request that adds `net` to link `index`, for batches.
+pub(crate) fn add_request(index: u32, net: IpNet) -> BatchRequest {
+    BatchRequest {
+        message: RouteNetlinkMessage::NewAddress(address_message(index, net)),
+        create: Create::Exclusive,
+        op: Op::AddrAdd,
+        object: format!("{net} on link #{index}"),
     }
 }
 

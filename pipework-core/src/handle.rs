@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use nix::errno::Errno;
 use rtnetlink::{
     packet_core::{
-        NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST,
+        NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_ECHO, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST,
         NetlinkMessage, NetlinkPayload,
     },
     packet_route::RouteNetlinkMessage,
@@ -22,6 +22,14 @@ use crate::{
     error::{Error, Op, Result},
     netns::{Namespace, NamespaceGuard, NamespaceId},
 };
+
+/// One request of [`Handle::change_batch`].
+pub(crate) struct BatchRequest {
+    pub(crate) message: RouteNetlinkMessage,
+    pub(crate) create: Create,
+    pub(crate) op: Op,
+    pub(crate) object: String,
+}
 
 /// How a change request treats an object that already exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,14 +128,64 @@ impl Handle {
         op: Op,
         object: &dyn fmt::Display,
     ) -> Result<()> {
-        let flags = NLM_F_REQUEST
-            | NLM_F_ACK
-            | match create {
-                Create::Exclusive => NLM_F_CREATE | NLM_F_EXCL,
-                Create::Replace => NLM_F_CREATE | NLM_F_REPLACE,
-                Create::No => 0,
-            };
-        self.exchange(message, flags, op, object).map(drop)
+        self.exchange(message, change_flags(create), op, object).map(drop)
+    }
+
+    /// Sends a change request and returns the object as the kernel made it (NLM_F_ECHO),
+    /// which saves reading it back.
+    pub(crate) fn change_echo(
+        &self,
+        message: RouteNetlinkMessage,
+        create: Create,
+        op: Op,
+        object: &dyn fmt::Display,
+    ) -> Result<Vec<RouteNetlinkMessage>> {
+        self.exchange(message, change_flags(create) | NLM_F_ECHO, op, object)
+    }
+
+    /// Sends several change requests at once and waits for every acknowledgement.
+    ///
+    /// The kernel handles them in order, so later requests may depend on earlier ones;
+    /// one answer per request, in order (a failure does not stop the later requests).
+    pub(crate) fn change_batch(&self, requests: Vec<BatchRequest>) -> Vec<Result<()>> {
+        let pending: Vec<_> = requests
+            .iter()
+            .map(|request| {
+                let mut message = NetlinkMessage::from(request.message.clone());
+                message.header.flags = change_flags(request.create);
+                self.netlink.clone().request(message)
+            })
+            .collect();
+        let outcomes = self.block_on(futures_util::future::join_all(pending.into_iter().map(
+            |stream| async move {
+                let mut stream = stream.map_err(|_| None)?;
+                while let Some(answer) = stream.next().await {
+                    if let NetlinkPayload::Error(err) = answer.payload
+                        && let Some(code) = err.code
+                    {
+                        return Err(Some(Errno::from_raw(-code.get())));
+                    }
+                }
+                Ok(())
+            },
+        )));
+        outcomes
+            .into_iter()
+            .zip(requests)
+            .map(|(outcome, request)| {
+                outcome.map_err(|errno| {
+                    let object = format!("{} in {}", request.object, self.namespace);
+                    match errno {
+                        Some(errno) => Error::kernel(request.op, object, errno),
+                        None => Error::Protocol {
+                            op: request.op,
+                            object,
+                            detail: "the netlink connection is closed".into(),
+                        },
+                    }
+                })
+            })
+            .collect()
     }
 
     /// Sends a request for one object and returns the kernel's answer.
@@ -195,6 +253,16 @@ impl Handle {
             }
         })
     }
+}
+
+fn change_flags(create: Create) -> u16 {
+    NLM_F_REQUEST
+        | NLM_F_ACK
+        | match create {
+            Create::Exclusive => NLM_F_CREATE | NLM_F_EXCL,
+            Create::Replace => NLM_F_CREATE | NLM_F_REPLACE,
+            Create::No => 0,
+        }
 }
 
 impl Drop for Handle {

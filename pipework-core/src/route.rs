@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     error::{Op, Result},
-    handle::{Create, Handle},
+    handle::{BatchRequest, Create, Handle},
 };
 
 /// A unicast route in the main table.
@@ -43,6 +43,16 @@ impl Route {
     /// A host route to `address` straight out of link `oif` (scope link, no gateway).
     pub fn on_link_host(address: IpAddr, oif: u32) -> Self {
         Route { destination: IpNet::from(address), gateway: None, oif: Some(oif), metric: None }
+    }
+
+    /// The request that adds this route (failing if it exists), for batches.
+    pub(crate) fn add_request(&self) -> BatchRequest {
+        BatchRequest {
+            message: RouteNetlinkMessage::NewRoute(self.message()),
+            create: Create::Exclusive,
+            op: Op::RouteAdd,
+            object: self.to_string(),
+        }
     }
 
     /// Whether this is a default route.
@@ -142,12 +152,8 @@ impl Handle {
     ///
     /// Equivalent to: `ip route add DEST [via GW] dev DEV`.
     pub fn route_add(&self, route: &Route) -> Result<()> {
-        self.change(
-            RouteNetlinkMessage::NewRoute(route.message()),
-            Create::Exclusive,
-            Op::RouteAdd,
-            route,
-        )
+        let request = route.add_request();
+        self.change(request.message, request.create, request.op, &request.object)
     }
 
     /// Adds a route, replacing the one with the same destination and metric.

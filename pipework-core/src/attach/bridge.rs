@@ -52,27 +52,29 @@ pub(super) fn attach(
             let _ = host.link_del(bridge.link.index);
         }
     };
-    if let Err(err) = veth.add(host) {
-        undo_bridge();
-        if err.errno() != Errno::EEXIST {
-            return Err(err);
+    let host_link = match veth.add(host) {
+        Ok(link) => link,
+        Err(err) => {
+            undo_bridge();
+            if err.errno() != Errno::EEXIST {
+                return Err(err);
+            }
+            let (host_link, guest_link) =
+                existing_pair(host, guest_handle, plan, &host_ifname, &bridge.link, guest)?;
+            return Ok(record(
+                AttachStatus::AlreadyAttached,
+                host_link.index,
+                &guest_link,
+                ip::RouteChanges::default(),
+            ));
         }
-        let (host_link, guest_link) =
-            existing_pair(host, guest_handle, plan, &host_ifname, &bridge.link, guest)?;
-        return Ok(record(
-            AttachStatus::AlreadyAttached,
-            host_link.index,
-            &guest_link,
-            ip::RouteChanges::default(),
-        ));
-    }
+    };
     let configured = guest_handle.link(plan.guest_ifname.as_str()).and_then(|guest_link| {
         let routes = ip::configure(guest_handle, guest_link.index, plan)?;
-        let host_link = host.link(host_ifname.as_str())?;
-        Ok((host_link, guest_link, routes))
+        Ok((guest_link, routes))
     });
     match configured {
-        Ok((host_link, guest_link, routes)) => {
+        Ok((guest_link, routes)) => {
             Ok(record(AttachStatus::Created, host_link.index, &guest_link, routes))
         }
         Err(err) => {

@@ -1,13 +1,13 @@
 //! Addressing the guest interface: addresses, link up, default gateways; shared by every host side.
 
-use std::net::IpAddr;
-
 use nix::errno::Errno;
 
 use super::AttachPlan;
 use crate::{
+    addr,
     error::{Error, Result},
-    handle::Handle,
+    handle::{BatchRequest, Handle},
+    link,
     route::Route,
 };
 
@@ -22,17 +22,39 @@ pub(super) struct RouteChanges {
 
 /// Adds the plan's addresses to link `index`, brings it up and installs the gateways.
 ///
-/// Equivalent to: `ip addr add ...; ip link set up; [ip route add GW dev IF;] ip route replace default via GW`.
-/// On failure, default routes that were already replaced are put back (what was added
-/// to the interface goes away with it).
+/// Equivalent to: `ip addr add ...; ip link set up; [ip route add GW dev IF;] ip route add default via GW`,
+/// sent as one batch that the kernel handles in order. A default route that already
+/// exists is then replaced, and remembered so detach can put it back; on failure, default
+/// routes already replaced are put back (what was added to the interface goes with it).
 pub(super) fn configure(guest: &Handle, index: u32, plan: &AttachPlan) -> Result<RouteChanges> {
-    for net in &plan.addresses {
-        guest.addr_add(index, *net)?;
-    }
-    guest.link_set_up(index)?;
     let mut changes = RouteChanges::default();
+    let mut batch: Vec<BatchRequest> =
+        plan.addresses.iter().map(|net| addr::add_request(index, *net)).collect();
+    batch.push(link::up_request(index));
+    let mut defaults = Vec::new();
     for gateway in &plan.gateways {
-        if let Err(err) = add_gateway(guest, index, plan, *gateway, &mut changes) {
+        if !plan.addresses.iter().any(|net| net.contains(gateway)) {
+            // An off-subnet gateway is only reachable once the kernel knows it is on this link.
+            let host_route = Route::on_link_host(*gateway, index);
+            batch.push(host_route.add_request());
+            changes.added.push(host_route);
+        }
+        let default = Route::default_via(*gateway, index);
+        batch.push(default.add_request());
+        defaults.push((batch.len() - 1, default));
+    }
+    let mut to_replace = Vec::new();
+    for (position, outcome) in guest.change_batch(batch).into_iter().enumerate() {
+        match (outcome, defaults.iter().find(|(p, _)| *p == position)) {
+            (Ok(()), _) => {}
+            (Err(err), Some((_, default))) if err.errno() == Errno::EEXIST => {
+                to_replace.push(default.clone());
+            }
+            (Err(err), _) => return Err(err),
+        }
+    }
+    for default in to_replace {
+        if let Err(err) = replace_default(guest, &default, &mut changes) {
             restore_routes(guest, &changes.replaced)?;
             return Err(err);
         }
@@ -40,37 +62,18 @@ pub(super) fn configure(guest: &Handle, index: u32, plan: &AttachPlan) -> Result
     Ok(changes)
 }
 
-fn add_gateway(
-    guest: &Handle,
-    index: u32,
-    plan: &AttachPlan,
-    gateway: IpAddr,
-    changes: &mut RouteChanges,
-) -> Result<()> {
-    let on_subnet = plan.addresses.iter().any(|net| net.contains(&gateway));
-    if !on_subnet {
-        // An off-subnet gateway is only reachable once the kernel knows it is on this link.
-        let host_route = Route::on_link_host(gateway, index);
-        guest.route_add(&host_route)?;
-        changes.added.push(host_route);
-    }
-    let default = Route::default_via(gateway, index);
-    // The common case (no default route yet) costs one request; otherwise remember what we replace.
-    match guest.route_add(&default) {
-        Err(err) if err.errno() == Errno::EEXIST => {
-            let previous: Vec<Route> = guest
-                .routes(gateway.is_ipv6())?
-                .into_iter()
-                .filter(|route| {
-                    route.is_default() && route.metric.is_none_or(|m| m == 0 || m == 1024)
-                })
-                .collect();
-            guest.route_replace(&default)?;
-            changes.replaced.extend(previous.into_iter().filter(|r| *r != default));
-            Ok(())
-        }
-        other => other,
-    }
+/// Replaces the default route of `default`'s family, remembering the ones it replaces.
+fn replace_default(guest: &Handle, default: &Route, changes: &mut RouteChanges) -> Result<()> {
+    let ipv6 = default.destination.addr().is_ipv6();
+    let previous: Vec<Route> = guest
+        .routes(ipv6)?
+        .into_iter()
+        .filter(|route| route.is_default() && route.metric.is_none_or(|m| m == 0 || m == 1024))
+        .filter(|route| route != default)
+        .collect();
+    guest.route_replace(default)?;
+    changes.replaced.extend(previous);
+    Ok(())
 }
 
 /// Puts back default routes that an attach replaced, skipping those whose interface is gone.

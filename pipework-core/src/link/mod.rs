@@ -20,7 +20,7 @@ pub use self::{
 };
 use crate::{
     error::{Error, Op, Result},
-    handle::{Create, Handle},
+    handle::{BatchRequest, Create, Handle},
     mac::MacAddr,
 };
 
@@ -337,6 +337,17 @@ impl Handle {
     ) -> Result<()> {
         let message = link_message(link, build);
         self.change(RouteNetlinkMessage::SetLink(message), Create::No, Op::LinkSet, link)
+    }
+}
+
+/// The request that brings link `index` up, for batches.
+pub(crate) fn up_request(index: u32) -> BatchRequest {
+    let link = LinkRef::Index(index);
+    BatchRequest {
+        message: RouteNetlinkMessage::SetLink(link_message(&link, |m| m.up())),
+        create: Create::No,
+        op: Op::LinkSet,
+        object: link.to_string(),
     }
 }
 

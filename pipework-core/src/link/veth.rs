@@ -10,7 +10,7 @@ use rtnetlink::{
     },
 };
 
-use super::validate_ifname;
+use super::{Link, validate_ifname};
 use crate::{
     error::{Op, Result},
     handle::{Create, Handle},
@@ -84,10 +84,10 @@ impl<'a> Veth<'a> {
         self
     }
 
-    /// Creates the pair in one request.
+    /// Creates the pair in one request and returns this end as the kernel made it.
     ///
     /// Equivalent to: `ip link add NAME [mtu M] [master BR] [up] type veth peer name PEER [netns NS] [address MAC]`.
-    pub fn add(&self, handle: &Handle) -> Result<()> {
+    pub fn add(&self, handle: &Handle) -> Result<Link> {
         let mut peer = LinkUnspec::new_with_name(&self.peer);
         if let Some(namespace) = self.peer_namespace {
             peer = peer.setns_by_fd(namespace.as_fd().as_raw_fd());
@@ -112,11 +112,22 @@ impl<'a> Veth<'a> {
         if self.up {
             message = message.up();
         }
-        handle.change(
+        let object = format!("veth {} (peer {})", self.name, self.peer);
+        let answers = handle.change_echo(
             RouteNetlinkMessage::NewLink(message.build()),
             Create::Exclusive,
             Op::LinkAdd,
-            &format_args!("veth {} (peer {})", self.name, self.peer),
-        )
+            &object,
+        )?;
+        // The echo carries this end; the peer's notification goes to its own namespace.
+        answers
+            .iter()
+            .find_map(|answer| match answer {
+                RouteNetlinkMessage::NewLink(link) => {
+                    Some(Link::from_message(link)).filter(|l| l.name == self.name)
+                }
+                _ => None,
+            })
+            .map_or_else(|| handle.link(self.name.as_str()), Ok)
     }
 }

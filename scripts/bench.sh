@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Measures one attach against the raw-netlink floor and the fewest-requests iproute2 sequence in
+# the same run, then 500 sequential attaches on one bridge, then the criterion benchmarks.
+# As root. PW_ROUNDS (default 200) and PW_SCALE (default 500) size the comparison.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "scripts/bench.sh must run as root" >&2; exit 1; }
+command -v ip >/dev/null || apt-get install -y -qq --no-install-recommends iproute2
+cargo bench --bench compare
+[ "${1:-}" = "--quick" ] || cargo bench --bench attach
