@@ -48,6 +48,7 @@ cargo test --workspace --quiet -- --include-ignored --skip tier_
 
 say "examples"
 cargo run --quiet --example lamp
+cargo run --quiet --example macvlan
 
 # Further tiers live in their own scripts so each can be run alone; each one installs what it
 # needs and exits non-zero on failure. A tier that cannot run here says why and is reported

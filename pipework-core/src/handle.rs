@@ -51,8 +51,7 @@ pub struct Handle {
     // Always Some until drop; taken there to shut it down without blocking.
     runtime: Option<Runtime>,
     netlink: rtnetlink::Handle,
-    namespace: String,
-    namespace_id: NamespaceId,
+    namespace: Namespace,
 }
 
 impl Handle {
@@ -64,8 +63,9 @@ impl Handle {
     /// Opens a handle in `namespace`.
     pub fn new(namespace: &Namespace) -> Result<Self> {
         let object = namespace.to_string();
+        let namespace = namespace.try_clone()?;
         let socket = {
-            let _inside = NamespaceGuard::enter(namespace)?;
+            let _inside = NamespaceGuard::enter(&namespace)?;
             Socket::new(NETLINK_ROUTE).map_err(|err| Error::io(Op::OpenNetlink, &object, &err))?
         };
         socket.set_ext_ack(true).map_err(|err| Error::io(Op::OpenNetlink, &object, &err))?;
@@ -82,22 +82,17 @@ impl Handle {
             runtime.spawn(connection);
             netlink
         };
-        Ok(Handle {
-            runtime: Some(runtime),
-            netlink,
-            namespace: object,
-            namespace_id: namespace.id(),
-        })
+        Ok(Handle { runtime: Some(runtime), netlink, namespace })
     }
 
-    /// A description of the namespace this handle acts in, for messages.
-    pub fn namespace(&self) -> &str {
+    /// The namespace this handle acts in.
+    pub fn namespace(&self) -> &Namespace {
         &self.namespace
     }
 
     /// The identity of the namespace this handle acts in.
     pub fn namespace_id(&self) -> NamespaceId {
-        self.namespace_id
+        self.namespace.id()
     }
 
     /// Drives `future` to completion on the handle's runtime.

@@ -16,6 +16,7 @@
 //! ```
 
 pub mod addr;
+pub mod announce;
 pub mod attach;
 pub mod error;
 pub mod handle;
@@ -29,10 +30,10 @@ pub mod route;
 
 pub use crate::{
     addr::{Address, parse_cidr},
-    attach::{AttachPlan, AttachStatus, Attachment, HostSide, attach},
+    attach::{AttachPlan, AttachStatus, Attachment, Detected, HostKind, HostSide, attach},
     error::{Error, Op, Result},
     handle::Handle,
-    link::{Bridge, Link, LinkRef, OperState, Veth},
+    link::{Bridge, Link, LinkRef, Macvlan, MacvlanMode, OperState, Veth, Vxlan},
     mac::MacAddr,
     netns::{Namespace, NamespaceId, NamespaceOrigin},
     ping::ping,

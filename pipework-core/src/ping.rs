@@ -117,7 +117,7 @@ fn is_echo_reply(packet: &[u8], ipv6: bool, identifier: u16, sequence: u16) -> b
 }
 
 /// The Internet checksum (RFC 1071).
-fn checksum(data: &[u8]) -> u16 {
+pub(crate) fn checksum(data: &[u8]) -> u16 {
     let mut sum: u32 = data
         .chunks(2)
         .map(|pair| u32::from(u16::from_be_bytes([pair[0], *pair.get(1).unwrap_or(&0)])))

@@ -33,20 +33,6 @@ pub(super) fn attach(
     if let Some(mac) = plan.mac {
         veth = veth.peer_mac(mac);
     }
-    let record = |status, host_ifindex, guest_link: &Link, routes: ip::RouteChanges| Attachment {
-        status,
-        plan: plan.clone(),
-        host_namespace: host.namespace_id(),
-        guest: guest.record(),
-        host_ifname: host_ifname.clone(),
-        host_ifindex,
-        guest_ifindex: guest_link.index,
-        mac: guest_link.mac,
-        mtu,
-        bridge_created: bridge.created,
-        routes_added: routes.added,
-        routes_replaced: routes.replaced,
-    };
     let undo_bridge = || {
         if bridge.created {
             let _ = host.link_del(bridge.link.index);
@@ -61,25 +47,26 @@ pub(super) fn attach(
             }
             let (host_link, guest_link) =
                 existing_pair(host, guest_handle, plan, &host_ifname, &bridge.link, guest)?;
-            return Ok(record(
-                AttachStatus::AlreadyAttached,
-                host_link.index,
-                &guest_link,
-                ip::RouteChanges::default(),
-            ));
+            let mut attachment =
+                Attachment::created(plan, host, guest, &host_link, &guest_link, Default::default());
+            attachment.status = AttachStatus::AlreadyAttached;
+            return Ok(attachment);
         }
     };
     let configured = guest_handle.link(plan.guest_ifname.as_str()).and_then(|guest_link| {
-        let routes = ip::configure(guest_handle, guest_link.index, plan)?;
-        Ok((guest_link, routes))
+        let setup = ip::setup(guest_handle, guest, &guest_link, plan)?;
+        Ok((guest_link, setup))
     });
     match configured {
-        Ok((guest_link, routes)) => {
-            Ok(record(AttachStatus::Created, host_link.index, &guest_link, routes))
+        Ok((guest_link, setup)) => {
+            let mut attachment =
+                Attachment::created(plan, host, guest, &host_link, &guest_link, setup);
+            attachment.bridge_created = bridge.created;
+            Ok(attachment)
         }
         Err(err) => {
             // Deleting the host end removes the peer, its addresses and its routes.
-            let _ = host.link_del(host_ifname.as_str());
+            let _ = host.link_del(host_link.index);
             undo_bridge();
             Err(err)
         }

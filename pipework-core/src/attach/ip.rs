@@ -1,15 +1,49 @@
 //! Addressing the guest interface: addresses, link up, default gateways; shared by every host side.
 
+use std::net::IpAddr;
+
 use nix::errno::Errno;
 
 use super::AttachPlan;
 use crate::{
-    addr,
+    addr, announce,
     error::{Error, Result},
     handle::{BatchRequest, Handle},
-    link,
+    link::{self, Link},
+    resolve::Guest,
     route::Route,
 };
+
+/// What setting up the guest interface did, beyond what vanishes with the interface.
+#[derive(Debug, Default)]
+pub(super) struct GuestSetup {
+    /// Routes added and replaced.
+    pub(super) routes: RouteChanges,
+    /// What did not work but does not fail the attach.
+    pub(super) warnings: Vec<String>,
+}
+
+/// Configures the guest interface `link` as the plan says, then announces its addresses.
+pub(super) fn setup(
+    guest_handle: &Handle,
+    guest: &Guest,
+    link: &Link,
+    plan: &AttachPlan,
+) -> Result<GuestSetup> {
+    let routes = configure(guest_handle, link.index, plan)?;
+    let mut warnings = Vec::new();
+    if plan.announce && !plan.addresses.is_empty() {
+        let addresses: Vec<IpAddr> = plan.addresses.iter().map(|net| net.addr()).collect();
+        let sent = match link.mac {
+            Some(mac) => announce::announce(&guest.namespace, link.index, mac, &addresses),
+            None => Ok(()),
+        };
+        if let Err(err) = sent {
+            warnings.push(format!("addresses not announced: {err}"));
+        }
+    }
+    Ok(GuestSetup { routes, warnings })
+}
 
 /// The routes an IP configuration added and replaced.
 #[derive(Debug, Default)]

@@ -1,17 +1,21 @@
 //! The pipework operation as a typed plan: attach a guest to a host side, and undo it exactly.
 
 mod bridge;
+mod detect;
 mod ip;
+mod macvlan;
+mod physical;
 
 use std::{collections::HashSet, net::IpAddr};
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+pub use self::detect::{Detected, HostKind, detect, select_by_mac};
 use crate::{
     error::{Error, Op, Result},
     handle::Handle,
-    link::validate_ifname,
+    link::{Link, MacvlanMode, validate_ifname},
     mac::MacAddr,
     netns::NamespaceId,
     resolve::{Guest, GuestRecord},
@@ -23,11 +27,39 @@ pub const DEFAULT_GUEST_IFNAME: &str = "eth1";
 
 /// What the guest's interface is connected to on the host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind", content = "name")]
+#[serde(rename_all = "snake_case", tag = "kind")]
 #[non_exhaustive]
 pub enum HostSide {
     /// A Linux bridge, created if missing; the guest gets one end of a veth pair.
-    Bridge(String),
+    Bridge {
+        /// The bridge's name.
+        name: String,
+    },
+    /// A macvlan (or macvtap) child of a physical parent, born inside the guest.
+    Macvlan {
+        /// The parent device in the host namespace.
+        parent: String,
+        /// How children of the parent reach each other.
+        mode: MacvlanMode,
+        /// A macvtap (with a /dev/tapN character device) instead of a macvlan.
+        tap: bool,
+    },
+    /// The device itself moves into the guest (the original's `--direct-phys`, SR-IOV VFs).
+    Physical {
+        /// The device's name in the host namespace.
+        device: String,
+    },
+}
+
+impl HostSide {
+    /// The host interface this side is built on, for messages.
+    pub fn host_interface(&self) -> &str {
+        match self {
+            HostSide::Bridge { name } => name,
+            HostSide::Macvlan { parent, .. } => parent,
+            HostSide::Physical { device } => device,
+        }
+    }
 }
 
 /// Everything an attach should do, validated before anything changes.
@@ -47,20 +79,59 @@ pub struct AttachPlan {
     pub mac: Option<MacAddr>,
     /// The MTU; inherited from the host side when `None`.
     pub mtu: Option<u32>,
+    /// For a macvlan: an address for a host-side "shim" macvlan on the same parent, with
+    /// routes to the guest's addresses, so the host can reach the guest.
+    pub host_shim: Option<IpNet>,
+    /// Announce the addresses with a gratuitous ARP / unsolicited neighbour advertisement.
+    pub announce: bool,
 }
 
 impl AttachPlan {
-    /// A plan that connects the guest to Linux bridge `bridge` as `eth1`, with no address.
-    pub fn bridge(bridge: &str) -> Self {
+    /// A plan that connects the guest through `host` as `eth1`, with no address.
+    pub fn new(host: HostSide) -> Self {
         AttachPlan {
-            host: HostSide::Bridge(bridge.to_string()),
+            host,
             guest_ifname: DEFAULT_GUEST_IFNAME.to_string(),
             host_ifname: None,
             addresses: Vec::new(),
             gateways: Vec::new(),
             mac: None,
             mtu: None,
+            host_shim: None,
+            announce: true,
         }
+    }
+
+    /// A plan that connects the guest to Linux bridge `bridge` (created if missing).
+    pub fn bridge(bridge: &str) -> Self {
+        Self::new(HostSide::Bridge { name: bridge.to_string() })
+    }
+
+    /// A plan that gives the guest a macvlan child of `parent`.
+    pub fn macvlan(parent: &str, mode: MacvlanMode) -> Self {
+        Self::new(HostSide::Macvlan { parent: parent.to_string(), mode, tap: false })
+    }
+
+    /// A plan that gives the guest a macvtap child of `parent`.
+    pub fn macvtap(parent: &str, mode: MacvlanMode) -> Self {
+        Self::new(HostSide::Macvlan { parent: parent.to_string(), mode, tap: true })
+    }
+
+    /// A plan that moves host device `device` itself into the guest.
+    pub fn physical(device: &str) -> Self {
+        Self::new(HostSide::Physical { device: device.to_string() })
+    }
+
+    /// Asks for a host-side shim macvlan with `address`, so the host reaches a macvlan guest.
+    pub fn host_shim(mut self, address: IpNet) -> Self {
+        self.host_shim = Some(address);
+        self
+    }
+
+    /// Turns the gratuitous ARP / neighbour advertisement after addressing on or off.
+    pub fn announce(mut self, announce: bool) -> Self {
+        self.announce = announce;
+        self
     }
 
     /// Sets the interface name inside the guest.
@@ -102,7 +173,32 @@ impl AttachPlan {
     /// Checks every argument; an error names the argument and why, and nothing is changed.
     pub fn validate(&self) -> Result<()> {
         match &self.host {
-            HostSide::Bridge(name) => validate_ifname("bridge name", name)?,
+            HostSide::Bridge { name } => validate_ifname("bridge name", name)?,
+            HostSide::Macvlan { parent, .. } => validate_ifname("parent interface", parent)?,
+            HostSide::Physical { device } => validate_ifname("host interface", device)?,
+        }
+        if let Some(shim) = self.host_shim {
+            if !matches!(self.host, HostSide::Macvlan { .. }) {
+                return Err(Error::invalid(
+                    "host shim",
+                    shim.to_string(),
+                    "only a macvlan guest needs a host shim",
+                ));
+            }
+            if self.addresses.is_empty() {
+                return Err(Error::invalid(
+                    "host shim",
+                    shim.to_string(),
+                    "the guest has no address to route to",
+                ));
+            }
+        }
+        if self.host_ifname.is_some() && !matches!(self.host, HostSide::Bridge { .. }) {
+            return Err(Error::invalid(
+                "host ifname",
+                self.host_ifname.clone().unwrap_or_default(),
+                "only a bridge attachment has a host-side interface to name (-l)",
+            ));
         }
         validate_ifname("guest ifname", &self.guest_ifname)?;
         if let Some(name) = &self.host_ifname {
@@ -207,7 +303,8 @@ pub struct Attachment {
     pub host_namespace: NamespaceId,
     /// The guest as resolved.
     pub guest: GuestRecord,
-    /// The host-side interface (the veth end on the bridge).
+    /// The host-side interface: the veth end on the bridge, the macvlan parent, or the
+    /// moved device's name in the host.
     pub host_ifname: String,
     /// Its index in the host namespace.
     pub host_ifindex: u32,
@@ -224,6 +321,38 @@ pub struct Attachment {
     pub routes_added: Vec<Route>,
     /// Default routes the attach replaced, restored by detach.
     pub routes_replaced: Vec<Route>,
+    /// A moved device's state in the host, restored by detach.
+    pub physical: Option<PhysicalOrigin>,
+    /// The host-side shim macvlan, removed by detach.
+    pub shim: Option<Shim>,
+    /// Things that did not work but do not fail the attach (an announcement that could not be sent).
+    pub warnings: Vec<String>,
+}
+
+/// How a device moved into a guest was in the host, so detach can give it back as it was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhysicalOrigin {
+    /// Its name in the host.
+    pub name: String,
+    /// Its MTU in the host.
+    pub mtu: u32,
+    /// Its MAC in the host.
+    pub mac: Option<MacAddr>,
+    /// Whether it was up.
+    pub up: bool,
+}
+
+/// The host-side macvlan through which the host reaches a macvlan guest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shim {
+    /// Its name in the host.
+    pub name: String,
+    /// Its index in the host.
+    pub index: u32,
+    /// The address it carries.
+    pub address: IpNet,
+    /// The host routes to the guest's addresses through it.
+    pub routes: Vec<Route>,
 }
 
 /// Attaches `guest` as `plan` says; on any failure, what was created is removed again.
@@ -235,11 +364,43 @@ pub fn attach(host: &Handle, guest: &Guest, plan: &AttachPlan) -> Result<Attachm
     plan.validate()?;
     let guest_handle = Handle::new(&guest.namespace)?;
     match &plan.host {
-        HostSide::Bridge(bridge) => bridge::attach(host, &guest_handle, guest, plan, bridge),
+        HostSide::Bridge { name } => bridge::attach(host, &guest_handle, guest, plan, name),
+        HostSide::Macvlan { parent, mode, tap } => {
+            macvlan::attach(host, &guest_handle, guest, plan, parent, *mode, *tap)
+        }
+        HostSide::Physical { device } => physical::attach(host, &guest_handle, guest, plan, device),
     }
 }
 
 impl Attachment {
+    /// The record of a fresh attachment, before the kind-specific parts are filled in.
+    fn created(
+        plan: &AttachPlan,
+        host: &Handle,
+        guest: &Guest,
+        host_link: &Link,
+        guest_link: &Link,
+        setup: ip::GuestSetup,
+    ) -> Self {
+        Attachment {
+            status: AttachStatus::Created,
+            plan: plan.clone(),
+            host_namespace: host.namespace_id(),
+            guest: guest.record(),
+            host_ifname: host_link.name.clone(),
+            host_ifindex: host_link.index,
+            guest_ifindex: guest_link.index,
+            mac: guest_link.mac,
+            mtu: guest_link.mtu,
+            bridge_created: false,
+            routes_added: setup.routes.added,
+            routes_replaced: setup.routes.replaced,
+            physical: None,
+            shim: None,
+            warnings: setup.warnings,
+        }
+    }
+
     /// Removes what the attach created and restores the default routes it replaced.
     ///
     /// `guest` is the guest's namespace handle when the guest still exists; without it
@@ -257,7 +418,9 @@ impl Attachment {
             });
         }
         match &self.plan.host {
-            HostSide::Bridge(bridge) => bridge::detach(self, host, bridge)?,
+            HostSide::Bridge { name } => bridge::detach(self, host, name)?,
+            HostSide::Macvlan { .. } => macvlan::detach(self, host, guest)?,
+            HostSide::Physical { .. } => physical::detach(self, host, guest)?,
         }
         if let Some(guest) = guest {
             ip::restore_routes(guest, &self.routes_replaced)?;

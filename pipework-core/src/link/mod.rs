@@ -1,7 +1,9 @@
 //! Links as the kernel reports them, and the link operations every kind shares.
 
 mod bridge;
+mod macvlan;
 mod veth;
+mod vxlan;
 
 use std::fmt;
 
@@ -16,7 +18,9 @@ use serde::{Deserialize, Serialize};
 
 pub use self::{
     bridge::{Bridge, EnsuredBridge, PIPEWORK_ALIAS},
+    macvlan::{Macvlan, MacvlanMode},
     veth::Veth,
+    vxlan::{MAX_VNI, Vxlan},
 };
 use crate::{
     error::{Error, Op, Result},
@@ -316,6 +320,36 @@ impl Handle {
             LinkRef::Name(old) => self.link(old)?.index,
         };
         self.link_set(&LinkRef::Index(index), |message| message.name(name))
+    }
+
+    /// Moves a link into `namespace`, renaming it on the way and setting its MTU and MAC.
+    ///
+    /// One request: the kernel moves, renames, then applies the rest in the new namespace.
+    /// Equivalent to: `ip link set dev NAME netns NS name NEWNAME [mtu M] [address MAC]`.
+    pub fn link_set_namespace(
+        &self,
+        link: impl Into<LinkRef>,
+        namespace: &crate::netns::Namespace,
+        new_name: &str,
+        mtu: Option<u32>,
+        mac: Option<MacAddr>,
+    ) -> Result<()> {
+        use std::os::fd::{AsFd, AsRawFd};
+        validate_ifname("interface name", new_name)?;
+        let index = match link.into() {
+            LinkRef::Index(index) => index,
+            LinkRef::Name(name) => self.link(name)?.index,
+        };
+        self.link_set(&LinkRef::Index(index), |mut message| {
+            message = message.setns_by_fd(namespace.as_fd().as_raw_fd()).name(new_name);
+            if let Some(mtu) = mtu {
+                message = message.mtu(mtu);
+            }
+            if let Some(mac) = mac {
+                message = message.address(mac.octets().to_vec());
+            }
+            message
+        })
     }
 
     /// Deletes a link (for a veth, both ends).

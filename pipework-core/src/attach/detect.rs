@@ -1,0 +1,169 @@
+//! What a host interface argument means: an existing bridge, OVS bridge, IPoIB or physical device,
+//! or one of the original script's keywords for a device to create. Answered from netlink only.
+
+use serde::{Deserialize, Serialize};
+
+use super::HostSide;
+use crate::{
+    error::{Error, Op, Result},
+    handle::Handle,
+    link::{Link, MacvlanMode},
+    mac::MacAddr,
+};
+
+/// ARPHRD_INFINIBAND: the link type of IPoIB devices.
+const ARPHRD_INFINIBAND: u16 = 32;
+/// ARPHRD_LOOPBACK.
+const ARPHRD_LOOPBACK: u16 = 772;
+
+/// The kind of a host interface, as pipework reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostKind {
+    /// An existing Linux bridge: the guest gets a veth port on it.
+    LinuxBridge,
+    /// An existing Open vSwitch bridge.
+    OvsBridge,
+    /// An existing IPoIB device (link type InfiniBand).
+    Ipoib,
+    /// The loopback device: nothing can be attached to it.
+    Loopback,
+    /// Any other existing device (Ethernet, bond, VLAN, veth...): the guest gets a macvlan on it,
+    /// or the device itself with `--direct-phys`.
+    Physical,
+    /// No such device and a `br*` name: a Linux bridge will be created.
+    NewLinuxBridge,
+    /// No such device and an `ovs*` name: an Open vSwitch bridge will be created.
+    NewOvsBridge,
+    /// No such device and a `dummy*` name: a dummy device will be created in the guest.
+    NewDummy,
+}
+
+/// A host interface argument after detection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Detected {
+    /// The interface name (for `mac:` arguments, the name of the matching device).
+    pub name: String,
+    /// What it is.
+    pub kind: HostKind,
+    /// The device as the kernel reports it, when it exists.
+    pub link: Option<Link>,
+}
+
+impl Detected {
+    /// The host side the original script would use for this interface.
+    ///
+    /// `direct_phys` is the original's `--direct-phys`: move a physical device itself.
+    pub fn host_side(&self, direct_phys: bool) -> Result<HostSide> {
+        let not_yet = |what: &str| Error::Unsupported {
+            op: Op::Attach,
+            object: self.name.clone(),
+            reason: format!("{what} host sides are not supported yet"),
+        };
+        match (self.kind, direct_phys) {
+            (HostKind::Physical, true) => Ok(HostSide::Physical { device: self.name.clone() }),
+            (_, true) => Err(Error::invalid(
+                "host interface",
+                &self.name,
+                format!("--direct-phys moves a physical device, and this is {}", self.kind_text()),
+            )),
+            (HostKind::LinuxBridge | HostKind::NewLinuxBridge, false) => {
+                Ok(HostSide::Bridge { name: self.name.clone() })
+            }
+            (HostKind::Physical, false) => Ok(HostSide::Macvlan {
+                parent: self.name.clone(),
+                mode: MacvlanMode::Bridge,
+                tap: false,
+            }),
+            (HostKind::Loopback, false) => Err(Error::invalid(
+                "host interface",
+                &self.name,
+                "is the loopback device; nothing can be attached to it",
+            )),
+            (HostKind::OvsBridge | HostKind::NewOvsBridge, false) => Err(not_yet("Open vSwitch")),
+            (HostKind::Ipoib, false) => Err(not_yet("IPoIB")),
+            (HostKind::NewDummy, false) => Err(not_yet("dummy")),
+        }
+    }
+
+    fn kind_text(&self) -> &'static str {
+        match self.kind {
+            HostKind::LinuxBridge => "a Linux bridge",
+            HostKind::OvsBridge => "an Open vSwitch bridge",
+            HostKind::Ipoib => "an IPoIB device",
+            HostKind::Loopback => "the loopback device",
+            HostKind::Physical => "a physical device",
+            HostKind::NewLinuxBridge => "a Linux bridge to create",
+            HostKind::NewOvsBridge => "an Open vSwitch bridge to create",
+            HostKind::NewDummy => "a dummy device to create",
+        }
+    }
+}
+
+/// Reads what host interface argument `argument` (a name or `mac:<address>`) means in `host`.
+///
+/// Equivalent to the original script's look at `/sys/class/net/NAME` (bridge/, type) and
+/// `ovs-vsctl list-br`, answered from netlink.
+pub fn detect(host: &Handle, argument: &str) -> Result<Detected> {
+    let link = match argument.strip_prefix("mac:") {
+        Some(mac) => Some(select_by_mac(host, mac)?),
+        None => {
+            crate::link::validate_ifname("host interface", argument)?;
+            host.link_get(argument)?
+        }
+    };
+    let Some(link) = link else {
+        let kind = if argument.starts_with("br") {
+            HostKind::NewLinuxBridge
+        } else if argument.starts_with("ovs") {
+            HostKind::NewOvsBridge
+        } else if argument.starts_with("dummy") {
+            HostKind::NewDummy
+        } else {
+            return Err(Error::NotFound {
+                op: Op::Attach,
+                object: format!(
+                    "host interface {argument} in {} (only br*, ovs* and dummy* names are created when missing)",
+                    host.namespace()
+                ),
+            });
+        };
+        return Ok(Detected { name: argument.to_string(), kind, link: None });
+    };
+    let kind = match link.kind.as_deref() {
+        Some("bridge") => HostKind::LinuxBridge,
+        Some("openvswitch") => HostKind::OvsBridge,
+        _ if link.link_type == ARPHRD_INFINIBAND => HostKind::Ipoib,
+        _ if link.link_type == ARPHRD_LOOPBACK => HostKind::Loopback,
+        _ => HostKind::Physical,
+    };
+    Ok(Detected { name: link.name.clone(), kind, link: Some(link) })
+}
+
+/// Finds the one host device whose MAC is `mac` (any case), for the original's `mac:` form.
+pub fn select_by_mac(host: &Handle, mac: &str) -> Result<Link> {
+    let wanted = MacAddr::parse(mac).map_err(|_| {
+        Error::invalid(
+            "mac: host interface",
+            mac,
+            "expected mac:aa:bb:cc:dd:ee:ff with a unicast MAC",
+        )
+    })?;
+    let mut matching: Vec<Link> =
+        host.links()?.into_iter().filter(|link| link.mac == Some(wanted)).collect();
+    match matching.len() {
+        0 => Err(Error::NotFound {
+            op: Op::Attach,
+            object: format!("a host interface with MAC {wanted} in {}", host.namespace()),
+        }),
+        1 => Ok(matching.remove(0)),
+        _ => Err(Error::Conflict {
+            op: Op::Attach,
+            object: format!("mac:{wanted}"),
+            reason: format!(
+                "several host interfaces have this MAC ({}); name one instead",
+                matching.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        }),
+    }
+}

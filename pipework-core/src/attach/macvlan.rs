@@ -1,0 +1,156 @@
+//! A guest on a macvlan (or macvtap) child of a physical parent, and the host-side shim.
+
+use nix::errno::Errno;
+
+use super::{AttachPlan, AttachStatus, Attachment, Shim, ip};
+use crate::{
+    error::{Error, Op, Result},
+    handle::Handle,
+    ifname,
+    link::{Link, Macvlan, MacvlanMode},
+    resolve::Guest,
+    route::Route,
+};
+
+/// ARPHRD_LOOPBACK.
+const ARPHRD_LOOPBACK: u16 = 772;
+
+/// Creates the child with its final name and MAC inside the guest, then addresses it.
+pub(super) fn attach(
+    host: &Handle,
+    guest_handle: &Handle,
+    guest: &Guest,
+    plan: &AttachPlan,
+    parent_name: &str,
+    mode: MacvlanMode,
+    tap: bool,
+) -> Result<Attachment> {
+    let parent = usable_parent(host, parent_name)?;
+    if !parent.is_up() {
+        // Like the original: the children need their parent up.
+        host.link_set_up(parent.index)?;
+    }
+    let mut child = Macvlan::new(&plan.guest_ifname, parent.index, mode)?
+        .namespace(&guest.namespace)
+        .mtu(plan.mtu.unwrap_or(parent.mtu));
+    if tap {
+        child = child.tap();
+    }
+    if let Some(mac) = plan.mac {
+        child = child.mac(mac);
+    }
+    if let Err(err) = child.add(host) {
+        if err.errno() != Errno::EEXIST {
+            return Err(err);
+        }
+        return already_attached(host, guest_handle, guest, plan, &parent);
+    }
+    let made = guest_handle.link(plan.guest_ifname.as_str()).and_then(|guest_link| {
+        let setup = ip::setup(guest_handle, guest, &guest_link, plan)?;
+        let mut attachment = Attachment::created(plan, host, guest, &parent, &guest_link, setup);
+        if let Some(address) = plan.host_shim {
+            attachment.shim = Some(add_shim(host, guest, plan, &parent, address)?);
+        }
+        Ok(attachment)
+    });
+    made.inspect_err(|_| {
+        let _ = guest_handle.link_del(plan.guest_ifname.as_str());
+    })
+}
+
+/// The parent, refused when it is missing, a bridge or the loopback device.
+fn usable_parent(host: &Handle, name: &str) -> Result<Link> {
+    let parent = host.link_get(name)?.ok_or_else(|| Error::NotFound {
+        op: Op::Attach,
+        object: format!("parent interface {name} in {}", host.namespace()),
+    })?;
+    let reason = if parent.is_bridge() {
+        "is a bridge; attach to the bridge itself (a veth port) instead of a macvlan on it"
+    } else if parent.link_type == ARPHRD_LOOPBACK {
+        "is the loopback device, which cannot carry a macvlan"
+    } else {
+        return Ok(parent);
+    };
+    Err(Error::invalid("parent interface", name, reason))
+}
+
+/// After EEXIST: the same child already in the guest, or an error naming what is in the way.
+fn already_attached(
+    host: &Handle,
+    guest_handle: &Handle,
+    guest: &Guest,
+    plan: &AttachPlan,
+    parent: &Link,
+) -> Result<Attachment> {
+    let existing = guest_handle.link(plan.guest_ifname.as_str())?;
+    let same_kind = matches!(existing.kind.as_deref(), Some("macvlan" | "macvtap"));
+    let have: Vec<_> =
+        guest_handle.addresses(Some(existing.index))?.into_iter().map(|a| a.net).collect();
+    if same_kind
+        && existing.parent == Some(parent.index)
+        && plan.addresses.iter().all(|net| have.contains(net))
+        && plan.mac.is_none_or(|mac| existing.mac == Some(mac))
+    {
+        let mut attachment =
+            Attachment::created(plan, host, guest, parent, &existing, Default::default());
+        attachment.status = AttachStatus::AlreadyAttached;
+        return Ok(attachment);
+    }
+    Err(Error::AlreadyExists {
+        op: Op::Attach,
+        object: format!(
+            "interface {} in {guest} ({})",
+            plan.guest_ifname,
+            existing.kind.as_deref().unwrap_or("physical")
+        ),
+        hint: "choose another guest interface name (-i)".into(),
+    })
+}
+
+/// A macvlan on the same parent in the host, with `address` and host routes to the guest.
+///
+/// Equivalent to the original README's manual procedure:
+/// `ip link add link PARENT NAME type macvlan mode bridge; ip addr add ADDRESS dev NAME;
+/// ip link set NAME up; ip route add GUEST_IP dev NAME`.
+fn add_shim(
+    host: &Handle,
+    guest: &Guest,
+    plan: &AttachPlan,
+    parent: &Link,
+    address: ipnet::IpNet,
+) -> Result<Shim> {
+    let name = ifname::hashed("pws", &[&parent.name, &plan.guest_ifname, &guest.naming_key()]);
+    Macvlan::new(&name, parent.index, MacvlanMode::Bridge)?.add(host)?;
+    let built = (|| {
+        let link = host.link(name.as_str())?;
+        host.addr_add(link.index, address)?;
+        host.link_set_up(link.index)?;
+        let mut routes = Vec::new();
+        for net in &plan.addresses {
+            let route = Route::on_link_host(net.addr(), link.index);
+            host.route_add(&route)?;
+            routes.push(route);
+        }
+        Ok(Shim { name: name.clone(), index: link.index, address, routes })
+    })();
+    built.inspect_err(|_| {
+        let _ = host.link_del(name.as_str());
+    })
+}
+
+/// Deletes the guest's child (when the guest still exists) and the shim.
+pub(super) fn detach(attachment: &Attachment, host: &Handle, guest: Option<&Handle>) -> Result<()> {
+    if let Some(guest) = guest
+        && let Some(link) = guest.link_get(attachment.guest_ifindex)?
+        && link.name == attachment.plan.guest_ifname
+    {
+        guest.link_del(link.index)?;
+    }
+    if let Some(shim) = &attachment.shim
+        && let Some(link) = host.link_get(shim.index)?
+        && link.name == shim.name
+    {
+        host.link_del(link.index)?;
+    }
+    Ok(())
+}
