@@ -1,12 +1,69 @@
 //! The `pipework` command: the original script's grammar over pipework-core.
 
-use clap::Parser;
+mod commands;
+mod grammar;
 
-/// Connect containers and network namespaces to networks.
-#[derive(Debug, Parser)]
-#[command(name = "pipework", version, about)]
-struct Cli {}
+use std::process::ExitCode;
 
-fn main() {
-    let _cli = Cli::parse();
+use grammar::Request;
+use pipework_core::Error;
+
+/// Prints `-v` steps (pipework-core's log records) to stderr.
+struct StepLogger;
+
+impl log::Log for StepLogger {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        metadata.level() <= log::Level::Info
+    }
+
+    fn log(&self, record: &log::Record) {
+        if self.enabled(record.metadata()) {
+            eprintln!("pipework: {}", record.args());
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+fn main() -> ExitCode {
+    let args: Vec<_> = std::env::args_os().collect();
+    let (request, verbose) = match grammar::parse(&args) {
+        Ok(parsed) => parsed,
+        // clap prints help and version to stdout (exit 0) and mistakes to stderr (exit 2).
+        Err(err) => err.exit(),
+    };
+    if verbose {
+        let _ = log::set_logger(&StepLogger).map(|()| log::set_max_level(log::LevelFilter::Info));
+    }
+    let outcome = match &request {
+        Request::Attach(attach) => commands::attach_guest(attach),
+        Request::Wait { ifname, addressed, timeout } => {
+            commands::wait(ifname, *addressed, *timeout)
+        }
+        Request::Detach { guest, ifname, json } => {
+            commands::detach_guest(guest, ifname.as_deref(), *json)
+        }
+        Request::Show { guest, json } => commands::show(guest.as_deref(), *json),
+        Request::Passthrough { tool, guest, args } => {
+            match commands::passthrough(*tool, guest, args) {
+                Ok(status) => return ExitCode::from(status.code().unwrap_or(1).clamp(0, 255) as u8),
+                Err(err) => Err(err),
+            }
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("pipework: {err}");
+            exit_code(&err)
+        }
+    }
+}
+
+/// 2 for arguments that are wrong in themselves, 1 for everything the system refused.
+fn exit_code(err: &Error) -> ExitCode {
+    match err {
+        Error::InvalidArgument { .. } => ExitCode::from(2),
+        _ => ExitCode::from(1),
+    }
 }

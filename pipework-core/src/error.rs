@@ -46,6 +46,10 @@ pub enum Op {
     Detach,
     /// Finding the network namespace of a guest (container, PID, name).
     Resolve,
+    /// Waiting for a link to reach a state.
+    Wait,
+    /// Reading or writing pipework's records of attachments.
+    State,
 }
 
 impl Op {
@@ -57,6 +61,7 @@ impl Op {
             | Op::DeleteNamespace
             | Op::EnterNamespace
             | Op::Resolve => "CAP_SYS_ADMIN",
+            Op::State => "write access to the state directory",
             Op::Probe => "CAP_NET_RAW",
             _ => "CAP_NET_ADMIN",
         }
@@ -85,6 +90,8 @@ impl fmt::Display for Op {
             Op::Attach => "attach",
             Op::Detach => "detach",
             Op::Resolve => "resolve guest",
+            Op::Wait => "wait for",
+            Op::State => "record",
         })
     }
 }
@@ -193,7 +200,7 @@ impl Error {
     }
 
     /// Builds a kernel error from an `io::Error`, keeping its errno.
-    pub(crate) fn io(op: Op, object: impl Into<String>, err: &io::Error) -> Self {
+    pub fn io(op: Op, object: impl Into<String>, err: &io::Error) -> Self {
         Error::Kernel {
             op,
             object: object.into(),
@@ -202,12 +209,12 @@ impl Error {
     }
 
     /// Builds a kernel error from an errno.
-    pub(crate) fn kernel(op: Op, object: impl Into<String>, errno: Errno) -> Self {
+    pub fn kernel(op: Op, object: impl Into<String>, errno: Errno) -> Self {
         Error::Kernel { op, object: object.into(), errno }
     }
 
     /// Builds an invalid-argument error.
-    pub(crate) fn invalid(
+    pub fn invalid(
         argument: impl Into<String>,
         value: impl Into<String>,
         reason: impl Into<String>,

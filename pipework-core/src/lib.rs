@@ -27,6 +27,8 @@ pub mod netns;
 pub mod ping;
 pub mod resolve;
 pub mod route;
+pub mod state;
+pub mod wait;
 
 pub use crate::{
     addr::{Address, parse_cidr},
@@ -39,6 +41,8 @@ pub use crate::{
     ping::ping,
     resolve::{Engine, Guest, GuestRecord, Resolver, Resolvers, resolve},
     route::Route,
+    state::StateStore,
+    wait::{Condition, wait_for},
 };
 /// The network types pipework's API uses.
 pub use ipnet::IpNet;

@@ -191,6 +191,31 @@ impl Namespace {
         }
     }
 
+    /// A command that runs `program` inside this namespace (the child enters it before exec),
+    /// without `ip netns exec`'s mount namespace and sysfs remount.
+    ///
+    /// Equivalent to: `nsenter --net=NS PROGRAM`.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Result<std::process::Command> {
+        use std::os::unix::process::CommandExt;
+        let fd = std::sync::Arc::new(
+            self.fd
+                .try_clone()
+                .map_err(|err| Error::io(Op::EnterNamespace, self.to_string(), &err))?,
+        );
+        let mut command = std::process::Command::new(program);
+        // SAFETY: the closure only makes the setns system call, which is async-signal-safe.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) == 0 {
+                    Ok(())
+                } else {
+                    Err(io::Error::last_os_error())
+                }
+            });
+        }
+        Ok(command)
+    }
+
     /// Another descriptor for the same namespace.
     pub fn try_clone(&self) -> Result<Self> {
         let fd = self

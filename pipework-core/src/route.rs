@@ -28,6 +28,9 @@ pub struct Route {
     pub oif: Option<u32>,
     /// Metric, when set.
     pub metric: Option<u32>,
+    /// Routing table; `None` is the main table.
+    #[serde(default)]
+    pub table: Option<u32>,
 }
 
 impl Route {
@@ -37,12 +40,18 @@ impl Route {
             IpAddr::V4(_) => IpNet::V4(Default::default()),
             IpAddr::V6(_) => IpNet::V6(Default::default()),
         };
-        Route { destination, gateway: Some(gateway), oif: Some(oif), metric: None }
+        Route { destination, gateway: Some(gateway), oif: Some(oif), metric: None, table: None }
     }
 
     /// A host route to `address` straight out of link `oif` (scope link, no gateway).
     pub fn on_link_host(address: IpAddr, oif: u32) -> Self {
-        Route { destination: IpNet::from(address), gateway: None, oif: Some(oif), metric: None }
+        Route {
+            destination: IpNet::from(address),
+            gateway: None,
+            oif: Some(oif),
+            metric: None,
+            table: None,
+        }
     }
 
     /// The request that adds this route (failing if it exists), for batches.
@@ -67,7 +76,14 @@ impl Route {
             IpNet::V6(_) => AddressFamily::Inet6,
         };
         message.header.destination_prefix_length = self.destination.prefix_len();
-        message.header.table = RouteHeader::RT_TABLE_MAIN;
+        match self.table {
+            None => message.header.table = RouteHeader::RT_TABLE_MAIN,
+            Some(table) if table < 256 => message.header.table = table as u8,
+            Some(table) => {
+                message.header.table = RouteHeader::RT_TABLE_UNSPEC;
+                message.attributes.push(RouteAttribute::Table(table));
+            }
+        }
         message.header.protocol = RouteProtocol::Boot;
         message.header.kind = RouteType::Unicast;
         message.header.scope =
@@ -90,9 +106,7 @@ impl Route {
     }
 
     fn from_message(message: &RouteMessage) -> Option<Self> {
-        if message.header.table != RouteHeader::RT_TABLE_MAIN
-            || message.header.kind != RouteType::Unicast
-        {
+        if message.header.kind != RouteType::Unicast {
             return None;
         }
         let mut destination = None;
@@ -101,6 +115,8 @@ impl Route {
             gateway: None,
             oif: None,
             metric: None,
+            table: (message.header.table != RouteHeader::RT_TABLE_MAIN)
+                .then_some(u32::from(message.header.table)),
         };
         for attribute in &message.attributes {
             match attribute {
@@ -108,6 +124,10 @@ impl Route {
                 RouteAttribute::Gateway(address) => route.gateway = ip_of(address),
                 RouteAttribute::Oif(oif) => route.oif = Some(*oif),
                 RouteAttribute::Priority(metric) => route.metric = Some(*metric),
+                RouteAttribute::Table(table) => {
+                    route.table =
+                        (*table != u32::from(RouteHeader::RT_TABLE_MAIN)).then_some(*table)
+                }
                 _ => {}
             }
         }
@@ -142,6 +162,9 @@ impl std::fmt::Display for Route {
         }
         if let Some(oif) = self.oif {
             write!(f, " dev #{oif}")?;
+        }
+        if let Some(table) = self.table {
+            write!(f, " table {table}")?;
         }
         Ok(())
     }
@@ -179,6 +202,13 @@ impl Handle {
     ///
     /// Equivalent to: `ip [-6] route show`.
     pub fn routes(&self, ipv6: bool) -> Result<Vec<Route>> {
+        Ok(self.all_routes(ipv6)?.into_iter().filter(|r| r.table.is_none()).collect())
+    }
+
+    /// Lists the unicast routes of every table in one family.
+    ///
+    /// Equivalent to: `ip [-6] route show table all`.
+    pub fn all_routes(&self, ipv6: bool) -> Result<Vec<Route>> {
         let mut request = RouteMessage::default();
         request.header.address_family =
             if ipv6 { AddressFamily::Inet6 } else { AddressFamily::Inet };

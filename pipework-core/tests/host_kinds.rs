@@ -325,16 +325,24 @@ fn detection_reads_each_kind_and_mac_selection_ignores_case() {
         err.contains("several host interfaces") && err.contains("phys0") && err.contains("wire0"),
         "{err}"
     );
-    // What each kind becomes by default, the original's way.
+    // What each kind becomes by default (the original's way), and with options.
+    use pipework_core::{HostSide, attach::HostChoice};
+    let side = |name: &str, choice: HostChoice| detect(&host, name).unwrap().host_side(&choice);
+    let direct = HostChoice { direct_phys: true, ..Default::default() };
+    let vepa_tap =
+        HostChoice { macvlan_mode: Some(MacvlanMode::Vepa), macvtap: true, ..Default::default() };
     assert!(matches!(
-        detect(&host, "phys0").unwrap().host_side(false).unwrap(),
-        pipework_core::HostSide::Macvlan { .. }
+        side("phys0", HostChoice::default()).unwrap(),
+        HostSide::Macvlan { mode: MacvlanMode::Bridge, tap: false, .. }
     ));
     assert!(matches!(
-        detect(&host, "phys0").unwrap().host_side(true).unwrap(),
-        pipework_core::HostSide::Physical { .. }
+        side("phys0", vepa_tap).unwrap(),
+        HostSide::Macvlan { mode: MacvlanMode::Vepa, tap: true, .. }
     ));
-    assert!(detect(&host, "brdet").unwrap().host_side(true).is_err());
+    assert!(matches!(side("phys0", direct).unwrap(), HostSide::Physical { .. }));
+    assert!(side("brdet", direct).is_err());
+    let err = side("brdet", vepa_tap).unwrap_err().to_string();
+    assert!(err.contains("needs a physical parent"), "{err}");
 }
 
 #[test]

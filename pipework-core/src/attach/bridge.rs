@@ -38,6 +38,12 @@ pub(super) fn attach(
             let _ = host.link_del(bridge.link.index);
         }
     };
+    log::info!(
+        "creating veth {host_ifname} on bridge {bridge_name} (#{}, created now: {}), peer {} in the guest, mtu {mtu}",
+        bridge.link.index,
+        bridge.created,
+        plan.guest_ifname
+    );
     let host_link = match veth.add(host) {
         Ok(link) => link,
         Err(err) => {

@@ -39,6 +39,17 @@ pub enum HostKind {
     NewDummy,
 }
 
+/// How the caller wants a host interface used, beyond what detection says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostChoice {
+    /// Move a physical device itself into the guest (the original's `--direct-phys`).
+    pub direct_phys: bool,
+    /// The macvlan mode for a physical parent (bridge when `None`, like the original).
+    pub macvlan_mode: Option<MacvlanMode>,
+    /// A macvtap instead of a macvlan on a physical parent.
+    pub macvtap: bool,
+}
+
 /// A host interface argument after detection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Detected {
@@ -51,10 +62,20 @@ pub struct Detected {
 }
 
 impl Detected {
-    /// The host side the original script would use for this interface.
-    ///
-    /// `direct_phys` is the original's `--direct-phys`: move a physical device itself.
-    pub fn host_side(&self, direct_phys: bool) -> Result<HostSide> {
+    /// The host side for this interface: the original script's choice, adjusted by `choice`.
+    pub fn host_side(&self, choice: &HostChoice) -> Result<HostSide> {
+        let macvlan_options = choice.macvlan_mode.is_some() || choice.macvtap;
+        if macvlan_options && (choice.direct_phys || self.kind != HostKind::Physical) {
+            return Err(Error::invalid(
+                "host interface",
+                &self.name,
+                format!(
+                    "a macvlan mode or macvtap needs a physical parent, and this is {}",
+                    self.kind_text()
+                ),
+            ));
+        }
+        let direct_phys = choice.direct_phys;
         let not_yet = |what: &str| Error::Unsupported {
             op: Op::Attach,
             object: self.name.clone(),
@@ -72,8 +93,8 @@ impl Detected {
             }
             (HostKind::Physical, false) => Ok(HostSide::Macvlan {
                 parent: self.name.clone(),
-                mode: MacvlanMode::Bridge,
-                tap: false,
+                mode: choice.macvlan_mode.unwrap_or_default(),
+                tap: choice.macvtap,
             }),
             (HostKind::Loopback, false) => Err(Error::invalid(
                 "host interface",

@@ -38,6 +38,7 @@ pub(super) fn setup(
             Some(mac) => announce::announce(&guest.namespace, link.index, mac, &addresses),
             None => Ok(()),
         };
+        log::info!("announcing {addresses:?} on link #{}", link.index);
         if let Err(err) = sent {
             warnings.push(format!("addresses not announced: {err}"));
         }
@@ -61,6 +62,11 @@ pub(super) struct RouteChanges {
 /// exists is then replaced, and remembered so detach can put it back; on failure, default
 /// routes already replaced are put back (what was added to the interface goes with it).
 pub(super) fn configure(guest: &Handle, index: u32, plan: &AttachPlan) -> Result<RouteChanges> {
+    log::info!(
+        "link #{index}: adding {:?}, bringing it up, gateways {:?}",
+        plan.addresses.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        plan.gateways
+    );
     let mut changes = RouteChanges::default();
     let mut batch: Vec<BatchRequest> =
         plan.addresses.iter().map(|net| addr::add_request(index, *net)).collect();

@@ -39,6 +39,11 @@ pub(super) fn attach(
     if let Some(mac) = plan.mac {
         child = child.mac(mac);
     }
+    log::info!(
+        "creating {} {} on {parent_name} (mode {mode}) in the guest",
+        if tap { "macvtap" } else { "macvlan" },
+        plan.guest_ifname
+    );
     if let Err(err) = child.add(host) {
         if err.errno() != Errno::EEXIST {
             return Err(err);
@@ -120,6 +125,7 @@ fn add_shim(
     address: ipnet::IpNet,
 ) -> Result<Shim> {
     let name = ifname::hashed("pws", &[&parent.name, &plan.guest_ifname, &guest.naming_key()]);
+    log::info!("creating host shim {name} on {} with {address}", parent.name);
     Macvlan::new(&name, parent.index, MacvlanMode::Bridge)?.add(host)?;
     let built = (|| {
         let link = host.link(name.as_str())?;

@@ -11,7 +11,7 @@ use std::{collections::HashSet, net::IpAddr};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-pub use self::detect::{Detected, HostKind, detect, select_by_mac};
+pub use self::detect::{Detected, HostChoice, HostKind, detect, select_by_mac};
 use crate::{
     error::{Error, Op, Result},
     handle::Handle,
@@ -362,6 +362,7 @@ pub struct Shim {
 /// that names it.
 pub fn attach(host: &Handle, guest: &Guest, plan: &AttachPlan) -> Result<Attachment> {
     plan.validate()?;
+    log::info!("attaching {guest} through {:?} as {}", plan.host, plan.guest_ifname);
     let guest_handle = Handle::new(&guest.namespace)?;
     match &plan.host {
         HostSide::Bridge { name } => bridge::attach(host, &guest_handle, guest, plan, name),
@@ -417,6 +418,7 @@ impl Attachment {
                 ),
             });
         }
+        log::info!("detaching {} from {}", self.plan.guest_ifname, self.plan.host.host_interface());
         match &self.plan.host {
             HostSide::Bridge { name } => bridge::detach(self, host, name)?,
             HostSide::Macvlan { .. } => macvlan::detach(self, host, guest)?,

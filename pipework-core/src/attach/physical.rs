@@ -38,6 +38,7 @@ pub(super) fn attach(
     }
     let origin =
         PhysicalOrigin { name: link.name.clone(), mtu: link.mtu, mac: link.mac, up: link.is_up() };
+    log::info!("moving {device} into the guest as {}", plan.guest_ifname);
     host.link_set_namespace(link.index, &guest.namespace, &plan.guest_ifname, plan.mtu, plan.mac)?;
     let made = guest_handle.link(plan.guest_ifname.as_str()).and_then(|guest_link| {
         let setup = ip::setup(guest_handle, guest, &guest_link, plan)?;

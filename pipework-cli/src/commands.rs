@@ -1,0 +1,346 @@
+//! Each request carried out with pipework-core; this module only converts and prints.
+
+use std::{net::IpAddr, process::ExitStatus};
+
+use pipework_core::{
+    AttachPlan, AttachStatus, Attachment, Condition, Error, Guest, Handle, HostKind, IpNet,
+    Namespace, Op, Route, StateStore, attach,
+    attach::{HostChoice, detect},
+    resolve, wait_for,
+};
+
+use crate::grammar::{Addressing, AttachRequest, Tool};
+
+/// Attaches, records and prints (or, with --dry-run, only prints the plan).
+pub fn attach_guest(request: &AttachRequest) -> Result<(), Error> {
+    let host = Handle::current()?;
+    let guest = resolve(&request.guest)?;
+    let detected = detect(&host, &request.host)?;
+    if detected.kind == HostKind::Ipoib && request.mac.is_some() {
+        return Err(Error::invalid(
+            "mac",
+            request.mac.map(|m| m.to_string()).unwrap_or_default(),
+            "an IPoIB interface cannot be given a MAC (the kernel does not support it)",
+        ));
+    }
+    let choice = HostChoice {
+        direct_phys: request.direct_phys,
+        macvlan_mode: request.mode,
+        macvtap: request.macvtap,
+    };
+    let side = detected.host_side(&choice)?;
+    if let Some(vlan) = request.vlan {
+        let reason = if matches!(detected.kind, HostKind::LinuxBridge | HostKind::NewLinuxBridge) {
+            "a VLAN on a Linux bridge needs bridge VLAN filtering, which pipework does not set up yet"
+        } else {
+            "802.1Q VLANs are not supported yet"
+        };
+        return Err(Error::Unsupported {
+            op: Op::Attach,
+            object: format!("@{vlan} on {}", detected.name),
+            reason: reason.into(),
+        });
+    }
+    let (addresses, gateways) = match &request.addressing {
+        Addressing::Static { addresses, gateways } => (addresses.clone(), gateways.clone()),
+        Addressing::Dhcp { client, .. } => {
+            return Err(Error::Unsupported {
+                op: Op::Attach,
+                object: format!("{} {}", request.guest, client),
+                reason: "DHCP is not supported by this build yet; give a static address".into(),
+            });
+        }
+    };
+    let mut plan = AttachPlan::new(side).announce(request.announce);
+    plan.addresses = addresses;
+    plan.gateways = gateways;
+    plan.mac = request.mac;
+    plan.mtu = request.mtu;
+    plan.host_shim = request.shim;
+    plan.host_ifname = request.host_ifname.clone();
+    if let Some(ifname) = &request.guest_ifname {
+        plan.guest_ifname = ifname.clone();
+    } else if detected.kind == HostKind::Ipoib {
+        plan.guest_ifname = "ib0".into();
+    }
+    plan.validate()?;
+    if request.dry_run {
+        return print_plan(request, &guest, &detected, &plan);
+    }
+    let attachment = attach(&host, &guest, &plan)?;
+    let store = StateStore::from_env();
+    let recorded = store.find(&request.guest, Some(&guest), Some(&plan.guest_ifname))?;
+    if attachment.status == AttachStatus::Created || recorded.is_empty() {
+        store.save(&attachment)?;
+    }
+    for warning in &attachment.warnings {
+        eprintln!("pipework: warning: {warning}");
+    }
+    if request.json {
+        println!("{}", to_json(&attachment));
+    } else {
+        println!("{}", describe(&attachment));
+    }
+    Ok(())
+}
+
+fn print_plan(
+    request: &AttachRequest,
+    guest: &Guest,
+    detected: &pipework_core::Detected,
+    plan: &AttachPlan,
+) -> Result<(), Error> {
+    if request.json {
+        let value = serde_json::json!({ "guest": guest.record(), "host_interface": detected, "plan": plan });
+        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+        return Ok(());
+    }
+    println!("dry run: nothing will be changed");
+    println!("guest: {guest}");
+    println!(
+        "host interface {}: {:?}{}",
+        detected.name,
+        detected.kind,
+        if detected.link.is_none() { " (to create)" } else { "" }
+    );
+    println!("host side: {:?}", plan.host);
+    println!("guest interface: {}", plan.guest_ifname);
+    let list =
+        |items: Vec<String>| if items.is_empty() { "none".to_string() } else { items.join(", ") };
+    println!("addresses: {}", list(plan.addresses.iter().map(ToString::to_string).collect()));
+    println!("gateways: {}", list(plan.gateways.iter().map(ToString::to_string).collect()));
+    if let Some(mac) = plan.mac {
+        println!("mac: {mac}");
+    }
+    if let Some(mtu) = plan.mtu {
+        println!("mtu: {mtu}");
+    }
+    Ok(())
+}
+
+/// Undoes the recorded attachments of a guest and forgets them.
+pub fn detach_guest(target: &str, ifname: Option<&str>, json: bool) -> Result<(), Error> {
+    let store = StateStore::from_env();
+    let guest = resolve(target).ok();
+    let records = store.find(target, guest.as_ref(), ifname)?;
+    if records.is_empty() {
+        return Err(Error::NotFound {
+            op: Op::Detach,
+            object: format!(
+                "an attachment of {target}{} in pipework's records ({})",
+                ifname.map(|i| format!(" as {i}")).unwrap_or_default(),
+                store.dir().display()
+            ),
+        });
+    }
+    let host = Handle::current()?;
+    let guest_handle = guest.as_ref().map(|g| Handle::new(&g.namespace)).transpose()?;
+    let mut done = Vec::new();
+    for record in records {
+        record.attachment.detach(&host, guest_handle.as_ref())?;
+        store.remove(&record)?;
+        if !json {
+            println!(
+                "detached {} from {}",
+                record.attachment.plan.guest_ifname,
+                record.attachment.plan.host.host_interface()
+            );
+        }
+        done.push(record.attachment);
+    }
+    if json {
+        println!("{}", to_json(&done));
+    }
+    Ok(())
+}
+
+/// Prints what pipework attached (to one guest or everywhere).
+pub fn show(target: Option<&str>, json: bool) -> Result<(), Error> {
+    let store = StateStore::from_env();
+    let records = match target {
+        Some(target) => store.find(target, resolve(target).ok().as_ref(), None)?,
+        None => store.all()?,
+    };
+    let attachments: Vec<&Attachment> = records.iter().map(|r| &r.attachment).collect();
+    if json {
+        println!("{}", to_json(&attachments));
+    } else if attachments.is_empty() {
+        println!("nothing attached by pipework (records in {})", store.dir().display());
+    } else {
+        for attachment in attachments {
+            println!("{}", describe(attachment));
+        }
+    }
+    Ok(())
+}
+
+/// Waits in the current namespace for `ifname` to be up (and addressed).
+pub fn wait(
+    ifname: &str,
+    addressed: bool,
+    timeout: Option<std::time::Duration>,
+) -> Result<(), Error> {
+    let handle = Handle::current()?;
+    let condition = if addressed { Condition::Addressed } else { Condition::Up };
+    wait_for(&handle, ifname, condition, timeout).map(drop)
+}
+
+/// Runs a route/rule/tc form inside the guest: common `route` forms natively, the rest by `ip`/`tc`.
+pub fn passthrough(tool: Tool, target: &str, args: &[String]) -> Result<ExitStatus, Error> {
+    let guest = resolve(target)?;
+    if tool == Tool::Route
+        && let Some(typed) = TypedRoute::parse(args)
+    {
+        let handle = Handle::new(&guest.namespace)?;
+        typed.apply(&handle)?;
+        return Ok(std::os::unix::process::ExitStatusExt::from_raw(0));
+    }
+    let (program, prefix): (&str, &[&str]) = match tool {
+        Tool::Route => ("ip", &["route"]),
+        Tool::Rule => ("ip", &["rule"]),
+        Tool::Tc => ("tc", &[]),
+    };
+    run_in(&guest.namespace, program, prefix, args)
+}
+
+fn run_in(
+    namespace: &Namespace,
+    program: &str,
+    prefix: &[&str],
+    args: &[String],
+) -> Result<ExitStatus, Error> {
+    let mut command = namespace.command(program)?;
+    command.args(prefix).args(args);
+    log::info!("running {program} {} {} in {namespace}", prefix.join(" "), args.join(" "));
+    command
+        .status()
+        .map_err(|err| Error::io(Op::Attach, format!("run {program} in {namespace}"), &err))
+}
+
+/// `add|del|replace default|PREFIX [via GW] [dev IF] [table N] [metric N]`, done with netlink.
+#[derive(Debug, PartialEq)]
+pub struct TypedRoute {
+    verb: String,
+    destination: Option<IpNet>,
+    via: Option<IpAddr>,
+    dev: Option<String>,
+    table: Option<u32>,
+    metric: Option<u32>,
+}
+
+impl TypedRoute {
+    /// The typed form of `args`, or `None` when they need `ip route` itself.
+    pub fn parse(args: &[String]) -> Option<Self> {
+        let mut words = args.iter().map(String::as_str);
+        let verb = words.next().filter(|v| ["add", "del", "replace"].contains(v))?.to_string();
+        let destination = match words.next()? {
+            "default" => None,
+            prefix => Some(
+                prefix
+                    .parse::<IpNet>()
+                    .ok()
+                    .or_else(|| prefix.parse::<IpAddr>().ok().map(IpNet::from))?,
+            ),
+        };
+        let mut route =
+            TypedRoute { verb, destination, via: None, dev: None, table: None, metric: None };
+        while let Some(key) = words.next() {
+            let value = words.next()?;
+            match key {
+                "via" => route.via = Some(value.parse().ok()?),
+                "dev" => route.dev = Some(value.to_string()),
+                "table" => route.table = Some(value.parse().ok()?),
+                "metric" => route.metric = Some(value.parse().ok()?),
+                _ => return None,
+            }
+        }
+        if route.destination.is_none() && route.via.is_none() && route.dev.is_none() {
+            return None;
+        }
+        Some(route)
+    }
+
+    fn apply(&self, handle: &Handle) -> Result<(), Error> {
+        let oif = self.dev.as_deref().map(|dev| handle.link(dev).map(|l| l.index)).transpose()?;
+        let v6 = self
+            .destination
+            .map(|d| d.addr().is_ipv6())
+            .or(self.via.map(|v| v.is_ipv6()))
+            .unwrap_or(false);
+        let destination = self.destination.unwrap_or(if v6 {
+            IpNet::V6(Default::default())
+        } else {
+            IpNet::V4(Default::default())
+        });
+        let route =
+            Route { destination, gateway: self.via, oif, metric: self.metric, table: self.table };
+        match self.verb.as_str() {
+            "add" => handle.route_add(&route),
+            "replace" => handle.route_replace(&route),
+            _ => handle.route_del(&route),
+        }
+    }
+}
+
+fn describe(attachment: &Attachment) -> String {
+    let guest = &attachment.guest;
+    let who = guest
+        .name
+        .clone()
+        .or(guest.pid.map(|p| format!("pid {p}")))
+        .unwrap_or_else(|| guest.namespace.to_string());
+    let addresses: Vec<String> =
+        attachment.plan.addresses.iter().map(ToString::to_string).collect();
+    format!(
+        "{who} {} on {} ({}) via {}: {} mac {} mtu {}{}",
+        attachment.plan.guest_ifname,
+        attachment.plan.host.host_interface(),
+        match &attachment.plan.host {
+            pipework_core::HostSide::Bridge { .. } => "bridge".to_string(),
+            pipework_core::HostSide::Macvlan { mode, tap, .. } =>
+                format!("{} {mode}", if *tap { "macvtap" } else { "macvlan" }),
+            pipework_core::HostSide::Physical { .. } => "moved device".to_string(),
+            _ => "other".to_string(),
+        },
+        attachment.host_ifname,
+        if addresses.is_empty() { "no address".to_string() } else { addresses.join(", ") },
+        attachment.mac.map(|m| m.to_string()).unwrap_or_else(|| "-".into()),
+        attachment.mtu,
+        if attachment.status == AttachStatus::AlreadyAttached { " (already attached)" } else { "" }
+    )
+}
+
+fn to_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_else(|err| format!("{{\"error\": \"{err}\"}}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(text: &str) -> Vec<String> {
+        text.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn common_route_forms_are_typed_and_the_rest_passes_through() {
+        let typed = TypedRoute::parse(&words("add 10.0.5.0/24 via 10.2.3.1 table 100")).unwrap();
+        assert_eq!(typed.destination, Some("10.0.5.0/24".parse().unwrap()));
+        assert_eq!((typed.via, typed.table), (Some("10.2.3.1".parse().unwrap()), Some(100)));
+        let default =
+            TypedRoute::parse(&words("replace default via 2001:db8::1 dev eth1 metric 5")).unwrap();
+        assert_eq!(
+            (default.destination, default.dev.as_deref(), default.metric),
+            (None, Some("eth1"), Some(5))
+        );
+        for other in [
+            "show",
+            "add 10.0.0.0/8 via 1.2.3.4 proto static",
+            "flush table 5",
+            "add default",
+            "get 1.1.1.1",
+        ] {
+            assert_eq!(TypedRoute::parse(&words(other)), None, "{other}");
+        }
+    }
+}

@@ -1,0 +1,730 @@
+//! The original script's command line, parsed into a typed request (no system access here).
+
+use std::{ffi::OsString, net::IpAddr, time::Duration};
+
+use clap::{Args, Parser, Subcommand};
+use pipework_core::{IpNet, MacAddr, MacvlanMode, parse_cidr};
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    /// `pipework HOSTIF [-i IF] [-l IF] [-a 4|6] GUEST IP[/LEN][@GW] [MAC][@VLAN]`.
+    Attach(AttachRequest),
+    /// `pipework --wait [-i IF]`: inside a container, wait for the interface.
+    Wait { ifname: String, addressed: bool, timeout: Option<Duration> },
+    /// `pipework route|rule|tc GUEST ARGS...`.
+    Passthrough { tool: Tool, guest: String, args: Vec<String> },
+    /// `pipework detach GUEST [-i IF]`.
+    Detach { guest: String, ifname: Option<String>, json: bool },
+    /// `pipework show [GUEST]`.
+    Show { guest: Option<String>, json: bool },
+}
+
+/// The tool a passthrough form runs inside the guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    /// `ip route`.
+    Route,
+    /// `ip rule`.
+    Rule,
+    /// `tc`.
+    Tc,
+}
+
+/// How the guest interface gets its addresses.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Addressing {
+    /// Static addresses with optional gateways; empty for the original's `0/0`.
+    Static { addresses: Vec<IpNet>, gateways: Vec<IpAddr> },
+    /// One of the DHCP forms: `dhcp`, `udhcpc`, `dhclient`, `dhcpcd`, each with `:OPTIONS`.
+    Dhcp { client: String, foreground: bool, options: Option<String> },
+}
+
+/// An attach, as the command line gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttachRequest {
+    /// The host interface, or `mac:ADDRESS`.
+    pub host: String,
+    /// The guest target (container, PID, namespace name or path).
+    pub guest: String,
+    /// The interface name inside the guest (`-i`); the default depends on the host kind.
+    pub guest_ifname: Option<String>,
+    /// The host-side name (`-l`).
+    pub host_ifname: Option<String>,
+    /// How the interface is addressed.
+    pub addressing: Addressing,
+    /// The guest MAC (`MAC` or `U:STRING`).
+    pub mac: Option<MacAddr>,
+    /// The VLAN id (`@VLAN`), or the P_Key for IPoIB.
+    pub vlan: Option<u16>,
+    /// Move the device itself (`--direct-phys`).
+    pub direct_phys: bool,
+    /// Macvlan mode (`--mode`).
+    pub mode: Option<MacvlanMode>,
+    /// A macvtap instead of a macvlan (`--macvtap`).
+    pub macvtap: bool,
+    /// The host shim address (`--shim`).
+    pub shim: Option<IpNet>,
+    /// MTU (`--mtu`).
+    pub mtu: Option<u32>,
+    /// Announce the addresses (`--no-arp` turns it off).
+    pub announce: bool,
+    /// Print the plan, change nothing (`--dry-run`).
+    pub dry_run: bool,
+    /// JSON output (`--json`).
+    pub json: bool,
+}
+
+/// A command-line mistake: exit status 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Usage(pub String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+const ABOUT: &str =
+    "Connect containers and network namespaces to networks (the successor of the pipework script)";
+
+const LONG_ABOUT: &str = "\
+Connect containers and network namespaces to networks their engine cannot express: an extra
+interface on a bridge, a macvlan on a physical NIC, a physical device moved in, and more.
+Accepts the original pipework script's grammar, in any flag order, and adds undo (detach),
+records (show), JSON, dry runs and clear errors.
+
+USAGE (the original's forms):
+  pipework <hostif|mac:MAC> [-i guestif] [-l hostif] [-a 4|6] <guest> <ip>/<len>[@<gw>] [MAC][@VLAN]
+  pipework <hostif|mac:MAC> [-i guestif] [-l hostif] <guest> dhcp[:opts] [MAC][@VLAN]
+      (also udhcpc[-f][:opts], dhclient[-f][:opts], dhcpcd[:opts])
+  pipework --direct-phys <hostif> [-i guestif] <guest> <ip>/<len>[@<gw>]
+  pipework route|rule|tc <guest> <args...>
+  pipework --wait [-i guestif] [--timeout SECONDS] [--addressed]
+
+NEW COMMANDS:
+  pipework detach <guest> [-i guestif]     undo exactly what attach made
+  pipework show [<guest>] [--json]         what pipework attached, and where
+
+<hostif> is an existing bridge (a veth port is added), any other device (a macvlan child, or
+with --direct-phys the device itself), or a missing name starting with br (a bridge is created).
+<guest> is a PID, a name in /run/netns, a namespace path, or a container name or ID.
+<ip> 0/0 gives an interface without address; several addresses are separated by commas; IPv6
+needs no -a 6. MAC U:<string> derives a stable MAC from <string> as the original did.";
+
+const EXAMPLES: &str = "\
+EXAMPLES (from the original README):
+  pipework br1 web 192.168.1.1/24                 web on bridge br1 (created if missing)
+  pipework br1 db 192.168.1.2/24                  and db next to it
+  pipework br1 -i eth2 web 10.1.1.1/24            a custom interface name in the guest
+  pipework br1 -l pwweb web 10.1.1.1/24           a custom host-side name
+  pipework br1 web 192.168.4.25/20@192.168.4.1    with a default gateway
+  pipework eth2 web 50.19.169.157/24              a macvlan on physical eth2
+  pipework br1 web 10.2.0.3/24 U:web.example.org  a stable MAC derived from a string
+  pipework br1 web 0/0                            an interface without address
+  pipework --direct-phys eth4 web 10.4.0.2/24     move eth4 itself into web
+  pipework route web add 10.0.5.0/24 via 10.2.3.1 a route inside web
+  pipework tc web qdisc add dev eth1 root netem loss 30%
+  pipework --wait                                 (inside a container) wait for eth1 to be up
+  pipework detach web                             undo it
+
+Exit status: 0 success, 1 failure, 2 usage error.";
+
+/// The attach form's flags and positionals.
+#[derive(Debug, Parser)]
+#[command(
+    name = "pipework",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_long_help = EXAMPLES,
+    override_usage = "pipework <hostif|mac:MAC> [-i guestif] [-l hostif] [-a 4|6] <guest> <ip>/<len>[@<gw>] [MAC][@VLAN]\n       pipework route|rule|tc <guest> <args...> | detach <guest> | show [<guest>] | --wait [-i guestif]"
+)]
+struct AttachCli {
+    /// Interface name inside the guest (default eth1, ib0 for IPoIB).
+    #[arg(short = 'i', value_name = "GUESTIF")]
+    guest_ifname: Option<String>,
+    /// Host-side interface name (bridge attachments).
+    #[arg(short = 'l', value_name = "HOSTIF")]
+    host_ifname: Option<String>,
+    /// Address family of the addresses: 4 or 6 (IPv6 is recognised without it).
+    #[arg(short = 'a', value_name = "4|6", value_parser = ["4", "6"])]
+    family: Option<String>,
+    /// Move the host device itself into the guest (SR-IOV VFs, spare NICs).
+    #[arg(long)]
+    direct_phys: bool,
+    /// Wait (inside a container) until the interface is up.
+    #[arg(long)]
+    wait: bool,
+    /// With --wait: also wait for an address.
+    #[arg(long, requires = "wait")]
+    addressed: bool,
+    /// With --wait: give up after this many seconds (default: wait forever, like the original).
+    #[arg(long, value_name = "SECONDS", requires = "wait")]
+    timeout: Option<f64>,
+    /// Macvlan mode on a physical parent: bridge (default), private, vepa, passthru, source.
+    #[arg(long, value_name = "MODE")]
+    mode: Option<String>,
+    /// A macvtap instead of a macvlan on a physical parent.
+    #[arg(long)]
+    macvtap: bool,
+    /// With a macvlan: a host-side shim with this address, so the host reaches the guest.
+    #[arg(long, value_name = "ADDRESS/LEN")]
+    shim: Option<String>,
+    /// MTU of the guest interface (default: the host side's).
+    #[arg(long)]
+    mtu: Option<u32>,
+    /// More addresses for the guest interface (repeatable), in the <ip> argument's syntax.
+    #[arg(long = "ip", value_name = "ADDRESS/LEN[@GW]")]
+    more_addresses: Vec<String>,
+    /// Do not send a gratuitous ARP / neighbour advertisement after addressing.
+    #[arg(long)]
+    no_arp: bool,
+    /// Print what would be done and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Print each step as it happens.
+    #[arg(short = 'v', long)]
+    verbose: bool,
+    /// <hostif> <guest> <ip>[/<len>][@<gw>] [MAC][@VLAN]
+    #[arg(value_name = "ARGS", num_args = 0..=4, allow_hyphen_values = false)]
+    positionals: Vec<String>,
+}
+
+/// The new subcommands, and the passthrough forms.
+#[derive(Debug, Parser)]
+#[command(name = "pipework", version, about = ABOUT)]
+struct SubCli {
+    #[command(subcommand)]
+    command: Sub,
+    /// Print each step as it happens.
+    #[arg(short = 'v', long, global = true)]
+    verbose: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Sub {
+    /// Undo what pipework attached to a guest.
+    Detach(DetachArgs),
+    /// Show what pipework attached (to one guest, or everywhere).
+    Show(ShowArgs),
+    /// Run `ip route ARGS` inside the guest (add/del/replace with via/dev/table are done natively).
+    Route(PassthroughArgs),
+    /// Run `ip rule ARGS` inside the guest.
+    Rule(PassthroughArgs),
+    /// Run `tc ARGS` inside the guest.
+    Tc(PassthroughArgs),
+}
+
+#[derive(Debug, Args)]
+struct DetachArgs {
+    /// The guest (as given to attach, or its PID, name or ID).
+    guest: String,
+    /// Only this interface of the guest.
+    #[arg(short = 'i', value_name = "GUESTIF")]
+    ifname: Option<String>,
+    /// Print the undone attachments as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct ShowArgs {
+    /// Only this guest.
+    guest: Option<String>,
+    /// Print as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct PassthroughArgs {
+    /// The guest.
+    guest: String,
+    /// The arguments of the tool.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 1..)]
+    args: Vec<String>,
+}
+
+/// The words that select a subcommand or passthrough form instead of an attach.
+const SUBCOMMANDS: [&str; 6] = ["detach", "show", "route", "rule", "tc", "help"];
+
+/// Parses a whole command line (`args[0]` is the program); `Err` carries clap's own rendering
+/// for --help and --version as well as for mistakes.
+pub fn parse(args: &[OsString]) -> Result<(Request, bool), clap::Error> {
+    let first = args.get(1).and_then(|a| a.to_str()).unwrap_or_default();
+    if SUBCOMMANDS.contains(&first) {
+        let cli = SubCli::try_parse_from(args)?;
+        let request = match cli.command {
+            Sub::Detach(a) => Request::Detach { guest: a.guest, ifname: a.ifname, json: a.json },
+            Sub::Show(a) => Request::Show { guest: a.guest, json: a.json },
+            Sub::Route(a) => {
+                Request::Passthrough { tool: Tool::Route, guest: a.guest, args: a.args }
+            }
+            Sub::Rule(a) => Request::Passthrough { tool: Tool::Rule, guest: a.guest, args: a.args },
+            Sub::Tc(a) => Request::Passthrough { tool: Tool::Tc, guest: a.guest, args: a.args },
+        };
+        return Ok((request, cli.verbose));
+    }
+    let cli = AttachCli::try_parse_from(args)?;
+    let verbose = cli.verbose;
+    attach_request(cli).map(|request| (request, verbose)).map_err(|usage| {
+        AttachCli::command_for_errors().error(clap::error::ErrorKind::ValueValidation, usage.0)
+    })
+}
+
+impl AttachCli {
+    fn command_for_errors() -> clap::Command {
+        <Self as clap::CommandFactory>::command()
+    }
+}
+
+fn attach_request(cli: AttachCli) -> Result<Request, Usage> {
+    if cli.wait {
+        if !cli.positionals.is_empty() {
+            return Err(Usage(format!(
+                "--wait takes no other arguments (got {:?}); it runs inside the container: pipework --wait [-i IF]",
+                cli.positionals
+            )));
+        }
+        let timeout = match cli.timeout {
+            Some(seconds) if !(seconds.is_finite() && seconds > 0.0) => {
+                return Err(Usage(format!(
+                    "--timeout {seconds}: give a positive number of seconds"
+                )));
+            }
+            seconds => seconds.map(Duration::from_secs_f64),
+        };
+        return Ok(Request::Wait {
+            ifname: cli.guest_ifname.unwrap_or_else(|| "eth1".into()),
+            addressed: cli.addressed,
+            timeout,
+        });
+    }
+    let mut positionals = cli.positionals.into_iter();
+    let (Some(host), Some(guest)) = (positionals.next(), positionals.next()) else {
+        return Err(Usage(
+            "missing arguments: pipework <hostif> <guest> <ip>/<len>[@<gw>] [MAC][@VLAN]".into(),
+        ));
+    };
+    let Some(ip) = positionals.next() else {
+        return Err(Usage(format!(
+            "missing the address of {guest}: give <ip>/<len>[@<gw>], 0/0 for none, or dhcp"
+        )));
+    };
+    let mut addressing = parse_addressing(&ip)?;
+    for more in &cli.more_addresses {
+        match (&mut addressing, parse_addressing(more)?) {
+            (
+                Addressing::Static { addresses, gateways },
+                Addressing::Static { addresses: more_addresses, gateways: more_gateways },
+            ) => {
+                addresses.extend(more_addresses);
+                gateways.extend(more_gateways);
+            }
+            _ => {
+                return Err(Usage(format!(
+                    "--ip {more}: static addresses cannot be mixed with DHCP"
+                )));
+            }
+        }
+    }
+    if let (Some(family), Addressing::Static { addresses, gateways }) = (&cli.family, &addressing) {
+        let want_v6 = family == "6";
+        for ip in addresses.iter().map(IpNet::addr).chain(gateways.iter().copied()) {
+            if ip.is_ipv6() != want_v6 {
+                return Err(Usage(format!(
+                    "-a {family}: {ip} is an IPv{} address",
+                    if want_v6 { 4 } else { 6 }
+                )));
+            }
+        }
+    }
+    let (mac, vlan) = match positionals.next() {
+        Some(text) => parse_mac_vlan(&text)?,
+        None => (None, None),
+    };
+    let mode = cli
+        .mode
+        .as_deref()
+        .map(str::parse::<MacvlanMode>)
+        .transpose()
+        .map_err(|e| Usage(e.to_string()))?;
+    let shim = cli
+        .shim
+        .as_deref()
+        .map(|s| parse_cidr("--shim", s))
+        .transpose()
+        .map_err(|e| Usage(e.to_string()))?;
+    Ok(Request::Attach(AttachRequest {
+        host,
+        guest,
+        guest_ifname: cli.guest_ifname,
+        host_ifname: cli.host_ifname,
+        addressing,
+        mac,
+        vlan,
+        direct_phys: cli.direct_phys,
+        mode,
+        macvtap: cli.macvtap,
+        shim,
+        mtu: cli.mtu,
+        announce: !cli.no_arp,
+        dry_run: cli.dry_run,
+        json: cli.json,
+    }))
+}
+
+/// Parses the `<ip>` argument: addresses with gateways, `0/0`, or a DHCP form.
+pub fn parse_addressing(text: &str) -> Result<Addressing, Usage> {
+    let (word, options) = match text.split_once(':') {
+        Some((word, options))
+            if !word.contains('.')
+                && !word.contains('/')
+                && word.chars().all(|c| c.is_ascii_alphabetic() || c == '-') =>
+        {
+            (word, Some(options.to_string()))
+        }
+        _ => (text, None),
+    };
+    let dhcp = |client: &str, foreground: bool| Addressing::Dhcp {
+        client: client.into(),
+        foreground,
+        options: options.clone(),
+    };
+    match word {
+        "dhcp" => return Ok(dhcp("dhcp", false)),
+        "udhcpc" | "dhclient" | "dhcpcd" => return Ok(dhcp(word, false)),
+        "udhcpc-f" | "dhclient-f" => return Ok(dhcp(&word[..word.len() - 2], true)),
+        "dhcpcd-f" => {
+            return Err(Usage(
+                "dhcpcd-f is not a form of the original: dhcpcd keeps running by itself; use dhcpcd".into(),
+            ));
+        }
+        _ => {}
+    }
+    if text == "0/0" {
+        return Ok(Addressing::Static { addresses: Vec::new(), gateways: Vec::new() });
+    }
+    let mut addresses = Vec::new();
+    let mut gateways = Vec::new();
+    for part in text.split(',') {
+        let (cidr, gateway) = match part.split_once('@') {
+            Some((cidr, gateway)) => (cidr, Some(gateway)),
+            None => (part, None),
+        };
+        let net = parse_cidr("address", cidr).map_err(|e| Usage(e.to_string()))?;
+        if let Some(gateway) = gateway {
+            let gateway: IpAddr = gateway.parse().map_err(|_| {
+                Usage(format!(
+                    "invalid gateway {gateway:?} in {part:?}: not an IPv4 or IPv6 address"
+                ))
+            })?;
+            if gateway.is_ipv4() != net.addr().is_ipv4() {
+                return Err(Usage(format!(
+                    "invalid gateway {gateway} for {net}: it is of the other address family"
+                )));
+            }
+            gateways.push(gateway);
+        }
+        addresses.push(net);
+    }
+    Ok(Addressing::Static { addresses, gateways })
+}
+
+/// Parses `[MAC][@VLAN]`, with `U:STRING` MACs.
+pub fn parse_mac_vlan(text: &str) -> Result<(Option<MacAddr>, Option<u16>), Usage> {
+    let (mac, vlan) = match text.split_once('@') {
+        Some((mac, vlan)) => (mac, Some(vlan)),
+        None => (text, None),
+    };
+    let mac = (!mac.is_empty())
+        .then(|| MacAddr::parse_pipework(mac))
+        .transpose()
+        .map_err(|e| Usage(e.to_string()))?;
+    let vlan = vlan
+        .map(|v| match v.parse::<u16>() {
+            Ok(id @ 1..=4094) => Ok(id),
+            _ => Err(Usage(format!("invalid VLAN {v:?}: expected a number from 1 to 4094"))),
+        })
+        .transpose()?;
+    Ok((mac, vlan))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_line(line: &str) -> Result<Request, String> {
+        let args: Vec<OsString> = std::iter::once("pipework")
+            .chain(line.split_whitespace())
+            .map(OsString::from)
+            .collect();
+        parse(&args).map(|(request, _)| request).map_err(|err| err.to_string())
+    }
+
+    fn attach(line: &str) -> AttachRequest {
+        match parse_line(line) {
+            Ok(Request::Attach(request)) => request,
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    fn nets(list: &[&str]) -> Vec<IpNet> {
+        list.iter().map(|n| n.parse().unwrap()).collect()
+    }
+
+    fn static_of(request: &AttachRequest) -> (Vec<IpNet>, Vec<IpAddr>) {
+        match &request.addressing {
+            Addressing::Static { addresses, gateways } => (addresses.clone(), gateways.clone()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A command line, then what it must give: host, guest, -i, -l, addresses, gateways.
+    type StaticCase<'a> =
+        (&'a str, &'a str, &'a str, Option<&'a str>, Option<&'a str>, &'a [&'a str], &'a [&'a str]);
+
+    #[test]
+    fn every_static_form_of_the_original() {
+        let cases: &[StaticCase] = &[
+            // line, host, guest, -i, -l, addresses, gateways
+            ("br1 web 192.168.1.1/24", "br1", "web", None, None, &["192.168.1.1/24"], &[]),
+            (
+                "br1 -i eth2 web 10.1.1.1/24",
+                "br1",
+                "web",
+                Some("eth2"),
+                None,
+                &["10.1.1.1/24"],
+                &[],
+            ),
+            (
+                "br1 -i eth2 -l pwx web 10.1.1.1/24",
+                "br1",
+                "web",
+                Some("eth2"),
+                Some("pwx"),
+                &["10.1.1.1/24"],
+                &[],
+            ),
+            // The original misparsed this order; any order works now.
+            (
+                "br1 -l pwx -i eth2 web 10.1.1.1/24",
+                "br1",
+                "web",
+                Some("eth2"),
+                Some("pwx"),
+                &["10.1.1.1/24"],
+                &[],
+            ),
+            (
+                "-l pwx br1 web -i eth2 10.1.1.1/24",
+                "br1",
+                "web",
+                Some("eth2"),
+                Some("pwx"),
+                &["10.1.1.1/24"],
+                &[],
+            ),
+            (
+                "br1 web 192.168.4.25/20@192.168.4.1",
+                "br1",
+                "web",
+                None,
+                None,
+                &["192.168.4.25/20"],
+                &["192.168.4.1"],
+            ),
+            ("eth2 web 50.19.169.157/24", "eth2", "web", None, None, &["50.19.169.157/24"], &[]),
+            (
+                "mac:02:AB:cd:00:00:01 web 10.0.0.2/24",
+                "mac:02:AB:cd:00:00:01",
+                "web",
+                None,
+                None,
+                &["10.0.0.2/24"],
+                &[],
+            ),
+            ("br1 web 0/0", "br1", "web", None, None, &[], &[]),
+            (
+                "br1 -a 6 web 2001:db8::2/64@2001:db8::1",
+                "br1",
+                "web",
+                None,
+                None,
+                &["2001:db8::2/64"],
+                &["2001:db8::1"],
+            ),
+            ("br1 web 2001:db8::2/64", "br1", "web", None, None, &["2001:db8::2/64"], &[]),
+            (
+                "br1 web 10.0.0.2/24@10.0.0.1,2001:db8::2/64@2001:db8::1",
+                "br1",
+                "web",
+                None,
+                None,
+                &["10.0.0.2/24", "2001:db8::2/64"],
+                &["10.0.0.1", "2001:db8::1"],
+            ),
+            (
+                "br1 web 10.0.0.2/24 --ip 10.0.1.2/24",
+                "br1",
+                "web",
+                None,
+                None,
+                &["10.0.0.2/24", "10.0.1.2/24"],
+                &[],
+            ),
+            ("br1 4242 10.0.0.2/24", "br1", "4242", None, None, &["10.0.0.2/24"], &[]),
+        ];
+        for (line, host, guest, ifname, hostif, addresses, gateways) in cases {
+            let request = attach(line);
+            assert_eq!((request.host.as_str(), request.guest.as_str()), (*host, *guest), "{line}");
+            assert_eq!(
+                (request.guest_ifname.as_deref(), request.host_ifname.as_deref()),
+                (*ifname, *hostif),
+                "{line}"
+            );
+            let (have_addresses, have_gateways) = static_of(&request);
+            assert_eq!(have_addresses, nets(addresses), "{line}");
+            let gateways: Vec<IpAddr> = gateways.iter().map(|g| g.parse().unwrap()).collect();
+            assert_eq!(have_gateways, gateways, "{line}");
+            assert!(request.announce && !request.direct_phys && !request.dry_run, "{line}");
+        }
+    }
+
+    #[test]
+    fn mac_vlan_and_unique_macs() {
+        let request = attach("br1 web 10.0.0.2/24 U:myhost.foo.com");
+        assert_eq!(request.mac.unwrap().to_string(), "02:72:6c:cd:9b:8d");
+        assert_eq!(request.vlan, None);
+        let request = attach("eth2 web 10.0.0.2/24 U:foo@10");
+        assert_eq!(
+            (request.mac, request.vlan),
+            (Some(MacAddr::from_unique_string("foo")), Some(10))
+        );
+        let request = attach("eth2 web 10.0.0.2/24 @42");
+        assert_eq!((request.mac, request.vlan), (None, Some(42)));
+        let request = attach("eth2 web 10.0.0.2/24 02:00:00:00:00:07");
+        assert_eq!(request.mac.unwrap().to_string(), "02:00:00:00:00:07");
+    }
+
+    #[test]
+    fn dhcp_forms_and_their_options() {
+        let cases = [
+            ("dhcp", "dhcp", false, None),
+            ("dhcp:-f", "dhcp", false, Some("-f")),
+            ("udhcpc", "udhcpc", false, None),
+            ("udhcpc-f", "udhcpc", true, None),
+            ("udhcpc:-x:hostname:web", "udhcpc", false, Some("-x:hostname:web")),
+            ("udhcpc-f:-t:5", "udhcpc", true, Some("-t:5")),
+            ("dhclient", "dhclient", false, None),
+            ("dhclient-f", "dhclient", true, None),
+            ("dhclient:-v", "dhclient", false, Some("-v")),
+            ("dhcpcd", "dhcpcd", false, None),
+            ("dhcpcd:-4", "dhcpcd", false, Some("-4")),
+        ];
+        for (word, client, foreground, options) in cases {
+            let request = attach(&format!("eth2 web {word} U:web@7"));
+            assert_eq!(
+                request.addressing,
+                Addressing::Dhcp {
+                    client: client.into(),
+                    foreground,
+                    options: options.map(String::from)
+                },
+                "{word}"
+            );
+            assert_eq!(request.vlan, Some(7));
+        }
+    }
+
+    #[test]
+    fn new_options_and_other_forms() {
+        let request =
+            attach("--direct-phys eth4 web 10.4.0.2/24 --mtu 9000 --dry-run --json --no-arp");
+        assert!(request.direct_phys && request.dry_run && request.json && !request.announce);
+        assert_eq!(request.mtu, Some(9000));
+        let request = attach("eth2 web 10.0.0.2/24 --mode vepa --macvtap --shim 10.0.0.250/32");
+        assert_eq!((request.mode, request.macvtap), (Some(MacvlanMode::Vepa), true));
+        assert_eq!(request.shim, Some("10.0.0.250/32".parse().unwrap()));
+        assert_eq!(
+            parse_line("--wait").unwrap(),
+            Request::Wait { ifname: "eth1".into(), addressed: false, timeout: None }
+        );
+        assert_eq!(
+            parse_line("--wait -i eth2 --addressed --timeout 2.5").unwrap(),
+            Request::Wait {
+                ifname: "eth2".into(),
+                addressed: true,
+                timeout: Some(Duration::from_millis(2500))
+            }
+        );
+        assert_eq!(
+            parse_line("route web add default via 10.0.0.1").unwrap(),
+            Request::Passthrough {
+                tool: Tool::Route,
+                guest: "web".into(),
+                args: vec!["add".into(), "default".into(), "via".into(), "10.0.0.1".into()]
+            }
+        );
+        assert_eq!(
+            parse_line("tc web qdisc add dev eth1 root netem loss 30%").unwrap(),
+            Request::Passthrough {
+                tool: Tool::Tc,
+                guest: "web".into(),
+                args: "qdisc add dev eth1 root netem loss 30%"
+                    .split(' ')
+                    .map(String::from)
+                    .collect()
+            }
+        );
+        assert!(matches!(
+            parse_line("rule web add from 10.0.0.2 table 5").unwrap(),
+            Request::Passthrough { tool: Tool::Rule, .. }
+        ));
+        assert_eq!(
+            parse_line("detach web -i eth2").unwrap(),
+            Request::Detach { guest: "web".into(), ifname: Some("eth2".into()), json: false }
+        );
+        assert_eq!(parse_line("show --json").unwrap(), Request::Show { guest: None, json: true });
+        assert_eq!(
+            parse_line("show web").unwrap(),
+            Request::Show { guest: Some("web".into()), json: false }
+        );
+    }
+
+    #[test]
+    fn usage_errors_name_the_argument_and_the_fix() {
+        let cases = [
+            ("", "missing arguments"),
+            ("br1", "missing arguments"),
+            ("br1 web", "missing the address of web"),
+            ("br1 web 10.0.0.2", "Maybe you meant 10.0.0.2/24?"),
+            ("br1 web 10.0.0.2/33", "prefix length"),
+            ("br1 web 10.0.0.2/24@2001:db8::1", "other address family"),
+            ("br1 web 10.0.0.2/24@nowhere", "invalid gateway \"nowhere\""),
+            ("br1 -a 6 web 10.0.0.2/24", "-a 6: 10.0.0.2 is an IPv4 address"),
+            ("br1 -a 5 web 10.0.0.2/24", "invalid value '5'"),
+            ("eth2 web dhcpcd-f", "dhcpcd-f is not a form of the original"),
+            ("br1 web 10.0.0.2/24 01:00:5e:00:00:01", "multicast"),
+            ("br1 web 10.0.0.2/24 @5000", "invalid VLAN \"5000\""),
+            ("br1 web 10.0.0.2/24 @x", "invalid VLAN"),
+            ("br1 web 10.0.0.2/24 02:00:00:00:00:01 extra", "unexpected value 'extra'"),
+            ("br1 web 10.0.0.2/24 --bogus", "unexpected argument '--bogus'"),
+            ("eth2 web 10.0.0.2/24 --mode hairpin", "invalid macvlan mode"),
+            ("--wait eth1", "--wait takes no other arguments"),
+            ("--wait --timeout 0", "--timeout 0"),
+            ("--timeout 3 br1 web 0/0", "--wait"),
+            ("detach", "required"),
+            ("route", "required"),
+        ];
+        for (line, expected) in cases {
+            let err = parse_line(line).expect_err(line);
+            assert!(err.contains(expected), "{line:?}: {err}");
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! Waiting for a link to exist, be up or have an address, driven by netlink notifications.
+
+use std::{
+    os::fd::AsFd,
+    time::{Duration, Instant},
+};
+
+use nix::{
+    errno::Errno,
+    poll::{PollFd, PollFlags, PollTimeout, poll},
+};
+use rtnetlink::sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
+
+use crate::{
+    error::{Error, Op, Result},
+    handle::Handle,
+    link::Link,
+    netns::NamespaceGuard,
+};
+
+/// RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR from `linux/rtnetlink.h`.
+const GROUPS: u32 = 0x1 | 0x10 | 0x100;
+
+/// What to wait for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    /// The link exists.
+    Exists,
+    /// The link is up and passes traffic (operational state up, or carrier where the
+    /// driver reports no state).
+    Up,
+    /// The link is up and has a global IPv4 or IPv6 address.
+    Addressed,
+}
+
+/// Waits until link `name` in the handle's namespace meets `condition`; `None` waits forever.
+///
+/// Equivalent to polling `ip link show NAME` until it is UP, but woken by the kernel's
+/// notifications instead of a sleep loop.
+pub fn wait_for(
+    handle: &Handle,
+    name: &str,
+    condition: Condition,
+    timeout: Option<Duration>,
+) -> Result<Link> {
+    crate::link::validate_ifname("interface name", name)?;
+    let object = format!("link {name} in {}", handle.namespace());
+    // Subscribe before the first look, so no change can slip in between.
+    let socket = {
+        let _inside = NamespaceGuard::enter(handle.namespace())?;
+        Socket::new(NETLINK_ROUTE).map_err(|err| Error::io(Op::Wait, &object, &err))?
+    };
+    let mut socket = socket;
+    socket.bind(&SocketAddr::new(0, GROUPS)).map_err(|err| Error::io(Op::Wait, &object, &err))?;
+    socket.set_non_blocking(true).map_err(|err| Error::io(Op::Wait, &object, &err))?;
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        if let Some(link) = check(handle, name, condition)? {
+            return Ok(link);
+        }
+        let remaining = match deadline {
+            Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                Some(left) => PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX),
+                None => return Err(Error::kernel(Op::Wait, object, Errno::ETIMEDOUT)),
+            },
+            None => PollTimeout::NONE,
+        };
+        let mut fds = [PollFd::new(socket.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, remaining) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(errno) => return Err(Error::kernel(Op::Wait, object, errno)),
+        }
+        // The notifications only wake us; the state is read back through the handle.
+        let mut buffer = vec![0u8; 65536];
+        while socket.recv(&mut &mut buffer[..], 0).is_ok() {}
+    }
+}
+
+fn check(handle: &Handle, name: &str, condition: Condition) -> Result<Option<Link>> {
+    let Some(link) = handle.link_get(name)? else {
+        return Ok(None);
+    };
+    let passes_traffic = link.is_up()
+        && (link.oper_state == crate::link::OperState::Up
+            || (link.oper_state == crate::link::OperState::Unknown && link.has_carrier()));
+    let met = match condition {
+        Condition::Exists => true,
+        Condition::Up => passes_traffic,
+        Condition::Addressed => {
+            passes_traffic
+                && handle.addresses(Some(link.index))?.iter().any(|a| {
+                    let ip = a.net.addr();
+                    !ip.is_loopback()
+                        && !matches!(ip, std::net::IpAddr::V6(v6) if v6.is_unicast_link_local())
+                })
+        }
+    };
+    Ok(met.then_some(link))
+}
