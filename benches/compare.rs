@@ -35,7 +35,11 @@ fn main() {
     let mut floor = Floor::new(&floor_host);
     let ip_host_name = format!("{prefix}-host");
     let ip_host = Host::named(&ip_host_name);
-    let (mut ours, mut raw, mut ip) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ours, mut raw, mut ip, mut command) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let binary = support::pipework_binary();
+    let command_host_name = format!("{prefix}-cmd");
+    let command_host = Host::named(&command_host_name);
+    let state = std::env::temp_dir().join(format!("{prefix}-state"));
     for i in 0..rounds {
         let guest = Guest::from_namespace(Namespace::create_anonymous().unwrap());
         ours.push(timed(|| pipework_attach(&pipework_host, &guest, i)));
@@ -44,18 +48,42 @@ fn main() {
         let name = format!("{prefix}-g{i}");
         let ip_guest = Namespace::create_named(&name).unwrap();
         ip.push(timed(|| iproute2_attach(&ip_host_name, &name, i)));
+        let command_guest_name = format!("{prefix}-c{i}");
+        let command_guest = Namespace::create_named(&command_guest_name).unwrap();
+        if let Some(binary) = &binary {
+            command.push(timed(|| {
+                support::command_attach(
+                    binary,
+                    &command_host.namespace,
+                    &command_guest_name,
+                    i,
+                    &state,
+                )
+            }));
+        }
         // Keep each bridge small: the guests go, and the kernel removes their veths.
         drop((guest, floor_guest));
         ip_guest.delete().unwrap();
+        command_guest.delete().unwrap();
     }
-    drop(ip_host);
+    drop((ip_host, command_host));
+    let _ = std::fs::remove_dir_all(&state);
     let (o, r, p) = (summary(&mut ours), summary(&mut raw), summary(&mut ip));
     println!("\n## One attach into a fresh namespace ({rounds} rounds, interleaved)\n");
     println!("| tool | median ms | p10 | p90 |\n|---|---:|---:|---:|");
     println!("| pipework-core (in process) | {:.3} | {:.3} | {:.3} |", o.0, o.1, o.2);
     println!("| raw netlink floor (in process) | {:.3} | {:.3} | {:.3} |", r.0, r.1, r.2);
     println!("| iproute2, fewest requests (2 processes) | {:.3} | {:.3} | {:.3} |", p.0, p.1, p.2);
-    println!("\npipework-core / floor = {:.2} (target <= 1.3)", o.0 / r.0);
+    if !command.is_empty() {
+        let c = summary(&mut command);
+        println!("| `pipework` command (1 process) | {:.3} | {:.3} | {:.3} |", c.0, c.1, c.2);
+        println!("\n`pipework` command / iproute2 = {:.2} (target <= 0.5)", c.0 / p.0);
+    } else {
+        println!(
+            "\n(`pipework` command not measured: build it first with cargo build --release -p pipework-cli)"
+        );
+    }
+    println!("pipework-core / floor = {:.2} (target <= 1.3)", o.0 / r.0);
     println!("pipework-core / iproute2 = {:.2} (target < 1.0)", o.0 / p.0);
 
     println!("\n## {scale} sequential attaches to one bridge (all kept)\n");

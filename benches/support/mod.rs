@@ -216,6 +216,33 @@ pub fn iproute2_attach(host: &str, guest: &str, i: usize) {
     assert!(batch.wait().unwrap().success(), "ip -batch failed");
 }
 
+/// The `pipework` binary next to the bench executable (target/release/pipework), if built.
+pub fn pipework_binary() -> Option<std::path::PathBuf> {
+    let deps = std::env::current_exe().ok()?.parent()?.to_path_buf();
+    let binary = deps.parent()?.join("pipework");
+    binary.exists().then_some(binary)
+}
+
+/// The `pipework` command (a whole process, run inside the host namespace) attaching guest `i`.
+pub fn command_attach(
+    binary: &std::path::Path,
+    host: &Namespace,
+    guest: &str,
+    i: usize,
+    state: &std::path::Path,
+) {
+    let (address, gateway) = addressing(i);
+    let status = host
+        .command(binary)
+        .expect("command in host namespace")
+        .args(["br-bench", guest, &format!("{address}@{gateway}")])
+        .env("PIPEWORK_STATE_DIR", state)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run pipework");
+    assert!(status.success(), "pipework command failed");
+}
+
 /// Median, 10th and 90th percentile of samples in milliseconds.
 pub fn summary(samples: &mut [f64]) -> (f64, f64, f64) {
     samples.sort_by(|a, b| a.partial_cmp(b).unwrap());

@@ -69,8 +69,8 @@ pub fn attach_guest(request: &AttachRequest) -> Result<(), Error> {
     }
     let attachment = attach(&host, &guest, &plan)?;
     let store = StateStore::from_env();
-    let recorded = store.find(&request.guest, Some(&guest), Some(&plan.guest_ifname))?;
-    if attachment.status == AttachStatus::Created || recorded.is_empty() {
+    // A re-run keeps the first record: it knows which default routes were replaced.
+    if attachment.status == AttachStatus::Created || !store.path_of(&attachment).exists() {
         store.save(&attachment)?;
     }
     for warning in &attachment.warnings {

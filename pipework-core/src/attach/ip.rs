@@ -1,7 +1,5 @@
 //! Addressing the guest interface: addresses, link up, default gateways; shared by every host side.
 
-use std::net::IpAddr;
-
 use nix::errno::Errno;
 
 use super::AttachPlan;
@@ -23,26 +21,23 @@ pub(super) struct GuestSetup {
     pub(super) warnings: Vec<String>,
 }
 
-/// Configures the guest interface `link` as the plan says, then announces its addresses.
+/// Configures the guest interface `link` as the plan says, with the kernel announcing its
+/// addresses (see [`crate::announce`]); a failed announcement is a warning.
 pub(super) fn setup(
     guest_handle: &Handle,
     guest: &Guest,
     link: &Link,
     plan: &AttachPlan,
 ) -> Result<GuestSetup> {
-    let routes = configure(guest_handle, link.index, plan)?;
     let mut warnings = Vec::new();
-    if plan.announce && !plan.addresses.is_empty() {
-        let addresses: Vec<IpAddr> = plan.addresses.iter().map(|net| net.addr()).collect();
-        let sent = match link.mac {
-            Some(mac) => announce::announce(&guest.namespace, link.index, mac, &addresses),
-            None => Ok(()),
-        };
-        log::info!("announcing {addresses:?} on link #{}", link.index);
-        if let Err(err) = sent {
-            warnings.push(format!("addresses not announced: {err}"));
+    let announce_v4 = plan.announce && plan.addresses.iter().any(|net| net.addr().is_ipv4());
+    if plan.announce && plan.addresses.iter().any(|net| net.addr().is_ipv6()) {
+        log::info!("asking the kernel to announce the IPv6 addresses of {} after DAD", link.name);
+        if let Err(err) = announce::enable_ndisc_notify(&guest.namespace, &link.name) {
+            warnings.push(format!("IPv6 addresses not announced: {err}"));
         }
     }
+    let routes = configure(guest_handle, link.index, plan, announce_v4, &mut warnings)?;
     Ok(GuestSetup { routes, warnings })
 }
 
@@ -57,11 +52,17 @@ pub(super) struct RouteChanges {
 
 /// Adds the plan's addresses to link `index`, brings it up and installs the gateways.
 ///
-/// Equivalent to: `ip addr add ...; ip link set up; [ip route add GW dev IF;] ip route add default via GW`,
+/// Equivalent to: `ip addr add ...; [sysctl arp_notify=1;] ip link set up; [ip route add GW dev IF;] ip route add default via GW`,
 /// sent as one batch that the kernel handles in order. A default route that already
 /// exists is then replaced, and remembered so detach can put it back; on failure, default
 /// routes already replaced are put back (what was added to the interface goes with it).
-pub(super) fn configure(guest: &Handle, index: u32, plan: &AttachPlan) -> Result<RouteChanges> {
+fn configure(
+    guest: &Handle,
+    index: u32,
+    plan: &AttachPlan,
+    announce_v4: bool,
+    warnings: &mut Vec<String>,
+) -> Result<RouteChanges> {
     log::info!(
         "link #{index}: adding {:?}, bringing it up, gateways {:?}",
         plan.addresses.iter().map(ToString::to_string).collect::<Vec<_>>(),
@@ -70,6 +71,10 @@ pub(super) fn configure(guest: &Handle, index: u32, plan: &AttachPlan) -> Result
     let mut changes = RouteChanges::default();
     let mut batch: Vec<BatchRequest> =
         plan.addresses.iter().map(|net| addr::add_request(index, *net)).collect();
+    let arp_notify = announce_v4.then(|| {
+        batch.push(announce::arp_notify_request(index));
+        batch.len() - 1
+    });
     batch.push(link::up_request(index));
     let mut defaults = Vec::new();
     for gateway in &plan.gateways {
@@ -87,6 +92,9 @@ pub(super) fn configure(guest: &Handle, index: u32, plan: &AttachPlan) -> Result
     for (position, outcome) in guest.change_batch(batch).into_iter().enumerate() {
         match (outcome, defaults.iter().find(|(p, _)| *p == position)) {
             (Ok(()), _) => {}
+            (Err(err), _) if Some(position) == arp_notify => {
+                warnings.push(format!("IPv4 addresses not announced: {err}"));
+            }
             (Err(err), Some((_, default))) if err.errno() == Errno::EEXIST => {
                 to_replace.push(default.clone());
             }
