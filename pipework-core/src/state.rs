@@ -51,14 +51,17 @@ impl StateStore {
         &self.dir
     }
 
+    /// The file that holds (or would hold) the record of `attachment`.
+    pub fn path_of(&self, attachment: &Attachment) -> PathBuf {
+        let guest = &attachment.guest.namespace;
+        self.dir.join(format!("{}-{}.json", guest.ino, attachment.plan.guest_ifname))
+    }
+
     /// Writes the record of `attachment` (atomically: a temporary file renamed over the old one).
     pub fn save(&self, attachment: &Attachment) -> Result<PathBuf> {
         let fail = |err: std::io::Error| Error::io(Op::State, self.dir.display().to_string(), &err);
         fs::create_dir_all(&self.dir).map_err(fail)?;
-        let path = self.dir.join(format!(
-            "{}-{}.json",
-            attachment.guest.namespace.ino, attachment.plan.guest_ifname
-        ));
+        let path = self.path_of(attachment);
         let temporary = path.with_extension("json.tmp");
         let json = serde_json::to_vec_pretty(attachment).map_err(|err| Error::Protocol {
             op: Op::State,
