@@ -29,6 +29,7 @@ pub mod resolve;
 pub mod route;
 pub mod state;
 pub mod wait;
+pub mod tipc;
 
 pub use crate::{
     addr::{Address, parse_cidr},
