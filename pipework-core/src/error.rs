@@ -102,10 +102,10 @@ impl fmt::Display for Op {
             Op::Resolve => "resolve guest",
             Op::Wait => "wait for",
             Op::State => "record",
-            Op::TipcGet => "read TIPC state of",
+            Op::TipcGet => "read TIPC",
             Op::TipcNode => "set TIPC",
             Op::TipcBearer => "configure TIPC",
-            Op::TipcBus => "configure TIPC bus on",
+            Op::TipcBus => "configure TIPC bus",
             Op::TipcSocket => "use TIPC socket for",
         })
     }

@@ -5,6 +5,7 @@
 //! [`TipcBus`] configures a set of guests into one bus and waits until every pair is linked.
 
 pub mod bearer;
+pub mod bus;
 pub mod codec;
 mod genl;
 pub mod identity;
@@ -13,6 +14,7 @@ pub mod service;
 
 pub use self::{
     bearer::{BearerProps, BearerSpec, UdpLocal},
+    bus::{BusLink, BusNode, BusReport, IdentityScheme, TipcBus},
     identity::{NodeId, TipcAddress},
     node::{Bearer, LinkStats, NodeConfig, TipcLink, TipcNode, TipcPeer},
     service::{TipcDatagram, TipcListener, TipcService, node_address},

@@ -22,9 +22,10 @@ use crate::{
 pub const DEFAULT_NET_ID: u32 = 4711;
 
 /// Why the kernel will not change a node's identity or network id, for error messages.
-const IDENTITY_IS_FINAL: &str = "TIPC sets a node's identity once for the life of its network \
-    namespace, and refuses any change of identity or network id once the node has used a bearer \
-    (disabling the bearers does not undo that); keep the current value or use a new namespace";
+const IDENTITY_IS_FINAL: &str = "a TIPC node identity cannot be changed once set (the kernel \
+    keeps it for the life of the network namespace), and neither the identity nor the network id \
+    can change once the node has used a bearer, even after its bearers are disabled; keep the \
+    current value or use a new namespace";
 
 /// The node-wide settings of a namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,27 +193,24 @@ impl TipcNode {
             }
         }
         config.identity = NodeId::from_words(w0, w1);
-        let mut legacy = false;
-        for attr in self.net_attrs(TipcCmd::AddrLegacyGet)? {
-            match attr {
-                NetAttr::Addr(address) => config.address = address,
-                NetAttr::AddrLegacy => legacy = true,
-                _ => {}
-            }
-        }
+        // The kernel answers ADDR_LEGACY_GET with the legacy flag only; the address itself
+        // comes from an AF_TIPC socket, as for `tipc node get address`.
+        let legacy = self
+            .net_attrs(TipcCmd::AddrLegacyGet)?
+            .iter()
+            .any(|attr| matches!(attr, NetAttr::AddrLegacy));
+        config.address = node_address(&self.namespace)?;
         if legacy && config.address != 0 {
             config.legacy_address = Some(TipcAddress::from_u32(config.address));
-        } else {
-            config.address = node_address(&self.namespace)?;
         }
         Ok(config)
     }
 
     fn net_attrs(&self, cmd: TipcCmd) -> Result<Vec<NetAttr>> {
         let answers = if cmd == TipcCmd::NetGet {
-            self.connection.dump(cmd, Op::TipcGet, "TIPC network settings")?
+            self.connection.dump(cmd, Op::TipcGet, "network settings")?
         } else {
-            self.connection.get(cmd, Op::TipcGet, "TIPC node address")?
+            self.connection.get(cmd, Op::TipcGet, "node address")?
         };
         Ok(answers
             .into_iter()
@@ -329,7 +327,7 @@ impl TipcNode {
     ///
     /// Equivalent to: `tipc bearer list` and `tipc bearer get ... bearer NAME`.
     pub fn bearers(&self) -> Result<Vec<Bearer>> {
-        let answers = self.connection.dump(TipcCmd::BearerGet, Op::TipcGet, "TIPC bearers")?;
+        let answers = self.connection.dump(TipcCmd::BearerGet, Op::TipcGet, "bearers")?;
         Ok(nests(answers, |attr| match attr {
             TipcAttr::Bearer(attrs) => Some(attrs),
             _ => None,
@@ -491,7 +489,7 @@ impl TipcNode {
     ///
     /// Equivalent to: `tipc node list`.
     pub fn peers(&self) -> Result<Vec<TipcPeer>> {
-        let answers = self.connection.dump(TipcCmd::NodeGet, Op::TipcGet, "TIPC nodes")?;
+        let answers = self.connection.dump(TipcCmd::NodeGet, Op::TipcGet, "nodes")?;
         Ok(nests(answers, |attr| match attr {
             TipcAttr::Node(attrs) => Some(attrs),
             _ => None,
@@ -521,7 +519,7 @@ impl TipcNode {
             .into_iter()
             .filter_map(|bearer| Some(bearer.name.split_once(':')?.1.to_string()))
             .collect();
-        let answers = self.connection.dump(TipcCmd::LinkGet, Op::TipcGet, "TIPC links")?;
+        let answers = self.connection.dump(TipcCmd::LinkGet, Op::TipcGet, "links")?;
         Ok(nests(answers, |attr| match attr {
             TipcAttr::Link(attrs) => Some(attrs),
             _ => None,
