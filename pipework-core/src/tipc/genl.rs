@@ -163,11 +163,9 @@ impl TipcConnection {
 
         let socket = self.socket.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         socket.send(&bytes, 0).map_err(io_failure)?;
-        if std::env::var_os("TRACE_TIPC").is_some() { eprintln!("TX {}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()); }
         let mut answers = Vec::new();
         loop {
             let (buffer, _) = socket.recv_from_full().map_err(io_failure)?;
-            if std::env::var_os("TRACE_TIPC").is_some() { eprintln!("RX {}", buffer.iter().map(|b| format!("{b:02x}")).collect::<String>()); }
             let mut rest = buffer.as_slice();
             while !rest.is_empty() {
                 let length = NetlinkBuffer::new_checked(rest)
