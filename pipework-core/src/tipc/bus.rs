@@ -153,12 +153,12 @@ impl fmt::Display for BusReport {
             )?;
         }
         writeln!(f)?;
-        writeln!(f, "{:width$}  {:width$}  {:4}  LINK", "FROM", "TO", "STATE")?;
+        writeln!(f, "{:width$}  {:width$}  {:5}  LINK", "FROM", "TO", "STATE")?;
         for link in &self.links {
             let state = if link.up { "up" } else { "down" };
             writeln!(
                 f,
-                "{:width$}  {:width$}  {state:4}  {}",
+                "{:width$}  {:width$}  {state:5}  {}",
                 link.from,
                 link.to,
                 link.name.as_deref().unwrap_or("-")
