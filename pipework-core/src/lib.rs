@@ -28,8 +28,8 @@ pub mod ping;
 pub mod resolve;
 pub mod route;
 pub mod state;
-pub mod wait;
 pub mod tipc;
+pub mod wait;
 
 pub use crate::{
     addr::{Address, parse_cidr},

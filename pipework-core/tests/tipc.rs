@@ -95,8 +95,12 @@ mod tier_vm {
         println!("{joined}");
         assert_eq!(joined.links.len(), 20);
         assert!(joined.all_links_up(), "{joined}");
-        let changed: Vec<&str> =
-            joined.nodes.iter().filter(|n| !n.changes.is_empty()).map(|n| n.guest.as_str()).collect();
+        let changed: Vec<&str> = joined
+            .nodes
+            .iter()
+            .filter(|n| !n.changes.is_empty())
+            .map(|n| n.guest.as_str())
+            .collect();
         assert_eq!(changed, [name_of(&guests[4])]);
         assert_eq!(tipc_links(name_of(&guests[0])).matches(": up").count(), 5);
     }

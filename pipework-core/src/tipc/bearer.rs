@@ -133,9 +133,9 @@ fn parse_endpoint(argument: &str, text: &str, port: u16) -> Result<SocketAddr> {
     if let Ok(addr) = text.parse::<SocketAddr>() {
         return Ok(addr);
     }
-    text.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, port)).map_err(|_| {
-        Error::invalid(argument, text, "expected IP, IP:PORT or [IPv6]:PORT")
-    })
+    text.parse::<IpAddr>()
+        .map(|ip| SocketAddr::new(ip, port))
+        .map_err(|_| Error::invalid(argument, text, "expected IP, IP:PORT or [IPv6]:PORT"))
 }
 
 impl FromStr for BearerSpec {
@@ -207,15 +207,14 @@ pub struct BearerProps {
 impl BearerProps {
     /// Checks the ranges the kernel accepts; an error names the property.
     pub fn validate(&self) -> Result<()> {
-        let check = |argument: &str, value: Option<u32>, min: u32, max: u32, unit: &str| {
-            match value {
-                Some(value) if !(min..=max).contains(&value) => Err(Error::invalid(
-                    argument,
-                    value.to_string(),
-                    format!("must be from {min} to {max}{unit}"),
-                )),
-                _ => Ok(()),
-            }
+        let check = |argument: &str, value: Option<u32>, min: u32, max: u32, unit: &str| match value
+        {
+            Some(value) if !(min..=max).contains(&value) => Err(Error::invalid(
+                argument,
+                value.to_string(),
+                format!("must be from {min} to {max}{unit}"),
+            )),
+            _ => Ok(()),
         };
         check("priority", self.priority, 0, 31, "")?;
         check("tolerance", self.tolerance, 50, 30_000, " ms")?;
@@ -330,9 +329,11 @@ mod tests {
 
     #[test]
     fn props_are_range_checked() {
-        assert!(BearerProps { priority: Some(31), tolerance: Some(50), window: Some(8191) }
-            .validate()
-            .is_ok());
+        assert!(
+            BearerProps { priority: Some(31), tolerance: Some(50), window: Some(8191) }
+                .validate()
+                .is_ok()
+        );
         let err = BearerProps { tolerance: Some(10), ..Default::default() }.validate().unwrap_err();
         assert!(err.to_string().contains("tolerance"), "{err}");
         assert!(BearerProps { priority: Some(32), ..Default::default() }.validate().is_err());

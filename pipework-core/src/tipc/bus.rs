@@ -138,7 +138,11 @@ impl fmt::Display for BusReport {
     /// A table like `tipc node list` and `tipc link list` side by side.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let width = self.nodes.iter().map(|n| n.guest.len()).max().unwrap_or(5).max(5);
-        writeln!(f, "{:width$}  {:>6}  {:32}  {:8}  {:14}  CHANGES", "GUEST", "NET", "IDENTITY", "ADDRESS", "BEARERS")?;
+        writeln!(
+            f,
+            "{:width$}  {:>6}  {:32}  {:8}  {:14}  CHANGES",
+            "GUEST", "NET", "IDENTITY", "ADDRESS", "BEARERS"
+        )?;
         for node in &self.nodes {
             let identity = node.identity.map_or("-".to_string(), |id| id.to_string());
             let changes =
@@ -217,7 +221,11 @@ impl TipcBus {
     /// Checks the settings; an error names the argument and why.
     pub fn validate(&self) -> Result<()> {
         if !(1..=9999).contains(&self.net_id) {
-            return Err(Error::invalid("net id", self.net_id.to_string(), "must be from 1 to 9999"));
+            return Err(Error::invalid(
+                "net id",
+                self.net_id.to_string(),
+                "must be from 1 to 9999",
+            ));
         }
         self.bearer.validate()?;
         self.props.validate()
@@ -386,7 +394,10 @@ impl TipcBus {
         if Handle::new(&member.guest.namespace)?.link_get(ifname.as_str())?.is_none() {
             return Err(Error::NotFound {
                 op: Op::TipcBus,
-                object: format!("interface {ifname} for bearer {} in {}", self.bearer, member.label),
+                object: format!(
+                    "interface {ifname} for bearer {} in {}",
+                    self.bearer, member.label
+                ),
             });
         }
         Ok(())
@@ -399,7 +410,9 @@ impl TipcBus {
             changes.push(format!("net id {}", self.net_id));
         }
         let named = match member.naming {
-            Naming::Identity(id) => member.node.set_identity(&id)?.then(|| format!("identity {id}")),
+            Naming::Identity(id) => {
+                member.node.set_identity(&id)?.then(|| format!("identity {id}"))
+            }
             Naming::Legacy(address) => {
                 member.node.set_address(address)?.then(|| format!("address {address}"))
             }
@@ -462,10 +475,11 @@ impl TipcBus {
                 if from == to {
                     continue;
                 }
-                let wanted = configs[to].identity.map(|id| link_name_part(&id, configs[to].address));
-                let link = links.iter().find(|link| {
-                    !link.broadcast && wanted.is_some() && link.peer == wanted
-                });
+                let wanted =
+                    configs[to].identity.map(|id| link_name_part(&id, configs[to].address));
+                let link = links
+                    .iter()
+                    .find(|link| !link.broadcast && wanted.is_some() && link.peer == wanted);
                 pairs.push(BusLink {
                     from: member.label.clone(),
                     to: peer.label.clone(),
@@ -525,9 +539,13 @@ mod tests {
     fn identities_come_from_the_name_then_the_id() {
         let bus = TipcBus::new();
         assert_eq!(bus.identity_of(&guest(Some("web"), Some("abc")), 0).unwrap(), "web");
-        let by_id = bus.identity_of(&guest(None, Some("4f1e6a7c0d2b9e8f4f1e6a7c0d2b9e8f")), 3).unwrap();
+        let by_id =
+            bus.identity_of(&guest(None, Some("4f1e6a7c0d2b9e8f4f1e6a7c0d2b9e8f")), 3).unwrap();
         assert_eq!(by_id.len(), 32);
-        assert_eq!(by_id, bus.identity_of(&guest(None, Some("4f1e6a7c0d2b9e8f4f1e6a7c0d2b9e8f")), 0).unwrap());
+        assert_eq!(
+            by_id,
+            bus.identity_of(&guest(None, Some("4f1e6a7c0d2b9e8f4f1e6a7c0d2b9e8f")), 0).unwrap()
+        );
     }
 
     #[test]
@@ -537,7 +555,11 @@ mod tests {
         let bus = TipcBus::new().identities(IdentityScheme::Template("{name}!".into()));
         let err = bus.identity_of(&guest(Some("web"), None), 0).unwrap_err().to_string();
         assert!(err.contains("identity template") && err.contains("web!"), "{err}");
-        let bus = TipcBus::new().identities(IdentityScheme::Legacy { zone: 1, cluster: 1, first_node: 10 });
+        let bus = TipcBus::new().identities(IdentityScheme::Legacy {
+            zone: 1,
+            cluster: 1,
+            first_node: 10,
+        });
         assert_eq!(bus.identity_of(&guest(Some("web"), None), 2).unwrap(), "1.1.12");
     }
 
@@ -548,7 +570,9 @@ mod tests {
         let err = TipcBus::new().configure(&[]).unwrap_err().to_string();
         assert!(err.contains("at least one guest"), "{err}");
         let props = BearerProps { tolerance: Some(1), ..Default::default() };
-        assert!(TipcBus::new().props(props).validate().unwrap_err().to_string().contains("tolerance"));
+        assert!(
+            TipcBus::new().props(props).validate().unwrap_err().to_string().contains("tolerance")
+        );
     }
 
     #[test]
@@ -562,10 +586,18 @@ mod tests {
                 bearers: vec!["eth:eth0".into()],
                 changes: vec![],
             }],
-            links: vec![BusLink { from: "a".into(), to: "b".into(), name: Some("a:eth0-b:eth0".into()), up: true }],
+            links: vec![BusLink {
+                from: "a".into(),
+                to: "b".into(),
+                name: Some("a:eth0-b:eth0".into()),
+                up: true,
+            }],
         };
         let text = report.to_string();
-        assert!(text.contains("00610000") && text.contains("a:eth0-b:eth0") && text.contains("none"), "{text}");
+        assert!(
+            text.contains("00610000") && text.contains("a:eth0-b:eth0") && text.contains("none"),
+            "{text}"
+        );
         assert!(!report.changed() && report.all_links_up());
     }
 }

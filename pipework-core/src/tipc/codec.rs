@@ -9,7 +9,8 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use netlink_packet_generic::{GenlFamily, GenlHeader};
 use rtnetlink::packet_core::{
-    DecodeError, DefaultNla, Emitable, NLA_TYPE_MASK, Nla, NlasIterator, ParseableParametrized, emit_u32, emit_u64, parse_string, parse_u32, parse_u64,
+    DecodeError, DefaultNla, Emitable, NLA_TYPE_MASK, Nla, NlasIterator, ParseableParametrized,
+    emit_u32, emit_u64, parse_string, parse_u32, parse_u64,
 };
 
 /// The family name the kernel registers (`TIPC_GENL_V2_NAME`).
@@ -592,9 +593,10 @@ impl Nla for LinkAttr {
     fn emit_value(&self, buffer: &mut [u8]) {
         match self {
             LinkAttr::Name(name) => emit_string(buffer, name),
-            LinkAttr::Dest(value) | LinkAttr::Mtu(value) | LinkAttr::Rx(value) | LinkAttr::Tx(value) => {
-                write_u32(buffer, *value)
-            }
+            LinkAttr::Dest(value)
+            | LinkAttr::Mtu(value)
+            | LinkAttr::Rx(value)
+            | LinkAttr::Tx(value) => write_u32(buffer, *value),
             LinkAttr::Broadcast | LinkAttr::Up | LinkAttr::Active => {}
             LinkAttr::Prop(attrs) => emit_nest(buffer, attrs),
             LinkAttr::Stats(stats) => {
@@ -673,7 +675,10 @@ mod tests {
     use super::*;
 
     fn hex(text: &str) -> Vec<u8> {
-        (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap()).collect()
+        (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     /// Every TIPC message in a receive buffer, as the connection reads them.
@@ -746,9 +751,8 @@ mod tests {
 
     #[test]
     fn node_dump_answer() {
-        let answer = hex(
-            "24000000200002001f000000810000000d01000010000600080001009dee4a5f04000200",
-        );
+        let answer =
+            hex("24000000200002001f000000810000000d01000010000600080001009dee4a5f04000200");
         assert_eq!(
             parse_all(&answer)[0].attrs,
             [TipcAttr::Node(vec![NodeAttr::Addr(0x5f4a_ee9d), NodeAttr::Up])]
@@ -770,7 +774,8 @@ mod tests {
         assert_eq!(link[0], LinkAttr::Name("alpha:va-5f4aee9d:vb".into()));
         // DEST is the own address's cluster part (0x006c7068 & 0xfffff000), not the peer.
         assert_eq!(link[1], LinkAttr::Dest(0x006c_7000));
-        for expected in [LinkAttr::Mtu(1500), LinkAttr::Rx(2), LinkAttr::Tx(2), LinkAttr::Up, LinkAttr::Active]
+        for expected in
+            [LinkAttr::Mtu(1500), LinkAttr::Rx(2), LinkAttr::Tx(2), LinkAttr::Up, LinkAttr::Active]
         {
             assert!(link.contains(&expected), "{expected:?} in {link:?}");
         }
@@ -784,7 +789,9 @@ mod tests {
         let stats_of = |kind| {
             link.iter()
                 .find_map(|attr| match attr {
-                    LinkAttr::Stats(pairs) => pairs.iter().find(|(k, _)| *k == kind).map(|(_, v)| *v),
+                    LinkAttr::Stats(pairs) => {
+                        pairs.iter().find(|(k, _)| *k == kind).map(|(_, v)| *v)
+                    }
                     _ => None,
                 })
                 .unwrap()
@@ -813,7 +820,9 @@ mod tests {
                 vec![TipcAttr::Net(vec![NetAttr::NodeId(other), NetAttr::NodeIdW1(0)])],
                 4
             ),
-            hex("300000002000050004000000000000000f0100001c0007000c0003006f746865720000000c0004000000000000000000")
+            hex(
+                "300000002000050004000000000000000f0100001c0007000c0003006f746865720000000c0004000000000000000000"
+            )
         );
         assert_eq!(
             request(TipcCmd::NetSet, vec![TipcAttr::Net(vec![NetAttr::Addr(0x0100_1001)])], 9),

@@ -16,8 +16,8 @@ use netlink_packet_generic::{
 use nix::errno::Errno;
 use rtnetlink::{
     packet_core::{
-        NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkBuffer, NetlinkDeserializable,
-        NetlinkMessage, NetlinkPayload, NetlinkSerializable,
+        NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkBuffer, NetlinkDeserializable, NetlinkMessage,
+        NetlinkPayload, NetlinkSerializable,
     },
     sys::{Socket, SocketAddr, protocols::NETLINK_GENERIC},
 };
@@ -154,7 +154,8 @@ impl TipcConnection {
         M: NetlinkSerializable + NetlinkDeserializable + Debug,
     {
         let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
-        let mut request = NetlinkMessage::new(Default::default(), NetlinkPayload::InnerMessage(message));
+        let mut request =
+            NetlinkMessage::new(Default::default(), NetlinkPayload::InnerMessage(message));
         request.header.flags = flags;
         request.header.sequence_number = sequence;
         request.finalize();

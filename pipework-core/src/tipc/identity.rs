@@ -23,7 +23,11 @@ impl NodeId {
     /// An identity from its 16 raw bytes; all zeros means "no identity" and is refused.
     pub fn from_bytes(bytes: [u8; NODE_ID_LEN]) -> Result<Self> {
         if bytes == [0; NODE_ID_LEN] {
-            return Err(Error::invalid("node identity", "0", "an identity of all zeros means none"));
+            return Err(Error::invalid(
+                "node identity",
+                "0",
+                "an identity of all zeros means none",
+            ));
         }
         Ok(NodeId(bytes))
     }
@@ -220,8 +224,15 @@ impl FromStr for TipcAddress {
             if parts.len() == 3 { parts.iter().map(|p| p.parse().ok()).collect() } else { None };
         match numbers.as_deref() {
             Some(&[zone, cluster, node]) if zone <= 255 => {
-                Self::new(zone as u8, cluster.min(4096) as u16, node.min(4096) as u16)
-                    .map_err(|_| Error::invalid("tipc address", text, "zone is 0-255, cluster and node 0-4095, not all zero"))
+                Self::new(zone as u8, cluster.min(4096) as u16, node.min(4096) as u16).map_err(
+                    |_| {
+                        Error::invalid(
+                            "tipc address",
+                            text,
+                            "zone is 0-255, cluster and node 0-4095, not all zero",
+                        )
+                    },
+                )
             }
             _ => Err(Error::invalid(
                 "tipc address",
@@ -271,8 +282,7 @@ mod tests {
 
     #[test]
     fn bad_identities_name_the_argument() {
-        for bad in ["", "has space", "0123456789abcdef0123456789abcdef0", "x".repeat(17).as_str()]
-        {
+        for bad in ["", "has space", "0123456789abcdef0123456789abcdef0", "x".repeat(17).as_str()] {
             let err = bad.parse::<NodeId>().unwrap_err().to_string();
             assert!(err.contains("node identity"), "{bad:?}: {err}");
         }

@@ -164,7 +164,10 @@ pub struct TipcNode {
 impl TipcNode {
     /// Opens TIPC in `namespace`; a kernel without TIPC gives [`Error::Unsupported`] with the fix.
     pub fn open(namespace: &Namespace) -> Result<Self> {
-        Ok(TipcNode { connection: TipcConnection::open(namespace)?, namespace: namespace.try_clone()? })
+        Ok(TipcNode {
+            connection: TipcConnection::open(namespace)?,
+            namespace: namespace.try_clone()?,
+        })
     }
 
     /// Opens TIPC in the calling thread's namespace.
@@ -307,8 +310,9 @@ impl TipcNode {
     }
 
     fn net_set(&self, attrs: Vec<NetAttr>, object: &str, before: &NodeConfig) -> Result<()> {
-        self.connection.change(TipcCmd::NetSet, vec![TipcAttr::Net(attrs)], Op::TipcNode, object).map_err(
-            |err| match (err.errno(), before.identity) {
+        self.connection
+            .change(TipcCmd::NetSet, vec![TipcAttr::Net(attrs)], Op::TipcNode, object)
+            .map_err(|err| match (err.errno(), before.identity) {
                 // EPERM is also the answer to a missing CAP_NET_ADMIN, which has no identity to blame.
                 (Errno::EPERM, Some(identity)) => Error::Conflict {
                     op: Op::TipcNode,
@@ -319,8 +323,7 @@ impl TipcNode {
                     ),
                 },
                 _ => err,
-            },
-        )
+            })
     }
 
     /// Lists the enabled bearers.
@@ -482,7 +485,12 @@ impl TipcNode {
                 object: format!("bearer {name} in {}", self.connection.namespace()),
             });
         }
-        self.connection.change(cmd, vec![TipcAttr::Bearer(attrs)], Op::TipcBearer, &format!("bearer {name}"))
+        self.connection.change(
+            cmd,
+            vec![TipcAttr::Bearer(attrs)],
+            Op::TipcBearer,
+            &format!("bearer {name}"),
+        )
     }
 
     /// Lists the nodes this node knows, up or down.
@@ -578,7 +586,9 @@ pub fn link_name_part(identity: &NodeId, address: u32) -> String {
 /// the bearer interfaces (both may contain '-').
 fn link_peer(name: &str, own: &str, interfaces: &[String]) -> Option<String> {
     let rest = name.strip_prefix(own)?.strip_prefix(':')?;
-    let peer = interfaces.iter().find_map(|ifname| rest.strip_prefix(ifname.as_str())?.strip_prefix('-'))?;
+    let peer = interfaces
+        .iter()
+        .find_map(|ifname| rest.strip_prefix(ifname.as_str())?.strip_prefix('-'))?;
     Some(peer.rsplit_once(':')?.0.to_string())
 }
 

@@ -178,7 +178,11 @@ impl TipcListener {
             )
         };
         let received = Errno::result(received).map_err(|errno| {
-            Error::kernel(Op::TipcSocket, &self.object, if errno == Errno::EAGAIN { Errno::ETIMEDOUT } else { errno })
+            Error::kernel(
+                Op::TipcSocket,
+                &self.object,
+                if errno == Errno::EAGAIN { Errno::ETIMEDOUT } else { errno },
+            )
         })?;
         data.truncate(received as usize);
         // A TIPC_SOCKET_ADDR: the union holds {ref (port), node}.
