@@ -43,7 +43,7 @@ mod tier_vm {
     }
 
     #[test]
-    #[ignore = "needs root and a kernel with TIPC; scripts/tier-vm.sh runs it in the VM"]
+    #[ignore = "needs the VM tier (a kernel with TIPC, root); scripts/tier-vm.sh runs it"]
     fn four_guests_form_a_bus_carry_a_message_rerun_is_a_noop_and_a_fifth_joins() {
         let mut sandbox = Sandbox::new();
         let mut guests = bus_guests(&mut sandbox, &["a", "b", "c", "d"]);
@@ -106,7 +106,7 @@ mod tier_vm {
     }
 
     #[test]
-    #[ignore = "needs root and a kernel with TIPC; scripts/tier-vm.sh runs it in the VM"]
+    #[ignore = "needs the VM tier (a kernel with TIPC, root); scripts/tier-vm.sh runs it"]
     fn conflicts_and_missing_interfaces_are_refused_before_anything_changes() {
         let mut sandbox = Sandbox::new();
         let guests = bus_guests(&mut sandbox, &["x", "y"]);
@@ -135,7 +135,7 @@ mod tier_vm {
     }
 
     #[test]
-    #[ignore = "needs root and a kernel with TIPC; scripts/tier-vm.sh runs it in the VM"]
+    #[ignore = "needs the VM tier (a kernel with TIPC, root); scripts/tier-vm.sh runs it"]
     fn legacy_addresses_where_the_kernel_accepts_them() {
         let mut sandbox = Sandbox::new();
         let guests = bus_guests(&mut sandbox, &["l1", "l2"]);
