@@ -50,6 +50,16 @@ pub enum Op {
     Wait,
     /// Reading or writing pipework's records of attachments.
     State,
+    /// Reading TIPC state (`tipc node|bearer|link list`).
+    TipcGet,
+    /// Setting a TIPC node's identity, address or network id (`tipc node set`).
+    TipcNode,
+    /// Enabling, changing or disabling a TIPC bearer (`tipc bearer`).
+    TipcBearer,
+    /// Configuring a TIPC bus over several guests.
+    TipcBus,
+    /// Sending or receiving on an AF_TIPC socket.
+    TipcSocket,
 }
 
 impl Op {
@@ -92,6 +102,11 @@ impl fmt::Display for Op {
             Op::Resolve => "resolve guest",
             Op::Wait => "wait for",
             Op::State => "record",
+            Op::TipcGet => "read TIPC",
+            Op::TipcNode => "set TIPC",
+            Op::TipcBearer => "configure TIPC",
+            Op::TipcBus => "configure TIPC bus",
+            Op::TipcSocket => "use TIPC socket for",
         })
     }
 }

@@ -28,6 +28,7 @@ pub mod ping;
 pub mod resolve;
 pub mod route;
 pub mod state;
+pub mod tipc;
 pub mod wait;
 
 pub use crate::{
