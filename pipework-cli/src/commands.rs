@@ -9,7 +9,7 @@ use pipework_core::{
     resolve, wait_for,
 };
 
-use crate::grammar::{Addressing, AttachRequest, Tool};
+use crate::grammar::{Addressing, AttachRequest, TipcRequest, Tool};
 
 /// Attaches, records and prints (or, with --dry-run, only prints the plan).
 pub fn attach_guest(request: &AttachRequest) -> Result<(), Error> {
@@ -183,6 +183,31 @@ pub fn wait(
     let handle = Handle::current()?;
     let condition = if addressed { Condition::Addressed } else { Condition::Up };
     wait_for(&handle, ifname, condition, timeout).map(drop)
+}
+
+/// Joins guests into one TIPC bus (or, with `show`, reports it) and prints the table.
+pub fn tipc(request: &TipcRequest) -> Result<(), Error> {
+    use pipework_core::tipc::{IdentityScheme, TipcBus};
+    let guests =
+        request.guests.iter().map(|g| resolve(g)).collect::<Result<Vec<Guest>, Error>>()?;
+    let mut bus = TipcBus::new().link_timeout(request.wait_links);
+    if let Some(net_id) = request.net_id {
+        bus = bus.net_id(net_id);
+    }
+    if let Some(bearer) = &request.bearer {
+        bus = bus.bearer(bearer.parse()?);
+    }
+    if let Some(template) = &request.identity {
+        bus = bus.identities(IdentityScheme::Template(template.clone()));
+    }
+    bus.validate()?;
+    let report = if request.show { bus.show(&guests)? } else { bus.configure(&guests)? };
+    if request.json {
+        println!("{}", to_json(&report));
+    } else {
+        print!("{report}");
+    }
+    Ok(())
 }
 
 /// Runs a route/rule/tc form inside the guest: common `route` forms natively, the rest by `ip`/`tc`.

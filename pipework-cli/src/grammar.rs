@@ -18,6 +18,27 @@ pub enum Request {
     Detach { guest: String, ifname: Option<String>, json: bool },
     /// `pipework show [GUEST]`.
     Show { guest: Option<String>, json: bool },
+    /// `pipework tipc GUEST...` (configure a bus) or `pipework tipc show GUEST...`.
+    Tipc(TipcRequest),
+}
+
+/// A TIPC bus request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TipcRequest {
+    /// Only report, change nothing.
+    pub show: bool,
+    /// The members.
+    pub guests: Vec<String>,
+    /// `--net-id`.
+    pub net_id: Option<u32>,
+    /// `--bearer eth:IF | udp:...`.
+    pub bearer: Option<String>,
+    /// `--identity TEMPLATE` (`{name}`, `{index}`).
+    pub identity: Option<String>,
+    /// `--wait-links [SECONDS]`.
+    pub wait_links: Option<Duration>,
+    /// `--json`.
+    pub json: bool,
 }
 
 /// The tool a passthrough form runs inside the guest.
@@ -105,6 +126,8 @@ USAGE (the original's forms):
 NEW COMMANDS:
   pipework detach <guest> [-i guestif]     undo exactly what attach made
   pipework show [<guest>] [--json]         what pipework attached, and where
+  pipework tipc <guest>... [--net-id N] [--bearer eth:IF|udp:...] [--wait-links [S]] [--json]
+                                           join guests into one TIPC bus (tipc show <guest>...)
 
 <hostif> is an existing bridge (a veth port is added), any other device (a macvlan child, or
 with --direct-phys the device itself), or a missing name starting with br (a bridge is created).
@@ -217,6 +240,30 @@ enum Sub {
     Rule(PassthroughArgs),
     /// Run `tc ARGS` inside the guest.
     Tc(PassthroughArgs),
+    /// Join guests into one TIPC network (`tipc show GUEST...` only reports).
+    Tipc(TipcArgs),
+}
+
+#[derive(Debug, Args)]
+struct TipcArgs {
+    /// The guests (the first word `show` reports the bus and changes nothing).
+    #[arg(required = true, value_name = "GUEST")]
+    guests: Vec<String>,
+    /// The TIPC network id shared by the members (1 to 9999, default 4711).
+    #[arg(long, value_name = "N")]
+    net_id: Option<u32>,
+    /// The bearer: eth:IF (default eth:eth0) or udp:NAME,local=IP[:PORT][,remote=IP[:PORT]].
+    #[arg(long, value_name = "SPEC")]
+    bearer: Option<String>,
+    /// Identity template instead of derived ones: {name} and {index} are replaced.
+    #[arg(long, value_name = "TEMPLATE")]
+    identity: Option<String>,
+    /// Wait until every pair of members has a link up (default 30 s).
+    #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "30")]
+    wait_links: Option<f64>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -250,7 +297,7 @@ struct PassthroughArgs {
 }
 
 /// The words that select a subcommand or passthrough form instead of an attach.
-const SUBCOMMANDS: [&str; 6] = ["detach", "show", "route", "rule", "tc", "help"];
+const SUBCOMMANDS: [&str; 7] = ["detach", "show", "route", "rule", "tc", "tipc", "help"];
 
 /// Parses a whole command line (`args[0]` is the program); `Err` carries clap's own rendering
 /// for --help and --version as well as for mistakes.
@@ -266,6 +313,34 @@ pub fn parse(args: &[OsString]) -> Result<(Request, bool), clap::Error> {
             }
             Sub::Rule(a) => Request::Passthrough { tool: Tool::Rule, guest: a.guest, args: a.args },
             Sub::Tc(a) => Request::Passthrough { tool: Tool::Tc, guest: a.guest, args: a.args },
+            Sub::Tipc(a) => {
+                let show = a.guests.first().is_some_and(|g| g == "show");
+                let guests: Vec<String> = a.guests.into_iter().skip(usize::from(show)).collect();
+                if guests.is_empty() {
+                    return Err(SubCli::command_for_errors().error(
+                        clap::error::ErrorKind::MissingRequiredArgument,
+                        "tipc show needs at least one guest",
+                    ));
+                }
+                let wait_links = match a.wait_links {
+                    Some(s) if !(s.is_finite() && s > 0.0) => {
+                        return Err(SubCli::command_for_errors().error(
+                            clap::error::ErrorKind::ValueValidation,
+                            format!("--wait-links {s}: give a positive number of seconds"),
+                        ));
+                    }
+                    s => s.map(Duration::from_secs_f64),
+                };
+                Request::Tipc(TipcRequest {
+                    show,
+                    guests,
+                    net_id: a.net_id,
+                    bearer: a.bearer,
+                    identity: a.identity,
+                    wait_links,
+                    json: a.json,
+                })
+            }
         };
         return Ok((request, cli.verbose));
     }
@@ -277,6 +352,12 @@ pub fn parse(args: &[OsString]) -> Result<(Request, bool), clap::Error> {
 }
 
 impl AttachCli {
+    fn command_for_errors() -> clap::Command {
+        <Self as clap::CommandFactory>::command()
+    }
+}
+
+impl SubCli {
     fn command_for_errors() -> clap::Command {
         <Self as clap::CommandFactory>::command()
     }
@@ -721,6 +802,9 @@ mod tests {
             ("--timeout 3 br1 web 0/0", "--wait"),
             ("detach", "required"),
             ("route", "required"),
+            ("tipc", "required"),
+            ("tipc show", "at least one guest"),
+            ("tipc a --wait-links 0", "--wait-links 0"),
         ];
         for (line, expected) in cases {
             let err = parse_line(line).expect_err(line);

@@ -44,6 +44,7 @@ fn main() -> ExitCode {
             commands::detach_guest(guest, ifname.as_deref(), *json)
         }
         Request::Show { guest, json } => commands::show(guest.as_deref(), *json),
+        Request::Tipc(tipc) => commands::tipc(tipc),
         Request::Passthrough { tool, guest, args } => {
             match commands::passthrough(*tool, guest, args) {
                 Ok(status) => return ExitCode::from(status.code().unwrap_or(1).clamp(0, 255) as u8),

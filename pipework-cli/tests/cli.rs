@@ -299,3 +299,60 @@ fn bad_input_exits_with_the_reason_and_changes_nothing() {
     }
     assert_eq!(before, (sandbox.state(&sandbox.host_name()), sandbox.state(&g)));
 }
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
+fn tipc_says_how_to_fix_a_kernel_without_it() {
+    let mut sandbox = Sandbox::new();
+    let g = sandbox.add_guest("g");
+    let cli = Cli::new(&sandbox);
+    if std::path::Path::new("/sys/module/tipc").exists() {
+        // A kernel with TIPC configures the one-member bus.
+        cli.ok(&["br-t", &g, "10.61.0.2/24"]);
+        cli.ok(&["tipc", &g, "--bearer", "eth:eth1"]);
+    } else {
+        let (code, err) = cli.fails(&["tipc", &g]);
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains("modprobe tipc"), "{err}");
+    }
+    let (code, err) = cli.fails(&["tipc", &g, "--net-id", "0"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("net id"), "{err}");
+}
+
+mod tier_vm {
+    use super::*;
+
+    #[test]
+    #[ignore = "needs the VM tier (a kernel with TIPC, root); scripts/tier-vm.sh runs it"]
+    fn tipc_bus_from_the_command_line() {
+        let mut sandbox = Sandbox::new();
+        let guests: Vec<String> = (0..3).map(|i| sandbox.add_guest(&format!("t{i}"))).collect();
+        let cli = Cli::new(&sandbox);
+        for (i, guest) in guests.iter().enumerate() {
+            cli.ok(&["br-tipc", guest, "-i", "eth0", &format!("10.60.0.{}/24", i + 2)]);
+        }
+        let mut args = vec!["tipc"];
+        args.extend(guests.iter().map(String::as_str));
+        args.extend(["--net-id", "77", "--wait-links", "60", "--json"]);
+        let report: Value = serde_json::from_str(&cli.ok(&args)).unwrap();
+        let links = report["links"].as_array().unwrap();
+        assert_eq!(links.len(), 6, "{report}");
+        assert!(links.iter().all(|l| l["up"] == true), "{report}");
+        assert!(report["nodes"].as_array().unwrap().iter().all(|n| n["net_id"] == 77));
+        // Again: nothing changes.
+        let again: Value = serde_json::from_str(&cli.ok(&args)).unwrap();
+        assert!(
+            again["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|n| n["changes"].as_array().unwrap().is_empty()),
+            "{again}"
+        );
+        let mut show = vec!["tipc", "show"];
+        show.extend(guests.iter().map(String::as_str));
+        let table = cli.ok(&show);
+        assert!(table.contains(&guests[0]), "{table}");
+    }
+}
