@@ -8,30 +8,12 @@
 
 use std::{process::ExitCode, time::Duration};
 
-use pipework_core::{AttachPlan, Guest, Handle, MacvlanMode, Namespace, Veth, attach, ping};
+use pipework_core::{AttachPlan, Guest, Handle, MacvlanMode, Veth, attach, ping};
 
-/// Named namespaces deleted when the demo ends, however it ends.
-struct Sandbox(Vec<Namespace>);
+#[path = "support/sandbox.rs"]
+mod sandbox;
 
-impl Sandbox {
-    fn create(&mut self, name: &str) -> pipework_core::Result<Namespace> {
-        let namespace = Namespace::create_named(name)?;
-        let copy = namespace.try_clone()?;
-        self.0.push(namespace);
-        Ok(copy)
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        for namespace in self.0.drain(..).rev() {
-            let name = namespace.name().unwrap_or_default().to_string();
-            if let Err(err) = namespace.delete() {
-                eprintln!("cannot remove namespace {name}: {err}");
-            }
-        }
-    }
-}
+use sandbox::Sandbox;
 
 fn run() -> pipework_core::Result<()> {
     let prefix = format!("pwmv{}", std::process::id());

@@ -62,16 +62,6 @@ impl Drop for Cli {
     }
 }
 
-fn addresses(sandbox: &Sandbox, ns: &str, ifname: &str) -> Vec<String> {
-    sandbox.ip_json(ns, &["addr", "show", ifname])[0]["addr_info"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["scope"] == "global")
-        .map(|a| format!("{}/{}", a["local"].as_str().unwrap(), a["prefixlen"]))
-        .collect()
-}
-
 #[test]
 #[ignore = "needs root; scripts/test.sh runs it"]
 fn lamp_pair_show_json_and_detach() {
@@ -81,7 +71,7 @@ fn lamp_pair_show_json_and_detach() {
     let out = cli.ok(&["br1", &web, "192.168.1.1/24"]);
     assert!(out.contains("eth1 on br1 (bridge)") && out.contains("192.168.1.1/24"), "{out}");
     cli.ok(&["br1", &db, "192.168.1.2/24"]);
-    assert_eq!(addresses(&sandbox, &web, "eth1"), ["192.168.1.1/24"]);
+    assert_eq!(sandbox.global_addresses(&web, "eth1"), ["192.168.1.1/24"]);
     assert!(sandbox.ping(&web, "192.168.1.2") && sandbox.ping(&db, "192.168.1.1"));
     // Again: a no-op that says so.
     let again = cli.ok(&["br1", &web, "192.168.1.1/24"]);
@@ -124,7 +114,7 @@ fn custom_names_netmask_gateway_unique_mac_and_any_flag_order() {
     ]);
     let link = &sandbox.ip_json(&g, &["link", "show", "eth2"])[0];
     assert_eq!(link["address"], "02:72:6c:cd:9b:8d");
-    assert_eq!(addresses(&sandbox, &g, "eth2"), ["192.168.4.25/20"]);
+    assert_eq!(sandbox.global_addresses(&g, "eth2"), ["192.168.4.25/20"]);
     assert_eq!(sandbox.ip_json(&g, &["route", "show", "default"])[0]["gateway"], "192.168.4.1");
     assert_eq!(
         sandbox.ip_json(&sandbox.host_name(), &["link", "show", "pwhost0"])[0]["master"],
@@ -133,12 +123,12 @@ fn custom_names_netmask_gateway_unique_mac_and_any_flag_order() {
     // 0/0, IPv6 without -a 6, several addresses, JSON output.
     let h = sandbox.add_guest("h");
     cli.ok(&["br1", &h, "0/0", "-i", "bare0"]);
-    assert!(addresses(&sandbox, &h, "bare0").is_empty());
+    assert!(sandbox.global_addresses(&h, "bare0").is_empty());
     assert_eq!(sandbox.ip_json(&h, &["link", "show", "bare0"])[0]["operstate"], "UP");
     let out = cli.ok(&["br1", &h, "2001:db8:1::5/64,10.7.0.5/24", "--ip", "10.8.0.5/24", "--json"]);
     let json: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(json["status"], "created");
-    let mut have = addresses(&sandbox, &h, "eth1");
+    let mut have = sandbox.global_addresses(&h, "eth1");
     have.sort();
     assert_eq!(have, ["10.7.0.5/24", "10.8.0.5/24", "2001:db8:1::5/64"]);
 }

@@ -11,16 +11,6 @@ fn net(text: &str) -> IpNet {
     text.parse().unwrap()
 }
 
-fn addresses_of(sandbox: &Sandbox, ns: &str, ifname: &str) -> Vec<String> {
-    sandbox.ip_json(ns, &["addr", "show", ifname])[0]["addr_info"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["scope"] == "global")
-        .map(|a| format!("{}/{}", a["local"].as_str().unwrap(), a["prefixlen"]))
-        .collect()
-}
-
 #[test]
 #[ignore = "needs root; scripts/test.sh runs it"]
 fn two_guests_on_one_bridge_ping_each_other_and_detach_cleanly() {
@@ -40,7 +30,7 @@ fn two_guests_on_one_bridge_ping_each_other_and_detach_cleanly() {
     assert_eq!(eth1["operstate"], "UP");
     assert_eq!(eth1["mtu"], 1500, "inherits the bridge's MTU");
     assert_eq!(eth1["linkinfo"]["info_kind"], "veth");
-    assert_eq!(addresses_of(&sandbox, &a, "eth1"), ["192.168.1.1/24"]);
+    assert_eq!(sandbox.global_addresses(&a, "eth1"), ["192.168.1.1/24"]);
     assert_eq!(att_a.guest_ifindex, eth1["ifindex"].as_u64().unwrap() as u32);
     let ports = sandbox.bridge_json(&sandbox.host_name(), &["link", "show"]);
     let port_names: Vec<&str> = ports
@@ -110,7 +100,7 @@ fn names_mac_mtu_several_addresses_and_gateways_of_both_families() {
         sandbox.ip_json(&sandbox.host_name(), &["link", "show", "pwhost0"])[0]["master"],
         "br-x"
     );
-    let mut have = addresses_of(&sandbox, &g, "data0");
+    let mut have = sandbox.global_addresses(&g, "data0");
     have.sort();
     assert_eq!(have, ["10.20.0.5/24", "10.21.0.5/24", "2001:db8:20::5/64"]);
     let v4 = sandbox.ip_json(&g, &["route", "show", "default"]);

@@ -75,6 +75,17 @@ impl Sandbox {
         json_of(Command::new("bridge").args(["-j", "-n", ns]).args(args))
     }
 
+    /// The global addresses of `ifname` in `ns` as `ip -j addr` shows them (`10.0.0.2/24`).
+    pub fn global_addresses(&self, ns: &str, ifname: &str) -> Vec<String> {
+        self.ip_json(ns, &["addr", "show", ifname])[0]["addr_info"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|a| a["scope"] == "global")
+            .map(|a| format!("{}/{}", a["local"].as_str().unwrap_or_default(), a["prefixlen"]))
+            .collect()
+    }
+
     /// Runs `ping` inside `ns`, returning whether a reply came back.
     pub fn ping(&self, ns: &str, destination: &str) -> bool {
         Command::new("ip")
