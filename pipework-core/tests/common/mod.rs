@@ -120,6 +120,7 @@ impl Sandbox {
                 }
             }
         }
+        // IPv6 link-local addresses and their routes come and go with DAD on their own.
         let addrs = self.ip_json(ns, &["addr", "show"]);
         let addrs: Vec<_> = addrs
             .as_array()
@@ -128,13 +129,22 @@ impl Sandbox {
             .map(|a| {
                 (
                     a["ifname"].clone(),
-                    a["addr_info"]
-                        .as_array()
-                        .map(|i| i.iter().map(|x| x["local"].clone()).collect::<Vec<_>>()),
+                    a["addr_info"].as_array().map(|i| {
+                        i.iter()
+                            .filter(|x| x["scope"] != "link")
+                            .map(|x| x["local"].clone())
+                            .collect::<Vec<_>>()
+                    }),
                 )
             })
             .collect();
-        let routes = self.ip_json(ns, &["route", "show", "table", "all"]);
+        let mut routes = self.ip_json(ns, &["route", "show", "table", "all"]);
+        if let Some(array) = routes.as_array_mut() {
+            array.retain(|r| {
+                let dst = r["dst"].as_str().unwrap_or_default();
+                !(dst.starts_with("fe80:") || dst.starts_with("ff00:"))
+            });
+        }
         format!("{links}\n{addrs:?}\n{routes}")
     }
 
