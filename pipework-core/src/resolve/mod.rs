@@ -291,7 +291,11 @@ impl Resolvers {
         for resolver in &self.chain {
             match resolver.resolve(target)? {
                 Resolution::Found(guest) => return Ok(guest),
-                Resolution::NotMine(err) => answers.push(format!("{}: {err}", resolver.name())),
+                Resolution::NotMine(err) => {
+                    let answer = err.to_string();
+                    let reason = answer.strip_prefix("cannot resolve guest: ").unwrap_or(&answer);
+                    answers.push(format!("{}: {reason}", resolver.name()));
+                }
             }
         }
         Err(Error::Unresolved { target: target.to_string(), answers })
