@@ -28,8 +28,8 @@ use pipework_core::{
 
 static FAKES: AtomicU32 = AtomicU32::new(0);
 
-/// A fake engine: a unix socket whose server thread answers each request with `answer(path)`
-/// and records every request it got.
+/// A fake engine: a unix socket whose server thread answers each request with
+/// `answer(path, how many requests came before)` and records every request it got.
 struct FakeEngine {
     dir: PathBuf,
     socket: PathBuf,
@@ -39,7 +39,7 @@ struct FakeEngine {
 }
 
 impl FakeEngine {
-    fn new(answer: impl Fn(&str) -> Vec<u8> + Send + 'static) -> Self {
+    fn new(answer: impl Fn(&str, usize) -> Vec<u8> + Send + 'static) -> Self {
         let n = FAKES.fetch_add(1, Ordering::SeqCst);
         let dir = std::env::temp_dir().join(format!("pwt-fake-engine-{}-{n}", std::process::id()));
         fs::create_dir_all(&dir).expect("fake engine dir");
@@ -64,8 +64,12 @@ impl FakeEngine {
                 }
                 let request = String::from_utf8_lossy(&request).into_owned();
                 let path = request.split(' ').nth(1).unwrap_or_default().to_string();
-                log.lock().unwrap().push(request);
-                let _ = stream.write_all(&answer(&path));
+                let earlier = {
+                    let mut log = log.lock().unwrap();
+                    log.push(request);
+                    log.len() - 1
+                };
+                let _ = stream.write_all(&answer(&path, earlier));
             }
         });
         FakeEngine { dir, socket, requests, stop, server: Some(server) }
@@ -125,7 +129,7 @@ fn found(resolution: Resolution) -> Guest {
 fn a_running_container_resolves_to_its_process_namespace_and_is_asked_twice() {
     let me = std::process::id();
     let engine =
-        FakeEngine::new(move |_| http("200 OK", &inspect_json(FAKE_ID, "web", "running", me)));
+        FakeEngine::new(move |_, _| http("200 OK", &inspect_json(FAKE_ID, "web", "running", me)));
     let guest = found(engine.resolver().resolve("web").expect("resolve"));
     assert_eq!(guest.namespace.id(), Namespace::current().unwrap().id());
     assert_eq!(guest.engine, Engine::Docker);
@@ -145,37 +149,32 @@ fn a_running_container_resolves_to_its_process_namespace_and_is_asked_twice() {
 #[test]
 fn a_pid_the_engine_stops_naming_is_not_configured() {
     let me = std::process::id();
-    let asked = Arc::new(AtomicU32::new(0));
-    let count = asked.clone();
     // First answer: our PID; every later one: a PID that cannot exist (it restarted, say).
-    let engine = FakeEngine::new(move |_| {
-        let pid = if count.fetch_add(1, Ordering::SeqCst) == 0 { me } else { 4_194_305 };
+    let engine = FakeEngine::new(move |_, earlier| {
+        let pid = if earlier == 0 { me } else { 4_194_305 };
         http("200 OK", &inspect_json(FAKE_ID, "web", "running", pid))
     });
     let resolver = engine.resolver().start_timeout(Duration::from_millis(300));
     let err = resolver.resolve("web").expect_err("a PID the engine no longer names");
     assert!(err.to_string().contains("its process kept changing"), "{err}");
-    assert!(asked.load(Ordering::SeqCst) >= 3);
+    assert!(engine.requests().len() >= 3);
 }
 
 #[test]
 fn a_created_container_is_waited_for_until_it_starts() {
     let me = std::process::id();
-    let asked = Arc::new(AtomicU32::new(0));
-    let count = asked.clone();
-    let engine = FakeEngine::new(move |_| {
-        let (status, pid) =
-            if count.fetch_add(1, Ordering::SeqCst) < 3 { ("created", 0) } else { ("running", me) };
+    let engine = FakeEngine::new(move |_, earlier| {
+        let (status, pid) = if earlier < 3 { ("created", 0) } else { ("running", me) };
         http("200 OK", &inspect_json(FAKE_ID, "web", status, pid))
     });
     let guest = found(engine.resolver().resolve("web").expect("started meanwhile"));
     assert_eq!(guest.pid, Some(me));
-    assert!(asked.load(Ordering::SeqCst) >= 4);
+    assert!(engine.requests().len() >= 4);
 }
 
 #[test]
 fn a_container_that_never_starts_or_has_stopped_is_reported() {
-    let engine = FakeEngine::new(|path| {
+    let engine = FakeEngine::new(|path, _| {
         let status = if path.contains("never") { "created" } else { "exited" };
         http("200 OK", &inspect_json(FAKE_ID, "x", status, 0))
     });
@@ -192,7 +191,7 @@ fn a_container_that_never_starts_or_has_stopped_is_reported() {
 #[test]
 fn an_unknown_container_is_not_mine_and_an_error_with_a_prefix() {
     let engine =
-        FakeEngine::new(|_| http("404 Not Found", r#"{"message":"No such container: web"}"#));
+        FakeEngine::new(|_, _| http("404 Not Found", r#"{"message":"No such container: web"}"#));
     let err = not_mine(engine.resolver().resolve("web").unwrap());
     assert_eq!(err.errno(), Errno::ENOENT);
     assert!(err.to_string().contains("No such container: web"), "{err}");
@@ -204,7 +203,7 @@ fn an_unknown_container_is_not_mine_and_an_error_with_a_prefix() {
 
 #[test]
 fn an_ambiguous_prefix_lists_the_candidates() {
-    let engine = FakeEngine::new(|path| {
+    let engine = FakeEngine::new(|path, _| {
         if path.starts_with("/containers/json") {
             http(
                 "200 OK",
@@ -243,7 +242,7 @@ fn an_engine_answering_garbage_is_a_clear_error() {
         ),
         (http("502 Bad Gateway", "not json"), "HTTP 502 Bad Gateway: \"not json\""),
     ] {
-        let engine = FakeEngine::new(move |_| answer.clone());
+        let engine = FakeEngine::new(move |_, _| answer.clone());
         let err = not_mine(engine.resolver().resolve("web").expect("not an error in a chain"));
         let text = err.to_string();
         assert_eq!(err.errno(), Errno::EPROTO, "{text}");
@@ -259,7 +258,7 @@ fn an_engine_answering_garbage_is_a_clear_error() {
 
 #[test]
 fn invalid_container_names_never_reach_the_engine() {
-    let engine = FakeEngine::new(|_| http("200 OK", "{}"));
+    let engine = FakeEngine::new(|_, _| http("200 OK", "{}"));
     for bad in ["../../images/json", "web?all=1", "a b", "-x", "web\r\nX: y"] {
         let err = not_mine(engine.resolver().resolve(bad).unwrap());
         assert_eq!(err.errno(), Errno::EINVAL, "{bad:?}: {err}");
@@ -288,7 +287,7 @@ fn a_missing_socket_is_named_with_its_errno() {
 
 #[test]
 fn a_socket_without_permission_is_refused_with_eacces() {
-    let engine = FakeEngine::new(|_| http("200 OK", "{}"));
+    let engine = FakeEngine::new(|_, _| http("200 OK", "{}"));
     fs::set_permissions(&engine.socket, fs::Permissions::from_mode(0o000)).unwrap();
     let resolver = engine.resolver();
     // Root passes file permissions with CAP_DAC_OVERRIDE: drop it in a thread of its own.
