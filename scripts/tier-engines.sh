@@ -27,10 +27,10 @@ echo "[tier-engines] engines up after $(elapsed) s"
 skip=()
 if [ -n "$PWT_PODMAN_SKIP" ]; then
     skip=(--skip tier_engines::podman::)
-    cargo test -p pipework-core --test engines --quiet -- --list --ignored tier_engines::podman:: 2>/dev/null \
+    cargo test --workspace --test engines --quiet -- --list --ignored tier_engines::podman:: 2>/dev/null \
         | sed -n 's/: test$//p' | while read -r test; do
             echo "[tier-engines] SKIPPED $test: $PWT_PODMAN_SKIP"
         done
 fi
-cargo test -p pipework-core --test engines --quiet -- --include-ignored tier_engines "${skip[@]}"
+cargo test --workspace --test engines --quiet -- --include-ignored tier_engines "${skip[@]}"
 echo "[tier-engines] tests done after $(elapsed) s"

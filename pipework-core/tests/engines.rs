@@ -697,7 +697,7 @@ mod tier_engines {
         let addresses = docker.run(&["exec", &web.name, "ip", "-o", "addr"]);
         assert!(addresses.contains("eth1") && addresses.contains("10.213.7.2/24"), "{addresses}");
         let ping = docker
-            .command(&["exec", &web.name, "ping", "-c", "1", "-W", "2", "10.213.7.3"])
+            .command(&["exec", &web.name, "ping", "-c", "3", "-W", "2", "10.213.7.3"])
             .output()
             .unwrap();
         assert!(ping.status.success(), "ping: {}", String::from_utf8_lossy(&ping.stdout));

@@ -138,16 +138,14 @@ impl DockerResolver {
                     && let Ok(candidates) = self.containers_with_prefix(socket, target)
                     && candidates.len() > 1
                 {
-                    {
-                        return Err(Error::invalid(
-                            format!("{} container", self.name),
-                            target,
-                            format!(
-                                "is an ambiguous ID prefix; it matches {}; give more of the ID",
-                                candidates.join(", ")
-                            ),
-                        ));
-                    }
+                    return Err(Error::invalid(
+                        format!("{} container", self.name),
+                        target,
+                        format!(
+                            "is an ambiguous ID prefix; it matches {}; give more of the ID",
+                            candidates.join(", ")
+                        ),
+                    ));
                 }
                 let message = serde_json::from_slice::<EngineMessage>(&answer.body)
                     .map(|m| m.message)
