@@ -157,7 +157,7 @@ fn a_pid_the_engine_stops_naming_is_not_configured() {
     let resolver = engine.resolver().start_timeout(Duration::from_millis(300));
     let err = resolver.resolve("web").expect_err("a PID the engine no longer names");
     assert!(err.to_string().contains("its process kept changing"), "{err}");
-    assert!(engine.requests().len() >= 3);
+    assert!(engine.requests().len() >= 2, "asked again after opening");
 }
 
 #[test]
