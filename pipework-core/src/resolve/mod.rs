@@ -114,12 +114,10 @@ impl Guest {
         let gone =
             |why: String| Error::NotFound { op: Op::Resolve, object: format!("{self} ({why})") };
         if let (Some(pid), Some(start_time)) = (self.pid, self.process_start) {
-            Process { pid, start_time }
-                .ensure_same()
-                .map_err(|_| gone(format!("process {pid} exited since it was resolved")))?;
-            let now = fs::metadata(format!("/proc/{pid}/ns/net")).map_err(|err| {
-                gone(format!("the network namespace of process {pid} is unreadable: {err}"))
-            })?;
+            let exited = || gone(format!("process {pid} exited since it was resolved"));
+            Process { pid, start_time }.ensure_same().map_err(|_| exited())?;
+            // A zombie keeps its /proc entry but no longer has a namespace.
+            let now = fs::metadata(format!("/proc/{pid}/ns/net")).map_err(|_| exited())?;
             if (now.dev(), now.ino()) != (self.namespace.id().dev, self.namespace.id().ino) {
                 return Err(gone(format!(
                     "process {pid} is now in another network namespace, net:[{}]",
