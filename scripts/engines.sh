@@ -28,6 +28,9 @@ say() { printf '[engines %s] %s\n' "$(date +%T.%N | cut -c1-12)" "$*"; }
 die() { say "ERROR: $*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "must run as root (dockerd, LXC and Podman need it)"
+# The env file exports CONTAINER_HOST for the tests; with it the podman CLI would turn into a
+# client of the service (and refuse --root), so this script never uses it.
+unset CONTAINER_HOST
 
 # The `podman run` flags this machine needs: root lacks CAP_SYS_RESOURCE here, so Podman's
 # default rlimits (above the hard limits) cannot be set; give them explicitly.
@@ -247,6 +250,16 @@ stop() {
     done
     if awk -v d="$state/" 'index($5, d) == 1 {found = 1} END {exit !found}' /proc/self/mountinfo; then
         say "WARNING: mounts remain under $state; leaving it"
+        return 1
+    fi
+    # Every engine process names the state directory on its command line (conmon, shims).
+    local pid leftovers=()
+    # (The pattern comes from a file, so that grep's own command line does not match.)
+    for pid in $(grep -lsF -f <(printf '%s/\n' "$state") /proc/[0-9]*/cmdline | cut -d/ -f3); do
+        [ "$pid" = "$$" ] || leftovers+=("$pid")
+    done
+    if [ ${#leftovers[@]} -gt 0 ]; then
+        say "WARNING: processes of the engines remain: ${leftovers[*]}; leaving $state"
         return 1
     fi
     rm -rf --one-file-system "$state"

@@ -18,7 +18,7 @@ elapsed() { awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b 
 
 bash scripts/engines.sh install
 state=$(mktemp -d /var/tmp/pipework-engines.XXXXXX)
-trap 'bash scripts/engines.sh stop "$state"' EXIT
+trap 'bash scripts/engines.sh stop "$state" || exit 1' EXIT
 bash scripts/engines.sh start "$state"
 # shellcheck disable=SC1091
 source "$state/env"
