@@ -60,6 +60,8 @@ pub enum Op {
     TipcBus,
     /// Sending or receiving on an AF_TIPC socket.
     TipcSocket,
+    /// Asking a container engine (Docker, Podman, LXC) about a container.
+    QueryEngine,
 }
 
 impl Op {
@@ -72,6 +74,8 @@ impl Op {
             | Op::EnterNamespace
             | Op::Resolve => "CAP_SYS_ADMIN",
             Op::State => "write access to the state directory",
+            // Root passes a socket's file permissions with CAP_DAC_OVERRIDE.
+            Op::QueryEngine => "CAP_DAC_OVERRIDE",
             Op::Probe => "CAP_NET_RAW",
             _ => "CAP_NET_ADMIN",
         }
@@ -107,6 +111,7 @@ impl fmt::Display for Op {
             Op::TipcBearer => "configure TIPC",
             Op::TipcBus => "configure TIPC bus",
             Op::TipcSocket => "use TIPC socket for",
+            Op::QueryEngine => "query container engine",
         })
     }
 }
@@ -115,6 +120,9 @@ impl fmt::Display for Op {
 fn describe_errno(op: Op, errno: Errno) -> String {
     let text = io::Error::from_raw_os_error(errno as i32);
     match errno {
+        Errno::EPERM | Errno::EACCES if op == Op::QueryEngine => format!(
+            "{text} (run as root, or as a member of the group that owns the engine's socket)"
+        ),
         Errno::EPERM | Errno::EACCES => {
             format!("{text} (this needs {} as root)", op.capability())
         }
@@ -184,8 +192,8 @@ pub enum Error {
         /// What is missing, and the fix where one exists.
         reason: String,
     },
-    /// The kernel answered something pipework cannot decode.
-    #[error("cannot {op} {object}: unexpected netlink answer: {detail}")]
+    /// The kernel or a container engine answered something pipework cannot decode.
+    #[error("cannot {op} {object}: unexpected answer: {detail}")]
     Protocol {
         /// What was being done.
         op: Op,
@@ -193,6 +201,14 @@ pub enum Error {
         object: String,
         /// What was unexpected.
         detail: String,
+    },
+    /// No resolver of the chain recognised a guest; every resolver's answer is kept.
+    #[error("cannot resolve guest {target:?}: no resolver knows it ({})", answers.join("; "))]
+    Unresolved {
+        /// The target as given.
+        target: String,
+        /// Each resolver's name and answer, in chain order (`docker: ...`).
+        answers: Vec<String>,
     },
 }
 
@@ -211,6 +227,7 @@ impl Error {
             Error::Conflict { .. } => Errno::EBUSY,
             Error::Unsupported { .. } => Errno::EOPNOTSUPP,
             Error::Protocol { .. } => Errno::EPROTO,
+            Error::Unresolved { .. } => Errno::ENOENT,
         }
     }
 

@@ -8,7 +8,7 @@
 //! use pipework_core::{AttachPlan, Handle, Namespace, attach, resolve};
 //!
 //! let host = Handle::current()?;
-//! let guest = resolve("4242")?; // a PID, a /run/netns name or a namespace path
+//! let guest = resolve("docker:web")?; // a container, a PID, a /run/netns name or a path
 //! let plan = AttachPlan::bridge("br1").address("192.168.1.2/24".parse().unwrap());
 //! let attachment = attach(&host, &guest, &plan)?;
 //! attachment.detach(&host, None)?;

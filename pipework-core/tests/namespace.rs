@@ -94,8 +94,17 @@ fn missing_pid_and_name_are_clear_errors() {
         "{err}"
     );
     let err = pipework_core::resolve("pwt-no-such-namespace").unwrap_err();
-    assert!(err.to_string().contains("pid: not a decimal process ID"), "{err}");
-    assert!(err.to_string().contains("netns: no namespace"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("pid: invalid pid \"pwt-no-such-namespace\": is not a decimal process ID"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains(
+            "netns: network namespace \"pwt-no-such-namespace\" in /run/netns does not exist"
+        ),
+        "{err}"
+    );
 }
 
 #[test]

@@ -357,11 +357,13 @@ pub struct Shim {
 
 /// Attaches `guest` as `plan` says; on any failure, what was created is removed again.
 ///
-/// Re-running the same plan finds the attachment in place and returns it with
-/// [`AttachStatus::AlreadyAttached`]; a different attachment in the way is an error
-/// that names it.
+/// A guest that went away after it was resolved (its process exited, its namespace name
+/// was deleted) is refused before anything is created. Re-running the same plan finds the
+/// attachment in place and returns it with [`AttachStatus::AlreadyAttached`]; a different
+/// attachment in the way is an error that names it.
 pub fn attach(host: &Handle, guest: &Guest, plan: &AttachPlan) -> Result<Attachment> {
     plan.validate()?;
+    guest.check_alive()?;
     log::info!("attaching {guest} through {:?} as {}", plan.host, plan.guest_ifname);
     let guest_handle = Handle::new(&guest.namespace)?;
     match &plan.host {

@@ -1,16 +1,31 @@
 //! Turning a target string (a PID, a namespace name or path, a container) into a [`Guest`].
+//!
+//! A [`Resolvers`] chain asks each [`Resolver`] in turn; `name:target` (`docker:web`,
+//! `lxc:db`, `pid:4242`) asks only the resolver called `name`. Every guest's network
+//! namespace is opened while it is resolved, and a process-backed guest is re-checked after
+//! that, so a recycled PID is never configured.
 
+mod docker;
+mod http;
+mod lxc;
 mod netns;
 mod pid;
+mod process;
 
-use std::fmt;
+use std::{fmt, fs, os::unix::fs::MetadataExt, path::Path};
 
 use serde::{Deserialize, Serialize};
 
-pub use self::{netns::NetnsResolver, pid::PidResolver};
+use self::process::Process;
+pub use self::{
+    docker::{DEFAULT_DOCKER_SOCKET, DEFAULT_PODMAN_SOCKET, DEFAULT_START_TIMEOUT, DockerResolver},
+    lxc::{DEFAULT_LXC_PATH, LxcLookup, LxcResolver},
+    netns::NetnsResolver,
+    pid::PidResolver,
+};
 use crate::{
     error::{Error, Op, Result},
-    netns::{Namespace, NamespaceId, NamespaceOrigin},
+    netns::{NETNS_RUN_DIR, Namespace, NamespaceId, NamespaceOrigin},
 };
 
 /// Which kind of resolver found a guest.
@@ -21,6 +36,12 @@ pub enum Engine {
     Pid,
     /// A namespace named in /run/netns or given by path.
     Netns,
+    /// A Docker container, found through the Docker Engine API.
+    Docker,
+    /// A Podman container, found through Podman's Docker-compatible API.
+    Podman,
+    /// An LXC container.
+    Lxc,
     /// A resolver added by the caller, under its own name.
     Other(String),
 }
@@ -30,6 +51,9 @@ impl fmt::Display for Engine {
         match self {
             Engine::Pid => f.write_str("pid"),
             Engine::Netns => f.write_str("netns"),
+            Engine::Docker => f.write_str("docker"),
+            Engine::Podman => f.write_str("podman"),
+            Engine::Lxc => f.write_str("lxc"),
             Engine::Other(name) => f.write_str(name),
         }
     }
@@ -40,8 +64,11 @@ impl fmt::Display for Engine {
 pub struct Guest {
     /// The guest's network namespace, opened when the guest was resolved.
     pub namespace: Namespace,
-    /// A process inside the namespace, when the guest has one.
+    /// A process inside the namespace, when the guest has one (a container's init).
     pub pid: Option<u32>,
+    /// When that process started (clock ticks after boot, /proc/PID/stat field 22): with the
+    /// PID it tells the process from a later one that reuses the PID.
+    pub process_start: Option<u64>,
     /// The guest's name (container name, namespace name).
     pub name: Option<String>,
     /// The engine's ID of the guest (container ID).
@@ -60,7 +87,60 @@ impl Guest {
             _ => (None, None),
         };
         let engine = if pid.is_some() { Engine::Pid } else { Engine::Netns };
-        Guest { namespace, pid, name, id: None, engine }
+        Guest { namespace, pid, process_start: None, name, id: None, engine }
+    }
+
+    /// The guest of a process whose namespace was opened while the process was known alive.
+    pub(crate) fn from_process(
+        namespace: Namespace,
+        process: Process,
+        engine: Engine,
+        name: Option<String>,
+        id: Option<String>,
+    ) -> Self {
+        Guest {
+            namespace,
+            pid: Some(process.pid),
+            process_start: Some(process.start_time),
+            name,
+            id,
+            engine,
+        }
+    }
+
+    /// Fails when the guest went away after it was resolved: its process exited (or its PID
+    /// now belongs to another process), or its namespace name or file was removed or reused.
+    pub fn check_alive(&self) -> Result<()> {
+        let gone =
+            |why: String| Error::NotFound { op: Op::Resolve, object: format!("{self} ({why})") };
+        if let (Some(pid), Some(start_time)) = (self.pid, self.process_start) {
+            let exited = || gone(format!("process {pid} exited since it was resolved"));
+            Process { pid, start_time }.ensure_same().map_err(|_| exited())?;
+            // A zombie keeps its /proc entry but no longer has a namespace.
+            let now = fs::metadata(format!("/proc/{pid}/ns/net")).map_err(|_| exited())?;
+            if (now.dev(), now.ino()) != (self.namespace.id().dev, self.namespace.id().ino) {
+                return Err(gone(format!(
+                    "process {pid} is now in another network namespace, net:[{}]",
+                    now.ino()
+                )));
+            }
+            return Ok(());
+        }
+        let file = match self.namespace.origin() {
+            NamespaceOrigin::Named(name) => Path::new(NETNS_RUN_DIR).join(name),
+            NamespaceOrigin::Path(path) => path.clone(),
+            _ => return Ok(()),
+        };
+        match fs::metadata(&file) {
+            Ok(meta)
+                if (meta.dev(), meta.ino())
+                    == (self.namespace.id().dev, self.namespace.id().ino) =>
+            {
+                Ok(())
+            }
+            Ok(_) => Err(gone(format!("{} now refers to another namespace", file.display()))),
+            Err(err) => Err(gone(format!("{}: {err}", file.display()))),
+        }
     }
 
     /// The record of this guest kept in an attachment.
@@ -69,6 +149,7 @@ impl Guest {
             namespace: self.namespace.id(),
             origin: self.namespace.origin().clone(),
             pid: self.pid,
+            process_start: self.process_start,
             name: self.name.clone(),
             id: self.id.clone(),
             engine: self.engine.clone(),
@@ -95,7 +176,8 @@ impl fmt::Display for Guest {
     }
 }
 
-/// What an attachment remembers of its guest, so it can be found again (or not) at detach.
+/// What an attachment remembers of its guest, so it can be found again (or not) at detach,
+/// even after its engine has forgotten it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GuestRecord {
     /// The namespace's identity when attached.
@@ -104,6 +186,9 @@ pub struct GuestRecord {
     pub origin: NamespaceOrigin,
     /// A process in the namespace, when known.
     pub pid: Option<u32>,
+    /// That process's start time, which tells it from a later process with the same PID.
+    #[serde(default)]
+    pub process_start: Option<u64>,
     /// The guest's name, when known.
     pub name: Option<String>,
     /// The engine's ID of the guest, when known.
@@ -117,17 +202,21 @@ pub struct GuestRecord {
 pub enum Resolution {
     /// The target is this guest.
     Found(Guest),
-    /// The target is not for this resolver; the reason is reported if no resolver matches.
-    NotMine(String),
+    /// The target is nothing this resolver knows, or the resolver cannot tell (its engine is
+    /// not running, its socket is unreachable or answers garbage, the target is not a valid
+    /// name for it). The chain then asks the next resolver; a `prefix:` target reports it.
+    NotMine(Error),
 }
 
 /// Something that can turn a target string into a guest.
+///
+/// `Ok(NotMine)` lets the chain go on; `Err` stops it: the target is this resolver's but
+/// cannot be used (a stopped container, an ambiguous ID prefix).
 pub trait Resolver: Send + Sync {
     /// The resolver's name, used as a target prefix (`pid:`) and in error messages.
     fn name(&self) -> &str;
 
-    /// Resolves `target` (without any prefix); errors are for targets that are this
-    /// resolver's but cannot be used (a stopped container, a PID that has exited).
+    /// Resolves `target` (without any prefix), opening the guest's namespace at once.
     fn resolve(&self, target: &str) -> Result<Resolution>;
 }
 
@@ -137,9 +226,18 @@ pub struct Resolvers {
 }
 
 impl Default for Resolvers {
-    /// PID, then named namespace or namespace path.
+    /// PID, named namespace or namespace path, Docker (`$DOCKER_HOST`), Podman
+    /// (`$CONTAINER_HOST`), then LXC (`$LXC_PATH`).
     fn default() -> Self {
-        Resolvers { chain: vec![Box::new(PidResolver), Box::new(NetnsResolver)] }
+        Resolvers {
+            chain: vec![
+                Box::new(PidResolver),
+                Box::new(NetnsResolver),
+                Box::new(DockerResolver::docker()),
+                Box::new(DockerResolver::podman()),
+                Box::new(LxcResolver::from_env()),
+            ],
+        }
     }
 }
 
@@ -155,7 +253,19 @@ impl Resolvers {
         self
     }
 
-    /// Finds the guest `target` names, reporting every resolver's answer when none matches.
+    /// Adds a resolver at `index` (0 asks it first); past the end, it goes last.
+    pub fn insert(&mut self, index: usize, resolver: Box<dyn Resolver>) -> &mut Self {
+        self.chain.insert(index.min(self.chain.len()), resolver);
+        self
+    }
+
+    /// The names of the resolvers, in the order they are asked.
+    pub fn names(&self) -> Vec<&str> {
+        self.chain.iter().map(|r| r.name()).collect()
+    }
+
+    /// Finds the guest `target` names: a `name:` prefix asks only that resolver, otherwise the
+    /// first resolver that finds it wins, and when none does, the error lists every answer.
     pub fn resolve(&self, target: &str) -> Result<Guest> {
         if target.is_empty() {
             return Err(Error::invalid("guest", target, "is empty"));
@@ -163,27 +273,30 @@ impl Resolvers {
         if let Some((prefix, rest)) = target.split_once(':')
             && let Some(resolver) = self.chain.iter().find(|r| r.name() == prefix)
         {
+            if rest.is_empty() {
+                return Err(Error::invalid(
+                    "guest",
+                    target,
+                    format!("nothing follows the prefix {prefix:?}"),
+                ));
+            }
             return match resolver.resolve(rest)? {
                 Resolution::Found(guest) => Ok(guest),
-                Resolution::NotMine(reason) => Err(Error::NotFound {
-                    op: Op::Resolve,
-                    object: format!("guest {target:?} ({prefix}: {reason})"),
-                }),
+                Resolution::NotMine(err) => Err(err),
             };
         }
-        let mut reasons = Vec::new();
+        let mut answers = Vec::new();
         for resolver in &self.chain {
             match resolver.resolve(target)? {
                 Resolution::Found(guest) => return Ok(guest),
-                Resolution::NotMine(reason) => {
-                    reasons.push(format!("{}: {reason}", resolver.name()))
+                Resolution::NotMine(err) => {
+                    let answer = err.to_string();
+                    let reason = answer.strip_prefix("cannot resolve guest: ").unwrap_or(&answer);
+                    answers.push(format!("{}: {reason}", resolver.name()));
                 }
             }
         }
-        Err(Error::NotFound {
-            op: Op::Resolve,
-            object: format!("guest {target:?} ({})", reasons.join("; ")),
-        })
+        Err(Error::Unresolved { target: target.to_string(), answers })
     }
 }
 

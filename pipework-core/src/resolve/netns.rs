@@ -2,9 +2,11 @@
 
 use std::path::Path;
 
+use nix::errno::Errno;
+
 use super::{Guest, Resolution, Resolver};
 use crate::{
-    error::{Error, Result},
+    error::{Error, Op, Result},
     netns::{NETNS_RUN_DIR, Namespace},
 };
 
@@ -21,18 +23,19 @@ impl Resolver for NetnsResolver {
         if target.contains('/') {
             return match Namespace::from_path(target) {
                 Ok(namespace) => Ok(Resolution::Found(Guest::from_namespace(namespace))),
-                Err(err) if err.errno() == nix::errno::Errno::ENOENT => {
-                    Ok(Resolution::NotMine(format!("no file {target}")))
-                }
+                Err(err) if err.errno() == Errno::ENOENT => Ok(Resolution::NotMine(err)),
                 Err(err) => Err(err),
             };
         }
         if !Path::new(NETNS_RUN_DIR).join(target).exists() {
-            return Ok(Resolution::NotMine(format!("no namespace {target:?} in {NETNS_RUN_DIR}")));
+            return Ok(Resolution::NotMine(Error::NotFound {
+                op: Op::Resolve,
+                object: format!("network namespace {target:?} in {NETNS_RUN_DIR}"),
+            }));
         }
         match Namespace::from_name(target) {
             Ok(namespace) => Ok(Resolution::Found(Guest::from_namespace(namespace))),
-            Err(err @ Error::InvalidArgument { .. }) => Ok(Resolution::NotMine(err.to_string())),
+            Err(err @ Error::InvalidArgument { .. }) => Ok(Resolution::NotMine(err)),
             Err(err) => Err(err),
         }
     }

@@ -1,7 +1,7 @@
 //! Targets that are process IDs.
 
-use super::{Guest, Resolution, Resolver};
-use crate::{error::Result, netns::Namespace};
+use super::{Engine, Guest, Resolution, Resolver, process::Process};
+use crate::error::{Error, Result};
 
 /// Resolves a decimal PID to the network namespace of that process.
 #[derive(Debug, Default, Clone, Copy)]
@@ -14,8 +14,25 @@ impl Resolver for PidResolver {
 
     fn resolve(&self, target: &str) -> Result<Resolution> {
         let Ok(pid) = target.parse::<u32>() else {
-            return Ok(Resolution::NotMine("not a decimal process ID".into()));
+            return Ok(Resolution::NotMine(Error::invalid(
+                "pid",
+                target,
+                "is not a decimal process ID",
+            )));
         };
-        Ok(Resolution::Found(Guest::from_namespace(Namespace::from_pid(pid)?)))
+        let opened = Process::of(pid).and_then(|process| Ok((process, process.open_namespace()?)));
+        match opened {
+            Ok((process, namespace)) => Ok(Resolution::Found(Guest::from_process(
+                namespace,
+                process,
+                Engine::Pid,
+                None,
+                None,
+            ))),
+            Err(err @ (Error::NotFound { .. } | Error::InvalidArgument { .. })) => {
+                Ok(Resolution::NotMine(err))
+            }
+            Err(err) => Err(err),
+        }
     }
 }

@@ -183,8 +183,20 @@ fn json_of(command: &mut Command) -> Value {
     serde_json::from_slice(&output.stdout).expect("iproute2 JSON")
 }
 
+/// `CAP_DAC_OVERRIDE`: root's pass through file permissions.
+pub const CAP_DAC_OVERRIDE: u32 = 1;
+/// `CAP_DAC_READ_SEARCH`: root's pass through read and search permissions.
+pub const CAP_DAC_READ_SEARCH: u32 = 2;
+/// `CAP_NET_ADMIN`: network configuration.
+pub const CAP_NET_ADMIN: u32 = 12;
+
 /// Removes CAP_NET_ADMIN from the calling thread's effective set (capabilities are per thread).
 pub fn drop_net_admin_in_this_thread() {
+    drop_capabilities_in_this_thread(&[CAP_NET_ADMIN]);
+}
+
+/// Removes `caps` (all below 32) from the calling thread's effective set.
+pub fn drop_capabilities_in_this_thread(caps: &[u32]) {
     #[repr(C)]
     struct Header {
         version: u32,
@@ -198,13 +210,14 @@ pub fn drop_net_admin_in_this_thread() {
         inheritable: u32,
     }
     const VERSION_3: u32 = 0x2008_0522;
-    const CAP_NET_ADMIN: u32 = 12;
     let mut header = Header { version: VERSION_3, pid: 0 };
     let mut data = [Data::default(); 2];
     // SAFETY: capget/capset with a v3 header and two data words, as capabilities(7) describes.
     unsafe {
         assert_eq!(libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()), 0, "capget");
-        data[0].effective &= !(1 << CAP_NET_ADMIN);
+        for cap in caps {
+            data[0].effective &= !(1 << cap);
+        }
         assert_eq!(libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()), 0, "capset");
     }
 }
