@@ -82,6 +82,16 @@ impl Op {
     }
 }
 
+impl Op {
+    /// Whether this operation opens, creates, enters or deletes a namespace.
+    pub fn is_namespace_op(self) -> bool {
+        matches!(
+            self,
+            Op::OpenNamespace | Op::CreateNamespace | Op::DeleteNamespace | Op::EnterNamespace
+        )
+    }
+}
+
 impl fmt::Display for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -231,6 +241,48 @@ impl Error {
         }
     }
 
+    /// The family of this error, which the bindings turn into their own error types.
+    pub fn category(&self) -> Category {
+        match self {
+            Error::InvalidArgument { .. } => return Category::InvalidArgument,
+            Error::Kernel { errno: Errno::EPERM | Errno::EACCES, .. } => {
+                return Category::MissingCapability;
+            }
+            _ => {}
+        }
+        if self.op() == Some(Op::Resolve) {
+            return Category::Resolve;
+        }
+        match self.errno() {
+            Errno::ENOENT | Errno::ENODEV | Errno::ESRCH => Category::NotFound,
+            Errno::EEXIST => Category::AlreadyExists,
+            _ if self.op().is_some_and(Op::is_namespace_op) => Category::Namespace,
+            _ => Category::Other,
+        }
+    }
+
+    /// The capability whose absence made the kernel refuse, for EPERM and EACCES.
+    pub fn missing_capability(&self) -> Option<&'static str> {
+        match self {
+            Error::Kernel { op, errno: Errno::EPERM | Errno::EACCES, .. } => Some(op.capability()),
+            _ => None,
+        }
+    }
+
+    /// What was being done, for every error that records it.
+    pub fn op(&self) -> Option<Op> {
+        match self {
+            Error::Kernel { op, .. }
+            | Error::NotFound { op, .. }
+            | Error::AlreadyExists { op, .. }
+            | Error::Conflict { op, .. }
+            | Error::Unsupported { op, .. }
+            | Error::Protocol { op, .. } => Some(*op),
+            Error::Unresolved { .. } => Some(Op::Resolve),
+            Error::InvalidArgument { .. } => None,
+        }
+    }
+
     /// Builds a kernel error from an `io::Error`, keeping its errno.
     pub fn io(op: Op, object: impl Into<String>, err: &io::Error) -> Self {
         Error::Kernel {
@@ -259,6 +311,26 @@ impl Error {
     }
 }
 
+/// The families of errors that the bindings map to their own types (Python exception classes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Category {
+    /// A malformed or out-of-range argument; nothing was changed.
+    InvalidArgument,
+    /// The kernel refused for lack of a capability ([`Error::missing_capability`] names it).
+    MissingCapability,
+    /// A guest target could not be resolved.
+    Resolve,
+    /// Something needed does not exist.
+    NotFound,
+    /// Something to be created already exists.
+    AlreadyExists,
+    /// A namespace could not be opened, created, entered or deleted.
+    Namespace,
+    /// Any other failure.
+    Other,
+}
+
 /// The result type of pipework-core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -275,6 +347,33 @@ mod tests {
         assert_eq!(err.errno(), Errno::EPERM);
         let err = Error::kernel(Op::EnterNamespace, "netns x", Errno::EPERM);
         assert!(err.to_string().contains("CAP_SYS_ADMIN"));
+    }
+
+    #[test]
+    fn categories_follow_the_kind_then_the_operation_then_the_errno() {
+        let cases = [
+            (Error::invalid("mtu", "1", "too small"), Category::InvalidArgument),
+            (Error::kernel(Op::LinkAdd, "br0", Errno::EPERM), Category::MissingCapability),
+            (Error::kernel(Op::OpenNamespace, "/x", Errno::EACCES), Category::MissingCapability),
+            (Error::NotFound { op: Op::Resolve, object: "guest".into() }, Category::Resolve),
+            (Error::Unresolved { target: "web".into(), answers: vec![] }, Category::Resolve),
+            (Error::NotFound { op: Op::LinkGet, object: "eth1".into() }, Category::NotFound),
+            (Error::kernel(Op::LinkDel, "eth1", Errno::ENODEV), Category::NotFound),
+            (Error::kernel(Op::LinkAdd, "br0", Errno::EEXIST), Category::AlreadyExists),
+            (Error::kernel(Op::EnterNamespace, "x", Errno::EINVAL), Category::Namespace),
+            (Error::kernel(Op::RouteAdd, "default", Errno::ENETUNREACH), Category::Other),
+        ];
+        for (err, category) in cases {
+            assert_eq!(err.category(), category, "{err}");
+        }
+    }
+
+    #[test]
+    fn only_permission_errors_name_a_missing_capability() {
+        let err = Error::kernel(Op::Probe, "10.0.0.1", Errno::EPERM);
+        assert_eq!(err.missing_capability(), Some("CAP_NET_RAW"));
+        assert_eq!(Error::kernel(Op::Probe, "x", Errno::EIO).missing_capability(), None);
+        assert_eq!(Error::invalid("mac", "x", "bad").missing_capability(), None);
     }
 
     #[test]

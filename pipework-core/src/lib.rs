@@ -34,7 +34,7 @@ pub mod wait;
 pub use crate::{
     addr::{Address, parse_cidr},
     attach::{AttachPlan, AttachStatus, Attachment, Detected, HostKind, HostSide, attach},
-    error::{Error, Op, Result},
+    error::{Category, Error, Op, Result},
     handle::Handle,
     link::{Bridge, Link, LinkRef, Macvlan, MacvlanMode, OperState, Veth, Vxlan},
     mac::MacAddr,

@@ -24,7 +24,7 @@ pub use self::{
     pid::PidResolver,
 };
 use crate::{
-    error::{Error, Op, Result},
+    error::{Category, Error, Op, Result},
     netns::{NETNS_RUN_DIR, Namespace, NamespaceId, NamespaceOrigin},
 };
 
@@ -197,6 +197,27 @@ pub struct GuestRecord {
     pub engine: Engine,
 }
 
+impl GuestRecord {
+    /// Opens the guest's namespace again the way it was found; `None` when it is gone or is now another one.
+    ///
+    /// An anonymous namespace cannot be found again and gives `None`.
+    pub fn reopen(&self) -> Result<Option<Namespace>> {
+        let opened = match &self.origin {
+            NamespaceOrigin::Current => Namespace::current(),
+            NamespaceOrigin::Pid(pid) => Namespace::from_pid(*pid),
+            NamespaceOrigin::Path(path) => Namespace::from_path(path),
+            NamespaceOrigin::Named(name) => Namespace::from_name(name),
+            NamespaceOrigin::Anonymous => return Ok(None),
+        };
+        match opened {
+            Ok(namespace) if namespace.id() == self.namespace => Ok(Some(namespace)),
+            Ok(_) => Ok(None),
+            Err(err) if err.category() == Category::NotFound => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+}
+
 /// What a resolver says about a target.
 #[derive(Debug)]
 pub enum Resolution {
@@ -303,4 +324,25 @@ impl Resolvers {
 /// Resolves `target` with the default chain.
 pub fn resolve(target: &str) -> Result<Guest> {
     Resolvers::default().resolve(target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_reopens_its_namespace_while_it_exists() {
+        let own = Guest::from_namespace(Namespace::from_pid(std::process::id()).unwrap()).record();
+        let reopened = own.reopen().unwrap().expect("own namespace");
+        assert_eq!(reopened.id(), own.namespace);
+        let mut gone = own.clone();
+        gone.origin = NamespaceOrigin::Named("pipework-no-such-namespace".into());
+        assert!(gone.reopen().unwrap().is_none());
+        let mut other = own.clone();
+        other.namespace.ino += 1;
+        assert!(other.reopen().unwrap().is_none(), "another namespace under the same origin");
+        let mut anonymous = own;
+        anonymous.origin = NamespaceOrigin::Anonymous;
+        assert!(anonymous.reopen().unwrap().is_none());
+    }
 }
