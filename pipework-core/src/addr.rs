@@ -45,6 +45,18 @@ pub fn parse_cidr(argument: &str, text: &str) -> Result<IpNet> {
     }
 }
 
+/// Parses a plain IPv4 or IPv6 address (a gateway, a ping target) for argument `argument`.
+pub fn parse_ip(argument: &str, text: &str) -> Result<IpAddr> {
+    text.parse::<IpAddr>().map_err(|_| {
+        let reason = if text.contains('/') {
+            "expected an address without a prefix length"
+        } else {
+            "not an IPv4 or IPv6 address"
+        };
+        Error::invalid(argument, text, reason)
+    })
+}
+
 /// An address as the kernel reports it on a link.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Address {
@@ -162,5 +174,15 @@ mod tests {
         assert!(err.contains("not an IPv4 or IPv6 address"), "{err}");
         let err = parse_cidr("address", "fe80::1/129").unwrap_err().to_string();
         assert!(err.contains("0 to 128"), "{err}");
+    }
+
+    #[test]
+    fn plain_addresses_parse_and_prefixes_are_refused() {
+        assert_eq!(parse_ip("gateway", "10.0.0.1").unwrap().to_string(), "10.0.0.1");
+        assert!(parse_ip("gateway", "2001:db8::1").unwrap().is_ipv6());
+        let err = parse_ip("gateway", "10.0.0.1/24").unwrap_err().to_string();
+        assert!(err.starts_with("invalid gateway") && err.contains("without a prefix"), "{err}");
+        let err = parse_ip("gateway", "router").unwrap_err().to_string();
+        assert!(err.contains("not an IPv4 or IPv6 address"), "{err}");
     }
 }

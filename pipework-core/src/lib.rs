@@ -32,7 +32,7 @@ pub mod tipc;
 pub mod wait;
 
 pub use crate::{
-    addr::{Address, parse_cidr},
+    addr::{Address, parse_cidr, parse_ip},
     attach::{AttachPlan, AttachStatus, Attachment, Detected, HostKind, HostSide, attach},
     error::{Category, Error, Op, Result},
     handle::Handle,
