@@ -1,0 +1,55 @@
+"""pipework: connect Linux containers and network namespaces to networks, over netlink.
+
+The typed Python face of pipework-rs. Everything here is implemented in Rust
+(``pipework._native``, a private module); this package re-exports it::
+
+    import pipework
+
+    with pipework.Namespace.create("web") as web:
+        with pipework.attach(web, "br1", addresses="192.168.1.2/24") as attachment:
+            print(attachment.to_dict())
+
+Calls release the GIL while they talk to the kernel, so several threads can attach at once.
+Errors are ``pipework.PipeworkError`` (an ``OSError`` with ``.errno``) and its subclasses.
+The pytest fixtures live in ``pipework.pytest_plugin``, registered as a pytest plugin.
+"""
+
+from pipework._native import (
+    AlreadyExists,
+    Address,
+    Attachment,
+    DhcpError,
+    Guest,
+    InvalidArgument,
+    Link,
+    MissingCapability,
+    Namespace,
+    NamespaceError,
+    NotFound,
+    PipeworkError,
+    ResolveError,
+    Route,
+    __version__,
+    attach,
+    resolve,
+)
+
+__all__ = [
+    "AlreadyExists",
+    "Address",
+    "Attachment",
+    "DhcpError",
+    "Guest",
+    "InvalidArgument",
+    "Link",
+    "MissingCapability",
+    "Namespace",
+    "NamespaceError",
+    "NotFound",
+    "PipeworkError",
+    "ResolveError",
+    "Route",
+    "__version__",
+    "attach",
+    "resolve",
+]

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The Python tier: builds the `pipework` module into a venv with `pip install ./pipework-py`
+# (maturin, debug profile), checks the hand-written stubs against it with mypy's stubtest,
+# type-checks the example and the tests with mypy --strict, then runs pytest against the
+# real kernel in private namespaces and the Python lamp example. Needs root.
+#
+# Usage: scripts/tier-python.sh [PYTEST ARGS...]      (scripts/test.sh runs it)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+say() { printf '\n== python: %s\n' "$*"; }
+
+if [ "$(id -u)" != 0 ]; then
+    echo "scripts/tier-python.sh must run as root: the tests create namespaces and links" >&2
+    exit 1
+fi
+
+# --- a venv with the build and test tools --------------------------------------------------
+if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    say "installing python3-venv"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get -o DPkg::Lock::Timeout=300 update -qq
+    apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends python3-venv >/dev/null
+fi
+venv=target/python-venv
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+python="$venv/bin/python"
+say "tools (maturin, pytest, pytest-timeout, mypy)"
+"$python" -m pip install -q --disable-pip-version-check \
+    'maturin>=1.9.4,<2' 'pytest>=8' 'pytest-timeout>=2' 'mypy>=1.11'
+
+# --- build and install, exactly as a user would (debug profile keeps the tier fast) -------
+say "pip install ./pipework-py"
+PATH="$root/$venv/bin:$PATH" MATURIN_PEP517_ARGS="--profile dev" \
+    "$python" -m pip install -q --disable-pip-version-check --no-build-isolation \
+    --force-reinstall --no-deps ./pipework-py
+"$python" -c 'import pipework; print("pipework", pipework.__version__, "from", pipework.__file__)'
+
+# --- the stubs cannot drift from the compiled module ---------------------------------------
+say "mypy stubtest"
+# Run outside the source tree so that only the installed package is found.
+(cd pipework-py/tests && "$root/$python" -m mypy.stubtest pipework)
+say "mypy --strict (example and tests, against the stubs)"
+"$python" -m mypy --strict --cache-dir target/mypy-cache \
+    examples/python/lamp.py pipework-py/tests
+
+# --- the tests, then proof that nothing was left behind ------------------------------------
+netns_before=$(ip netns list | awk '{print $1}' | sort)
+links_before=$(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | sort)
+status=0
+say "pytest"
+(cd pipework-py && "../$python" -m pytest -W error -p no:cacheprovider --timeout 120 "$@") || status=$?
+if [ "$status" = 0 ]; then
+    say "examples/python/lamp.py"
+    "$python" examples/python/lamp.py || status=$?
+fi
+netns_after=$(ip netns list | awk '{print $1}' | sort)
+links_after=$(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | sort)
+if [ "$netns_before" != "$netns_after" ] || [ "$links_before" != "$links_after" ]; then
+    echo "LEAK: the Python tier left namespaces or interfaces behind" >&2
+    diff <(echo "$netns_before") <(echo "$netns_after") >&2 || true
+    diff <(echo "$links_before") <(echo "$links_after") >&2 || true
+    status=1
+fi
+exit "$status"
