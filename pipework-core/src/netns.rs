@@ -348,9 +348,10 @@ fn prepare_run_dir() -> Result<()> {
 
 /// Runs `f` on the calling thread inside a brand-new network namespace, then switches back.
 fn with_new_namespace<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
-    let guard = NamespaceGuard::save()?;
+    let mut guard = NamespaceGuard::save()?;
     unshare(CloneFlags::CLONE_NEWNET)
         .map_err(|errno| Error::kernel(Op::CreateNamespace, "new namespace", errno))?;
+    guard.switched = true;
     let result = f();
     drop(guard);
     result
@@ -364,10 +365,13 @@ pub(crate) struct NamespaceGuard {
 
 impl NamespaceGuard {
     /// Remembers the calling thread's namespace without leaving it.
+    ///
+    /// The guard switches back on drop only once `switched` is set, after a successful
+    /// `unshare` or `setns`: returning needs CAP_SYS_ADMIN, which a failed switch may lack.
     fn save() -> Result<Self> {
         let original = File::open("/proc/thread-self/ns/net")
             .map_err(|err| Error::io(Op::EnterNamespace, "/proc/thread-self/ns/net", &err))?;
-        Ok(NamespaceGuard { original: original.into(), switched: true })
+        Ok(NamespaceGuard { original: original.into(), switched: false })
     }
 
     /// Switches the calling thread into `ns` until the guard is dropped.
@@ -382,11 +386,11 @@ impl NamespaceGuard {
         .metadata()
         .map_err(|e| Error::io(Op::EnterNamespace, ns.to_string(), &e))?;
         if here.dev() == ns.id.dev && here.ino() == ns.id.ino {
-            guard.switched = false;
             return Ok(guard);
         }
         setns(ns, CloneFlags::CLONE_NEWNET)
             .map_err(|errno| Error::kernel(Op::EnterNamespace, ns.to_string(), errno))?;
+        guard.switched = true;
         Ok(guard)
     }
 }

@@ -85,6 +85,26 @@ fn anonymous_namespaces_live_as_long_as_their_descriptor() {
 
 #[test]
 #[ignore = "needs root; scripts/test.sh runs it"]
+fn a_thread_without_cap_sys_admin_gets_an_error_not_an_abort() {
+    let sandbox = Sandbox::new();
+    let host = sandbox.host().try_clone().expect("host");
+    let outcome = std::thread::spawn(move || {
+        common::drop_capabilities_in_this_thread(&[common::CAP_SYS_ADMIN]);
+        let created = Namespace::create_anonymous().map(drop);
+        let entered = Handle::new(&host).map(drop);
+        (created, entered)
+    })
+    .join()
+    .expect("the thread returns instead of aborting the process");
+    for result in [outcome.0, outcome.1] {
+        let err = result.unwrap_err();
+        assert_eq!(err.errno(), nix::errno::Errno::EPERM, "{err}");
+        assert_eq!(err.missing_capability(), Some("CAP_SYS_ADMIN"), "{err}");
+    }
+}
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
 fn missing_pid_and_name_are_clear_errors() {
     let err = Namespace::from_pid(u32::MAX - 1).unwrap_err();
     assert!(err.to_string().contains("process 4294967294 does not exist"), "{err}");

@@ -189,6 +189,8 @@ pub const CAP_DAC_OVERRIDE: u32 = 1;
 pub const CAP_DAC_READ_SEARCH: u32 = 2;
 /// `CAP_NET_ADMIN`: network configuration.
 pub const CAP_NET_ADMIN: u32 = 12;
+/// `CAP_SYS_ADMIN`: among others, entering and creating namespaces.
+pub const CAP_SYS_ADMIN: u32 = 21;
 
 /// Removes CAP_NET_ADMIN from the calling thread's effective set (capabilities are per thread).
 pub fn drop_net_admin_in_this_thread() {
