@@ -4,6 +4,7 @@ use std::{
     fmt,
     future::Future,
     os::fd::{FromRawFd, IntoRawFd},
+    sync::Mutex,
 };
 
 use futures_util::StreamExt;
@@ -52,6 +53,8 @@ pub struct Handle {
     runtime: Option<Runtime>,
     netlink: rtnetlink::Handle,
     namespace: Namespace,
+    // The kernel runs one dump per netlink socket at a time and answers EBUSY to a second.
+    dump_lock: Mutex<()>,
 }
 
 impl Handle {
@@ -82,7 +85,7 @@ impl Handle {
             runtime.spawn(connection);
             netlink
         };
-        Ok(Handle { runtime: Some(runtime), netlink, namespace })
+        Ok(Handle { runtime: Some(runtime), netlink, namespace, dump_lock: Mutex::new(()) })
     }
 
     /// The namespace this handle acts in.
@@ -199,13 +202,14 @@ impl Handle {
         }
     }
 
-    /// Sends a dump request and returns every answer.
+    /// Sends a dump request and returns every answer; dumps from several threads take turns.
     pub(crate) fn dump(
         &self,
         message: RouteNetlinkMessage,
         op: Op,
         object: &dyn fmt::Display,
     ) -> Result<Vec<RouteNetlinkMessage>> {
+        let _turn = self.dump_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         self.exchange(message, NLM_F_REQUEST | NLM_F_DUMP, op, object)
     }
 

@@ -85,6 +85,24 @@ fn anonymous_namespaces_live_as_long_as_their_descriptor() {
 
 #[test]
 #[ignore = "needs root; scripts/test.sh runs it"]
+fn one_handle_serves_several_threads_dumping_at_once() {
+    let sandbox = Sandbox::new();
+    let handle = sandbox.host_handle();
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..50 {
+                    let links = handle.links().expect("a dump while other threads dump");
+                    assert_eq!(links.len(), 1, "{links:?}");
+                    handle.addresses(None).expect("an address dump");
+                }
+            });
+        }
+    });
+}
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
 fn a_thread_without_cap_sys_admin_gets_an_error_not_an_abort() {
     let sandbox = Sandbox::new();
     let host = sandbox.host().try_clone().expect("host");

@@ -100,8 +100,12 @@ impl Bridge {
         {
             return Ok(false);
         }
-        handle.link_del(link.index)?;
-        Ok(true)
+        match handle.link_del(link.index) {
+            Ok(()) => Ok(true),
+            // Another detach removed it between our check and our request.
+            Err(err) if err.errno() == nix::errno::Errno::ENODEV => Ok(false),
+            Err(err) => Err(err),
+        }
     }
 
     fn adopt(&self, handle: &Handle, link: Link) -> Result<EnsuredBridge> {
