@@ -98,7 +98,13 @@ pub(crate) enum GuestArg<'py> {
 /// What the guest argument becomes before the GIL is released.
 enum GuestSource {
     /// An open namespace, with what is known of its guest.
-    Opened { opened: Arc<Opened>, pid: Option<u32>, name: Option<String>, id: Option<String>, engine: Option<Engine> },
+    Opened {
+        opened: Arc<Opened>,
+        pid: Option<u32>,
+        name: Option<String>,
+        id: Option<String>,
+        engine: Option<Engine>,
+    },
     /// A target for the resolvers.
     Target(String),
 }
@@ -159,7 +165,9 @@ impl OneOrMany {
 /// A value for a `u32` argument, refused with InvalidArgument when negative or too large.
 pub(crate) fn u32_arg(py: Python<'_>, argument: &str, value: Option<i64>) -> PyResult<Option<u32>> {
     value
-        .map(|v| u32::try_from(v).map_err(|_| invalid(py, argument, &v.to_string(), "out of range")))
+        .map(|v| {
+            u32::try_from(v).map_err(|_| invalid(py, argument, &v.to_string(), "out of range"))
+        })
         .transpose()
 }
 

@@ -79,14 +79,14 @@ pub(crate) fn new_error(py: Python<'_>, name: &str, errno: i32, message: &str) -
 /// Converts a core error into the matching exception, keeping the errno and the message.
 pub(crate) fn to_py(py: Python<'_>, err: Error) -> PyErr {
     let name = match err.category() {
-            Category::InvalidArgument => "InvalidArgument",
-            Category::MissingCapability => "MissingCapability",
-            Category::Resolve => "ResolveError",
-            Category::NotFound => "NotFound",
-            Category::AlreadyExists => "AlreadyExists",
-            Category::Namespace => "NamespaceError",
-            _ => "PipeworkError",
-        };
+        Category::InvalidArgument => "InvalidArgument",
+        Category::MissingCapability => "MissingCapability",
+        Category::Resolve => "ResolveError",
+        Category::NotFound => "NotFound",
+        Category::AlreadyExists => "AlreadyExists",
+        Category::Namespace => "NamespaceError",
+        _ => "PipeworkError",
+    };
     let exception = new_error(py, name, err.errno() as i32, &err.to_string());
     if let Some(capability) = err.missing_capability()
         && let Err(failed) = exception.value(py).setattr("capability", capability)

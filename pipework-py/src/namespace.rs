@@ -163,9 +163,9 @@ impl PyNamespace {
 
     /// The file the namespace was opened from, for `from_path`.
     #[getter]
-    fn path(&self) -> Option<PathBuf> {
+    fn path(&self) -> Option<String> {
         match &self.origin {
-            NamespaceOrigin::Path(path) => Some(path.clone()),
+            NamespaceOrigin::Path(path) => Some(path.to_string_lossy().into_owned()),
             _ => None,
         }
     }
@@ -215,7 +215,11 @@ impl PyNamespace {
     /// Deletes the namespace if this object created it, else closes it.
     #[pyo3(signature = (*_args))]
     fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, PyTuple>) -> PyResult<()> {
-        if self.created && !self.closed() { self.delete(py) } else { Ok(self.close()) }
+        if self.created && !self.closed() {
+            return self.delete(py);
+        }
+        self.close();
+        Ok(())
     }
 
     pub(crate) fn __repr__(&self) -> String {
@@ -281,7 +285,9 @@ impl PyNamespace {
             let slice = left.min(SIGNAL_CHECK_INTERVAL);
             match py.detach(|| pipework_core::ping(&opened.namespace, destination, slice)) {
                 Ok(rtt) => return Ok(rtt.as_secs_f64()),
-                Err(err) if err.errno() as i32 == libc::ETIMEDOUT && left > slice => py.check_signals()?,
+                Err(err) if err.errno() as i32 == libc::ETIMEDOUT && left > slice => {
+                    py.check_signals()?
+                }
                 Err(err) => return Err(to_py(py, err)),
             }
         }

@@ -1,0 +1,128 @@
+"""Link queries and the building blocks (bridge, veth, addresses), checked with ``ip -j``."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+import pipework
+from iproute import addresses, ip_json, ip_link, link_names, pings
+from pipework import Namespace
+from pipework.pytest_plugin import NetnsFactory
+
+
+def test_links_and_link_report_what_ip_reports(sandbox_host: Namespace) -> None:
+    bridge = sandbox_host.bridge_add("br7", mtu=1400)
+    assert bridge.kind == "bridge" and bridge.ifname == "br7" and bridge.up
+    kernel = ip_link(sandbox_host, "br7")
+    assert bridge.index == kernel["ifindex"]
+    assert bridge.mtu == kernel["mtu"] == 1400
+    assert bridge.address == kernel["address"]
+    assert bridge.alias == kernel.get("ifalias") == "created by pipework"
+    assert "UP" in kernel["flags"]
+    assert sandbox_host.link("br7") == bridge == sandbox_host.link(bridge.index)
+    assert {link.ifname for link in sandbox_host.links()} == link_names(sandbox_host)
+    lo = sandbox_host.link("lo")
+    assert lo.kind is None and lo.up and lo.state == "unknown"
+
+
+def test_link_objects_have_a_useful_repr_and_dict(sandbox_host: Namespace) -> None:
+    link = sandbox_host.bridge_add("br8")
+    text = repr(link)
+    assert text.startswith(f"Link(index={link.index}, ifname='br8', kind='bridge', address='")
+    assert "master=None" in text
+    as_dict = link.to_dict()
+    assert as_dict["name"] == "br8" and as_dict["index"] == link.index
+    assert as_dict["mac"] == link.address and as_dict["kind"] == "bridge"
+    assert hash(link) == hash(sandbox_host.link("br8"))
+
+
+def test_a_missing_link_is_not_found(sandbox_host: Namespace) -> None:
+    with pytest.raises(pipework.NotFound, match="link nothere"):
+        sandbox_host.link("nothere")
+
+
+def test_veth_add_creates_the_peer_inside_another_namespace(
+    sandbox_host: Namespace, netns: Namespace
+) -> None:
+    bridge = sandbox_host.bridge_add("br0")
+    local = sandbox_host.veth_add(
+        "vh0",
+        "eth5",
+        peer_netns=netns,
+        mtu=1450,
+        master="br0",
+        address="02:00:00:00:0a:01",
+        peer_address="02:00:00:00:0a:02",
+        state="up",
+    )
+    assert local.kind == "veth" and local.master == bridge.index and local.mtu == 1450
+    assert local.address == "02:00:00:00:0a:01"
+    peer = netns.link("eth5")
+    assert peer.address == "02:00:00:00:0a:02" and peer.mtu == 1450 and not peer.up
+    assert local.link == peer.index and peer.link == local.index
+    assert ip_link(sandbox_host, "vh0")["master"] == "br0"
+    assert ip_link(netns, "eth5")["address"] == "02:00:00:00:0a:02"
+    assert "eth5" not in link_names(sandbox_host)
+
+
+def test_link_set_and_addresses_round_trip_through_the_kernel(
+    sandbox_host: Namespace, netns: Namespace
+) -> None:
+    sandbox_host.veth_add("vh1", "eth1", peer_netns=netns, state="up")
+    netns.link_set("eth1", state="up", mtu=1300, address="02:00:00:00:0b:01")
+    sandbox_host.addr_add("vh1", "10.9.0.1/24")
+    netns.addr_add("eth1", "10.9.0.2/24")
+    netns.addr_add("eth1", "2001:db8:9::2/64")
+    kernel = ip_link(netns, "eth1")
+    assert kernel["mtu"] == 1300 and kernel["address"] == "02:00:00:00:0b:01"
+    assert "UP" in kernel["flags"]
+    assert addresses(netns, "eth1") == {"10.9.0.2/24", "2001:db8:9::2/64"}
+    got = {str(a) for a in netns.addresses("eth1") if not a.address.startswith("fe80")}
+    assert got == {"10.9.0.2/24", "2001:db8:9::2/64"}
+    v4 = next(a for a in netns.addresses("eth1") if a.family == socket.AF_INET)
+    assert (v4.address, v4.prefixlen, v4.index) == ("10.9.0.2", 24, netns.link("eth1").index)
+    assert repr(v4) == f"Address('10.9.0.2/24', index={v4.index})"
+    assert v4.to_dict() == {"index": v4.index, "net": "10.9.0.2/24"}
+    assert pings(netns, "10.9.0.1")
+    assert netns.ping("10.9.0.1", timeout=5) < 5
+    netns.addr_del("eth1", "10.9.0.2/24")
+    assert addresses(netns, "eth1") == {"2001:db8:9::2/64"}
+    netns.link_set("eth1", state="down")
+    assert "UP" not in ip_link(netns, "eth1")["flags"]
+
+
+def test_routes_are_read_per_family(sandbox_host: Namespace) -> None:
+    sandbox_host.veth_add("vh2", "vh3", state="up")
+    sandbox_host.addr_add("vh2", "10.8.0.1/24")
+    sandbox_host.addr_add("vh2", "2001:db8:8::1/64")
+    v4 = sandbox_host.routes()
+    assert any(r.dst == "10.8.0.0/24" and r.oif == sandbox_host.link("vh2").index for r in v4)
+    assert all(":" not in r.dst for r in v4)
+    v6 = sandbox_host.routes(socket.AF_INET6)
+    assert any(r.dst == "2001:db8:8::/64" for r in v6)
+    route = next(r for r in v4 if r.dst == "10.8.0.0/24")
+    assert not route.default and route.gateway is None
+    assert repr(route).startswith("Route(dst='10.8.0.0/24', gateway=None, oif=")
+    kernel = {r["dst"] for r in ip_json(sandbox_host, "route", "show")}
+    assert "10.8.0.0/24" in kernel
+    with pytest.raises(pipework.InvalidArgument, match="family"):
+        sandbox_host.routes(family=12345)
+
+
+def test_link_del_removes_both_ends(sandbox_host: Namespace, netns: Namespace) -> None:
+    sandbox_host.veth_add("vh4", "eth4", peer_netns=netns)
+    sandbox_host.link_del("vh4")
+    assert "vh4" not in link_names(sandbox_host)
+    assert "eth4" not in link_names(netns)
+    with pytest.raises(pipework.NotFound):
+        sandbox_host.link_del("vh4")
+
+
+def test_link_set_master_puts_a_link_on_a_bridge(netns_factory: NetnsFactory) -> None:
+    host = netns_factory("master")
+    host.bridge_add("br3")
+    host.veth_add("vh5", "vh6")
+    host.link_set("vh5", master="br3")
+    assert ip_link(host, "vh5")["master"] == "br3"
