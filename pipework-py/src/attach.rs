@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use pipework_core::{
     AttachPlan, AttachStatus, Attachment, Engine, Error, Guest, Handle, HostSide, MacAddr, Op,
+    attach::{HostChoice, detect},
     parse_cidr, parse_ip, resolve as core_resolve,
 };
 use pyo3::{
@@ -174,7 +175,7 @@ pub(crate) fn u32_arg(py: Python<'_>, argument: &str, value: Option<i64>) -> PyR
 /// Builds the plan from the keyword arguments; every error names its argument.
 #[allow(clippy::too_many_arguments)]
 fn plan(
-    host: &str,
+    host: HostSide,
     ifname: Option<&str>,
     host_ifname: Option<&str>,
     addresses: Vec<String>,
@@ -182,7 +183,7 @@ fn plan(
     mac: Option<&str>,
     mtu: Option<u32>,
 ) -> pipework_core::Result<AttachPlan> {
-    let mut plan = AttachPlan::new(HostSide::parse(host)?);
+    let mut plan = AttachPlan::new(host);
     if let Some(ifname) = ifname {
         plan = plan.guest_ifname(ifname);
     }
@@ -249,17 +250,19 @@ pub(crate) fn attach(
     let mtu = u32_arg(py, "mtu", mtu)?;
     let addresses = addresses.map(OneOrMany::into_vec).unwrap_or_default();
     let gateways = gateway.map(OneOrMany::into_vec).unwrap_or_default();
-    let plan = plan(host, ifname, host_ifname, addresses, gateways, mac, mtu)
-        .map_err(|err| to_py(py, err))?;
     let host_netns = match host_netns {
         Some(namespace) => namespace,
         None => Py::new(py, PyNamespace::current(py)?)?,
     };
-    let host = host_netns.get().opened(py)?;
+    let opened = host_netns.get().opened(py)?;
     let source = GuestSource::new(py, guest)?;
     let attachment = unlocked(py, || {
+        let handle = opened.handle()?;
+        // What the host name means (existing bridge, physical parent, br* to create...).
+        let side = detect(handle, host)?.host_side(&HostChoice::default())?;
+        let plan = plan(side, ifname, host_ifname, addresses, gateways, mac, mtu)?;
         let guest = source.guest()?;
-        pipework_core::attach(host.handle()?, &guest, &plan)
+        pipework_core::attach(handle, &guest, &plan)
     })?;
     Ok(PyAttachment { attachment, host_netns })
 }
@@ -282,10 +285,10 @@ impl PyAttachment {
         }
     }
 
-    /// The host side's name (the bridge).
+    /// The host interface: the bridge, the macvlan parent or the moved device.
     #[getter]
     fn host(&self) -> &str {
-        self.attachment.plan.host.name()
+        self.attachment.plan.host.host_interface()
     }
 
     /// The namespace of the host side.

@@ -9,8 +9,8 @@ use std::{
 };
 
 use pipework_core::{
-    Bridge, Handle, LinkRef, MacAddr, Namespace, NamespaceId, NamespaceOrigin, Veth, parse_cidr,
-    parse_ip,
+    Bridge, Condition, Handle, LinkRef, MacAddr, Namespace, NamespaceId, NamespaceOrigin, Veth,
+    parse_cidr, parse_ip,
 };
 use pyo3::{prelude::*, types::PyTuple};
 
@@ -279,18 +279,40 @@ impl PyNamespace {
         let destination: IpAddr = parse_ip("address", address).map_err(|err| to_py(py, err))?;
         let timeout = positive_seconds(py, "timeout", timeout)?;
         let opened = self.opened(py)?;
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let slice = left.min(SIGNAL_CHECK_INTERVAL);
-            match py.detach(|| pipework_core::ping(&opened.namespace, destination, slice)) {
-                Ok(rtt) => return Ok(rtt.as_secs_f64()),
-                Err(err) if err.errno() as i32 == libc::ETIMEDOUT && left > slice => {
-                    py.check_signals()?
-                }
-                Err(err) => return Err(to_py(py, err)),
+        in_slices(py, Some(timeout), |slice| {
+            pipework_core::ping(&opened.namespace, destination, slice)
+        })
+        .map(|rtt| rtt.as_secs_f64())
+    }
+
+    /// Waits until link `ifname` exists, is up, or is up with an address; returns it then.
+    ///
+    /// Woken by the kernel's netlink notifications, not a sleep loop. `timeout=None` waits
+    /// forever; either way Ctrl-C is noticed within 100 ms.
+    #[pyo3(signature = (ifname, condition="up", *, timeout=None))]
+    fn wait_for(
+        &self,
+        py: Python<'_>,
+        ifname: &str,
+        condition: &str,
+        timeout: Option<f64>,
+    ) -> PyResult<Link> {
+        let condition = match condition {
+            "exists" => Condition::Exists,
+            "up" => Condition::Up,
+            "addressed" => Condition::Addressed,
+            other => {
+                let reason = "expected \"exists\", \"up\" or \"addressed\"";
+                return Err(invalid(py, "condition", other, reason));
             }
-        }
+        };
+        let timeout =
+            timeout.map(|seconds| positive_seconds(py, "timeout", seconds)).transpose()?;
+        let opened = self.opened(py)?;
+        in_slices(py, timeout, |slice| {
+            pipework_core::wait_for(opened.handle()?, ifname, condition, Some(slice))
+        })
+        .map(Link)
     }
 
     /// Creates a bridge, or finds the existing one, and brings it up.
@@ -421,6 +443,29 @@ impl PyNamespace {
             let net = parse_cidr("address", address)?;
             h.addr_del(h.link(link)?.index, net)
         })
+    }
+}
+
+/// Runs a wait of `timeout` (`None`: forever) as waits of at most 100 ms without the GIL,
+/// checking for Ctrl-C in between; a slice that times out (ETIMEDOUT) is followed by the next.
+fn in_slices<T: Send>(
+    py: Python<'_>,
+    timeout: Option<Duration>,
+    wait: impl Fn(Duration) -> pipework_core::Result<T> + Sync,
+) -> PyResult<T> {
+    let deadline = timeout.map(|timeout| Instant::now() + timeout);
+    loop {
+        let left = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+        let slice = left.map_or(SIGNAL_CHECK_INTERVAL, |left| left.min(SIGNAL_CHECK_INTERVAL));
+        match py.detach(|| wait(slice)) {
+            Err(err)
+                if err.errno() as i32 == libc::ETIMEDOUT
+                    && left.is_none_or(|left| left > slice) =>
+            {
+                py.check_signals()?
+            }
+            outcome => return outcome.map_err(|err| to_py(py, err)),
+        }
     }
 }
 

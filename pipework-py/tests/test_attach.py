@@ -147,7 +147,7 @@ def test_the_host_side_defaults_to_the_calling_threads_namespace(
         ("mtu", -1, 'invalid mtu "-1": out of range'),
         ("ifname", "averyveryverylongname", "invalid guest ifname"),
         ("host_ifname", "a/b", 'invalid host ifname "a/b": contains \'/\''),
-        ("host", "a:b", 'invalid host "a:b"'),
+        ("host", "a:b", 'invalid host interface "a:b"'),
     ],
 )
 def test_bad_input_is_refused_and_changes_nothing(
@@ -172,3 +172,23 @@ def test_vlan_and_dhcp_are_refused_as_not_supported_yet(
     assert caught.value.errno == errno.EOPNOTSUPP
     assert f"{keyword}=" in str(caught.value) and "not supported" in str(caught.value)
     assert "br1" not in link_names(sandbox_host)
+
+
+def test_the_host_name_is_detected_like_the_command_does(
+    sandbox_host: Namespace, netns_factory: NetnsFactory
+) -> None:
+    # A device that is not a bridge is a physical parent: the guest gets a macvlan child.
+    sandbox_host.veth_add("uplink0", "uplink1", state="up")
+    sandbox_host.link_set("uplink1", state="up")
+    web, db = netns_factory("mv1"), netns_factory("mv2")
+    with pipework.attach(web, "uplink0", addresses="10.10.0.1/24", host_netns=sandbox_host) as a:
+        with pipework.attach(db, "uplink0", addresses="10.10.0.2/24", host_netns=sandbox_host):
+            assert a.host == "uplink0"
+            kernel = ip_link(web, "eth1")
+            assert kernel["linkinfo"]["info_kind"] == "macvlan"
+            assert kernel["linkinfo"]["info_data"]["mode"] == "bridge"
+            assert pings(web, "10.10.0.2")
+    assert "eth1" not in link_names(web)
+    # A missing name that is not br* is not created.
+    with pytest.raises(pipework.NotFound, match="only br"):
+        pipework.attach(web, "nosuchdev", host_netns=sandbox_host)

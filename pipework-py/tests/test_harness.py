@@ -49,10 +49,10 @@ def test_veth_pair_carries_traffic(veth_pair: VethPair, sandbox_host: Namespace)
 
 def test_a_three_tier_app(netns_factory: NetnsFactory, attached: Attacher) -> None:
     web, app, db = (netns_factory(role) for role in ("web", "app", "db"))
-    attached(web, "front", addresses="172.16.1.10/24")
-    attached(app, "front", addresses="172.16.1.20/24")
-    attached(app, "back", ifname="eth2", addresses="172.16.2.20/24")
-    attached(db, "back", addresses="172.16.2.30/24")
+    attached(web, "brfront", addresses="172.16.1.10/24")
+    attached(app, "brfront", addresses="172.16.1.20/24")
+    attached(app, "brback", ifname="eth2", addresses="172.16.2.20/24")
+    attached(db, "brback", addresses="172.16.2.30/24")
     assert web.ping("172.16.1.20") < 1.0
     assert db.ping("172.16.2.20") < 1.0
     assert not pings(web, "172.16.2.30"), "web must not reach the back network"

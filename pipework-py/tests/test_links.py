@@ -126,3 +126,38 @@ def test_link_set_master_puts_a_link_on_a_bridge(netns_factory: NetnsFactory) ->
     host.veth_add("vh5", "vh6")
     host.link_set("vh5", master="br3")
     assert ip_link(host, "vh5")["master"] == "br3"
+
+
+def test_wait_for_follows_the_kernels_notifications(sandbox_host: Namespace) -> None:
+    import threading
+
+    def later() -> None:
+        sandbox_host.veth_add("vw0", "vw1", state="up")
+        sandbox_host.link_set("vw1", state="up")
+        sandbox_host.addr_add("vw0", "10.11.0.1/24")
+
+    timer = threading.Timer(0.2, later)
+    timer.start()
+    try:
+        link = sandbox_host.wait_for("vw0", "addressed", timeout=10)
+    finally:
+        timer.join()
+    assert link.ifname == "vw0" and link.up and link.state == "up"
+    assert "10.11.0.1/24" in addresses(sandbox_host, "vw0")
+    assert sandbox_host.wait_for("vw0", "exists", timeout=0).index == link.index
+    assert sandbox_host.wait_for("vw1").up
+
+
+def test_wait_for_times_out_with_etimedout(sandbox_host: Namespace) -> None:
+    import errno
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(pipework.PipeworkError) as caught:
+        sandbox_host.wait_for("never0", timeout=0.3)
+    assert caught.value.errno == errno.ETIMEDOUT
+    assert 0.3 <= time.monotonic() - started < 2
+    with pytest.raises(pipework.InvalidArgument, match="condition"):
+        sandbox_host.wait_for("never0", "soon")  # type: ignore[arg-type]
+    with pytest.raises(pipework.InvalidArgument, match="timeout"):
+        sandbox_host.wait_for("never0", timeout=-1)

@@ -79,3 +79,15 @@ def test_a_long_wait_is_interrupted_by_ctrl_c(sandbox_host: Namespace) -> None:
     finally:
         timer.cancel()
     assert time.monotonic() - started < 2.0
+
+
+def test_waiting_forever_is_interrupted_by_ctrl_c(sandbox_host: Namespace) -> None:
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    started = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            sandbox_host.wait_for("never1", "exists")
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 2.0

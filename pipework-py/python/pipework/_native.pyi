@@ -271,6 +271,30 @@ class Namespace:
             PipeworkError: no reply within ``timeout`` (``errno.ETIMEDOUT``).
         """
 
+    def wait_for(
+        self,
+        ifname: str,
+        condition: Literal["exists", "up", "addressed"] = "up",
+        *,
+        timeout: float | None = None,
+    ) -> Link:
+        """Waits until link ``ifname`` exists, passes traffic (``"up"``), or is up with a global address.
+
+        Woken by the kernel's netlink notifications rather than a sleep loop. The GIL is
+        released while waiting, and Ctrl-C is noticed within 100 ms.
+
+        Args:
+            ifname: the link's name.
+            condition: ``"exists"``, ``"up"`` (the default) or ``"addressed"``.
+            timeout: seconds to wait at most; None waits forever.
+
+        Returns:
+            The link as it is once the condition holds.
+
+        Raises:
+            PipeworkError: the timeout passed first (``errno.ETIMEDOUT``).
+        """
+
     # Building blocks for test harnesses.
     def bridge_add(self, ifname: str, *, mtu: int | None = None) -> Link:
         """Creates a bridge, or finds the existing one, and brings it up.
@@ -361,7 +385,7 @@ class Attachment:
         """Created by this call, or found in place (nothing was changed)."""
     @property
     def host(self) -> str:
-        """The host side's name (the bridge)."""
+        """The host interface: the bridge, or the macvlan parent."""
     @property
     def host_netns(self) -> Namespace:
         """The namespace of the host side."""
@@ -435,13 +459,15 @@ def attach(
     """Connects ``guest`` to ``host``, like ``pipework HOST GUEST ADDRESS@GATEWAY MAC``.
 
     For a bridge ``host`` (created if missing) this makes a veth pair whose guest end is
-    born inside the guest with its name, MTU and MAC, then the addresses, link up and the
-    default routes. A failure half-way removes what this call created. Running the same
+    born inside the guest with its name, MTU and MAC; for a physical device a macvlan child
+    born inside the guest; then the addresses, link up and the default routes. A failure half-way removes what this call created. Running the same
     call again returns the attachment in place with ``status == "already_attached"``.
 
     Args:
         guest: a ``Guest``, a ``Namespace``, a PID, or a target for ``resolve()``.
-        host: the host side: the name of a Linux bridge.
+        host: the host interface, read as the ``pipework`` command reads it: an existing
+            bridge, or a missing ``br*`` name (a bridge is created), gets a veth pair; any
+            other existing device gets a macvlan child (bridge mode).
         ifname: the interface name inside the guest (default ``"eth1"``).
         host_ifname: the host-side name (default ``v<ifname>pl<pid>``, or a hashed name).
         addresses: one or more ``"ADDRESS/PREFIX"``, IPv4 and IPv6.
