@@ -353,3 +353,39 @@ fn bad_input_is_refused_before_anything_changes() {
     }
     assert_eq!(before, (sandbox.state(&sandbox.host_name()), sandbox.state(&g)));
 }
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
+fn guests_attached_and_detached_from_several_threads_at_once_share_one_bridge() {
+    const GUESTS: usize = 6;
+    let mut sandbox = Sandbox::new();
+    let names: Vec<String> = (0..GUESTS).map(|i| sandbox.add_guest(&format!("c{i}"))).collect();
+    let host = sandbox.host_handle();
+    let guests: Vec<Guest> = names.iter().map(|name| sandbox.guest(name)).collect();
+    let attachments: Vec<_> = std::thread::scope(|scope| {
+        let workers: Vec<_> = guests
+            .iter()
+            .enumerate()
+            .map(|(i, guest)| {
+                let host = &host;
+                scope.spawn(move || {
+                    let plan =
+                        AttachPlan::bridge("br1").address(net(&format!("10.5.0.{}/24", i + 1)));
+                    attach(host, guest, &plan).expect("a concurrent attach")
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().expect("attach thread")).collect()
+    });
+    assert_eq!(attachments.iter().filter(|a| a.bridge_created).count(), 1);
+    let ports = sandbox.ip_json(&sandbox.host_name(), &["link", "show", "master", "br1"]);
+    assert_eq!(ports.as_array().map(Vec::len), Some(GUESTS), "{ports}");
+    // Every detach may find the bridge unused and remove it: only one can, and none fails.
+    std::thread::scope(|scope| {
+        for attachment in &attachments {
+            let host = &host;
+            scope.spawn(move || attachment.detach(host, None).expect("a concurrent detach"));
+        }
+    });
+    assert_eq!(sandbox.link_names(&sandbox.host_name()), ["lo"]);
+}
