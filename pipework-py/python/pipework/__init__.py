@@ -14,42 +14,6 @@ Errors are ``pipework.PipeworkError`` (an ``OSError`` with ``.errno``) and its s
 The pytest fixtures live in ``pipework.pytest_plugin``, registered as a pytest plugin.
 """
 
-from pipework._native import (
-    AlreadyExists,
-    Address,
-    Attachment,
-    DhcpError,
-    Guest,
-    InvalidArgument,
-    Link,
-    MissingCapability,
-    Namespace,
-    NamespaceError,
-    NotFound,
-    PipeworkError,
-    ResolveError,
-    Route,
-    __version__,
-    attach,
-    resolve,
-)
-
-__all__ = [
-    "AlreadyExists",
-    "Address",
-    "Attachment",
-    "DhcpError",
-    "Guest",
-    "InvalidArgument",
-    "Link",
-    "MissingCapability",
-    "Namespace",
-    "NamespaceError",
-    "NotFound",
-    "PipeworkError",
-    "ResolveError",
-    "Route",
-    "__version__",
-    "attach",
-    "resolve",
-]
+# Everything the native module lists in its __all__ (the classes, exceptions, functions, __version__).
+from pipework._native import *  # noqa: F403
+from pipework._native import __all__ as __all__
