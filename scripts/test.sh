@@ -17,7 +17,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # --- prerequisites -----------------------------------------------------------------------
-apt_packages=(iproute2 iputils-ping jq util-linux)
+# python3-dev: pyo3 (pipework-py) links libpython in cargo test; python3-venv: tier-python.
+apt_packages=(iproute2 iputils-ping jq util-linux python3-dev python3-venv)
 missing=()
 for package in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -15,7 +15,7 @@ use pyo3::{
 
 use crate::{
     errors::{to_py, unlocked},
-    namespace::{Opened, PyNamespace, invalid},
+    namespace::{Opened, PyNamespace, u32_arg},
     objects::to_dict,
 };
 
@@ -161,15 +161,6 @@ impl OneOrMany {
             OneOrMany::Many(many) => many,
         }
     }
-}
-
-/// A value for a `u32` argument, refused with InvalidArgument when negative or too large.
-pub(crate) fn u32_arg(py: Python<'_>, argument: &str, value: Option<i64>) -> PyResult<Option<u32>> {
-    value
-        .map(|v| {
-            u32::try_from(v).map_err(|_| invalid(py, argument, &v.to_string(), "out of range"))
-        })
-        .transpose()
 }
 
 /// Builds the plan from the keyword arguments; every error names its argument.

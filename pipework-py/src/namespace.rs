@@ -319,7 +319,8 @@ impl PyNamespace {
     ///
     /// Equivalent to: `ip link add NAME [mtu MTU] up type bridge`.
     #[pyo3(signature = (ifname, *, mtu=None))]
-    fn bridge_add(&self, py: Python<'_>, ifname: &str, mtu: Option<u32>) -> PyResult<Link> {
+    fn bridge_add(&self, py: Python<'_>, ifname: &str, mtu: Option<i64>) -> PyResult<Link> {
+        let mtu = u32_arg(py, "mtu", mtu)?;
         self.with_handle(py, |h| {
             let mut bridge = Bridge::new(ifname)?;
             if let Some(mtu) = mtu {
@@ -344,13 +345,14 @@ impl PyNamespace {
         ifname: &str,
         peer: &str,
         peer_netns: Option<PyRef<'_, PyNamespace>>,
-        mtu: Option<u32>,
+        mtu: Option<i64>,
         master: Option<LinkArg>,
         address: Option<&str>,
         peer_address: Option<&str>,
         state: Option<&str>,
     ) -> PyResult<Link> {
         let up = state_is_up(py, state)?;
+        let mtu = u32_arg(py, "mtu", mtu)?;
         let peer_opened = peer_netns.map(|ns| ns.opened(py)).transpose()?;
         let master = master.map(LinkRef::from);
         self.with_handle(py, |h| {
@@ -388,11 +390,12 @@ impl PyNamespace {
         py: Python<'_>,
         ifname: LinkArg,
         state: Option<&str>,
-        mtu: Option<u32>,
+        mtu: Option<i64>,
         master: Option<LinkArg>,
         address: Option<&str>,
     ) -> PyResult<()> {
         let up = state.map(|_| state_is_up(py, state)).transpose()?;
+        let mtu = u32_arg(py, "mtu", mtu)?;
         let link = LinkRef::from(ifname);
         let master = master.map(LinkRef::from);
         self.with_handle(py, |h| {
@@ -483,6 +486,15 @@ pub(crate) fn positive_seconds(py: Python<'_>, argument: &str, seconds: f64) -> 
     Duration::try_from_secs_f64(seconds).map_err(|_| {
         invalid(py, argument, &seconds.to_string(), "expected a finite number of seconds, >= 0")
     })
+}
+
+/// A value for a `u32` argument (an MTU), refused with InvalidArgument when negative or too large.
+pub(crate) fn u32_arg(py: Python<'_>, argument: &str, value: Option<i64>) -> PyResult<Option<u32>> {
+    value
+        .map(|v| {
+            u32::try_from(v).map_err(|_| invalid(py, argument, &v.to_string(), "out of range"))
+        })
+        .transpose()
 }
 
 /// An InvalidArgument exception naming the argument and the reason.

@@ -161,3 +161,15 @@ def test_wait_for_times_out_with_etimedout(sandbox_host: Namespace) -> None:
         sandbox_host.wait_for("never0", "soon")  # type: ignore[arg-type]
     with pytest.raises(pipework.InvalidArgument, match="timeout"):
         sandbox_host.wait_for("never0", timeout=-1)
+
+
+def test_building_blocks_refuse_bad_arguments_by_name(sandbox_host: Namespace) -> None:
+    with pytest.raises(pipework.InvalidArgument, match='invalid mtu "-5": out of range'):
+        sandbox_host.bridge_add("br5", mtu=-5)
+    with pytest.raises(pipework.InvalidArgument, match='invalid state "sideways"'):
+        sandbox_host.veth_add("vb0", "vb1", state="sideways")  # type: ignore[arg-type]
+    with pytest.raises(pipework.InvalidArgument, match="invalid mac"):
+        sandbox_host.veth_add("vb0", "vb1", address="01:00:00:00:00:01")
+    with pytest.raises(pipework.InvalidArgument, match="bridge name"):
+        sandbox_host.bridge_add("a-name-far-too-long")
+    assert link_names(sandbox_host) == {"lo"}
