@@ -72,7 +72,7 @@ impl PyGuest {
     }
 }
 
-/// Finds the guest `target` names: a PID, a /run/netns name or a namespace path.
+/// Finds the guest `target` names with the core's default resolver chain.
 ///
 /// Equivalent to: what pipework does with its guest argument.
 #[pyfunction]

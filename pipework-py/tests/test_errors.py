@@ -63,8 +63,10 @@ def test_resolve_error_names_every_resolver() -> None:
     with pytest.raises(pipework.ResolveError) as caught:
         pipework.resolve("no-such-guest-anywhere")
     assert caught.value.errno == errno.ENOENT
-    assert "pid: not a decimal process ID" in str(caught.value)
-    assert 'netns: no namespace "no-such-guest-anywhere"' in str(caught.value)
+    message = str(caught.value)
+    assert 'cannot resolve guest "no-such-guest-anywhere": no resolver knows it' in message
+    assert "pid: invalid pid" in message and "is not a decimal process ID" in message
+    assert 'netns: network namespace "no-such-guest-anywhere"' in message
     with pytest.raises(pipework.ResolveError):
         pipework.attach("no-such-guest-anywhere", "br1")
 

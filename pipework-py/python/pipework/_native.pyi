@@ -361,12 +361,13 @@ class Guest:
         """The engine's ID of the guest (container ID)."""
     @property
     def engine(self) -> str:
-        """Which resolver found it: ``"pid"``, ``"netns"``, ..."""
+        """Which resolver found it: ``"pid"``, ``"netns"``, ``"docker"``, ``"podman"``, ``"lxc"``."""
 
 def resolve(target: str) -> Guest:
-    """Finds the guest ``target`` names: a PID, a /run/netns name or a namespace path.
+    """Finds the guest ``target`` names, as the ``pipework`` command does.
 
-    ``"pid:42"`` or ``"netns:web"`` asks one resolver only.
+    A PID, a /run/netns name or a namespace path, a Docker or Podman container (name or ID),
+    or an LXC container. ``"pid:42"``, ``"netns:web"``, ``"docker:web"`` ask one resolver only.
 
     Raises:
         ResolveError: no resolver knows the target; the message gives each one's reason.
