@@ -24,7 +24,7 @@ pub fn hashed(prefix: &str, parts: &[&str]) -> String {
 }
 
 /// `preferred` when it fits, otherwise the hashed form.
-fn fitted(preferred: String, prefix: &str, parts: &[&str]) -> String {
+pub(crate) fn fitted(preferred: String, prefix: &str, parts: &[&str]) -> String {
     if preferred.len() <= MAX_LEN { preferred } else { hashed(prefix, parts) }
 }
 

@@ -16,6 +16,7 @@ pub const PIPEWORK_ALIAS: &str = "created by pipework";
 pub struct Bridge {
     name: String,
     mtu: Option<u32>,
+    vlan_filtering: bool,
 }
 
 /// The bridge after [`Bridge::ensure`]: what the kernel reports and whether it was created now.
@@ -31,12 +32,18 @@ impl Bridge {
     /// A bridge named `name`; the name is checked against the kernel's rules.
     pub fn new(name: &str) -> Result<Self> {
         validate_ifname("bridge name", name)?;
-        Ok(Bridge { name: name.to_string(), mtu: None })
+        Ok(Bridge { name: name.to_string(), mtu: None, vlan_filtering: false })
     }
 
     /// The MTU to give the bridge if it is created (the kernel's default otherwise).
     pub fn mtu(mut self, mtu: u32) -> Self {
         self.mtu = Some(mtu);
+        self
+    }
+
+    /// Creates the bridge with VLAN filtering on (an existing bridge is left as it is).
+    pub fn vlan_filtering(mut self) -> Self {
+        self.vlan_filtering = true;
         self
     }
 
@@ -48,7 +55,7 @@ impl Bridge {
     /// Creates the bridge if it is missing and brings it up; an existing non-bridge is an error.
     ///
     /// A bridge created here carries the alias [`PIPEWORK_ALIAS`].
-    /// Equivalent to: `ip link add NAME up type bridge; ip link set NAME alias "created by pipework"`.
+    /// Equivalent to: `ip link add NAME up type bridge [vlan_filtering 1]; ip link set NAME alias "created by pipework"`.
     pub fn ensure(&self, handle: &Handle) -> Result<EnsuredBridge> {
         if let Some(link) = handle.link_get(self.name.as_str())? {
             return self.adopt(handle, link);
@@ -56,6 +63,9 @@ impl Bridge {
         let mut message = LinkBridge::new(&self.name).up();
         if let Some(mtu) = self.mtu {
             message = message.mtu(mtu);
+        }
+        if self.vlan_filtering {
+            message = message.vlan_filtering(true);
         }
         match handle.change(
             RouteNetlinkMessage::NewLink(message.build()),

@@ -1,32 +1,111 @@
 //! Links as the kernel reports them, and the link operations every kind shares.
 
 mod bridge;
+mod bridge_vlan;
+mod dummy;
+mod ipoib;
+mod ipvlan;
 mod macvlan;
 mod veth;
+mod vlan;
 mod vxlan;
 
-use std::fmt;
+use std::{
+    fmt,
+    os::fd::{AsFd, AsRawFd},
+};
 
 use rtnetlink::{
-    LinkUnspec,
+    LinkMessageBuilder, LinkUnspec,
     packet_route::{
         RouteNetlinkMessage,
-        link::{LinkAttribute, LinkFlags, LinkInfo, LinkMessage, State},
+        link::{InfoData, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, State},
     },
 };
 use serde::{Deserialize, Serialize};
 
 pub use self::{
     bridge::{Bridge, EnsuredBridge, PIPEWORK_ALIAS},
+    bridge_vlan::BridgeVlan,
+    dummy::Dummy,
+    ipoib::{IpoibChild, IpoibMode, ipoib_child_name, validate_pkey},
+    ipvlan::{Ipvlan, IpvlanFlag, IpvlanMode},
     macvlan::{Macvlan, MacvlanMode},
     veth::Veth,
+    vlan::{EnsuredVlan, Vlan, VlanLink, VlanProtocol, validate_vlan_id, vlan_ifname},
     vxlan::{MAX_VNI, Vxlan},
 };
 use crate::{
     error::{Error, Op, Result},
     handle::{BatchRequest, Create, Handle},
     mac::MacAddr,
+    netns::Namespace,
 };
+
+/// What every kind created by pipework can be given: the namespace it is born in, its MTU and
+/// whether it comes up in the same request. `None` lets the kernel decide.
+#[derive(Debug, Clone, Copy, Default)]
+struct Birth<'a> {
+    namespace: Option<&'a Namespace>,
+    mtu: Option<u32>,
+    up: bool,
+}
+
+impl Birth<'_> {
+    /// Adds IFLA_NET_NS_FD, IFLA_MTU and IFF_UP to a creation request as set.
+    fn apply<T>(&self, mut message: LinkMessageBuilder<T>) -> LinkMessageBuilder<T> {
+        if let Some(namespace) = self.namespace {
+            message = message.setns_by_fd(namespace.as_fd().as_raw_fd());
+        }
+        if let Some(mtu) = self.mtu {
+            message = message.mtu(mtu);
+        }
+        if self.up {
+            message = message.up();
+        }
+        message
+    }
+}
+
+/// The `namespace`, `mtu` and `up` setters of a kind that keeps a [`Birth`] in `self.birth`.
+macro_rules! birth_setters {
+    () => {
+        /// Creates the link directly inside `namespace` (no move afterwards).
+        pub fn namespace(mut self, namespace: &'a crate::netns::Namespace) -> Self {
+            self.birth.namespace = Some(namespace);
+            self
+        }
+
+        /// The MTU; the kernel's choice (usually the parent's) when not set.
+        pub fn mtu(mut self, mtu: u32) -> Self {
+            self.birth.mtu = Some(mtu);
+            self
+        }
+
+        /// Brings the link up in the same request.
+        pub fn up(mut self) -> Self {
+            self.birth.up = true;
+            self
+        }
+    };
+}
+use birth_setters;
+
+/// Sends a creation request built by a kind (RTM_NEWLINK with NLM_F_CREATE | NLM_F_EXCL).
+fn create(handle: &Handle, message: LinkMessage, what: &dyn fmt::Display) -> Result<()> {
+    handle.change(RouteNetlinkMessage::NewLink(message), Create::Exclusive, Op::LinkAdd, what)
+}
+
+/// The kind-specific data (IFLA_INFO_DATA) of a link message, when it has some.
+fn info_data(message: &LinkMessage) -> Option<&InfoData> {
+    message.attributes.iter().find_map(|attribute| match attribute {
+        LinkAttribute::LinkInfo(infos) => infos.iter().find_map(|info| match info {
+            LinkInfo::Data(data) => Some(data),
+            _ => None,
+        }),
+        _ => None,
+    })
+}
 
 /// A reference to a link by index or by name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -211,15 +290,19 @@ impl Handle {
     ///
     /// Equivalent to: `ip link show dev NAME`.
     pub fn link_get(&self, link: impl Into<LinkRef>) -> Result<Option<Link>> {
-        let link = link.into();
+        Ok(self.link_message_get(&link.into())?.as_ref().map(Link::from_message))
+    }
+
+    /// The kernel's whole answer about one link, for the kinds that read their own attributes.
+    pub(crate) fn link_message_get(&self, link: &LinkRef) -> Result<Option<LinkMessage>> {
         let mut message = LinkMessage::default();
-        match &link {
+        match link {
             LinkRef::Index(index) => message.header.index = *index,
             LinkRef::Name(name) => message.attributes.push(LinkAttribute::IfName(name.clone())),
         }
-        let answer = self.get(RouteNetlinkMessage::GetLink(message), Op::LinkGet, &link)?;
+        let answer = self.get(RouteNetlinkMessage::GetLink(message), Op::LinkGet, link)?;
         Ok(match answer {
-            Some(RouteNetlinkMessage::NewLink(message)) => Some(Link::from_message(&message)),
+            Some(RouteNetlinkMessage::NewLink(message)) => Some(message),
             _ => None,
         })
     }
