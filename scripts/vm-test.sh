@@ -330,7 +330,8 @@ qemu=(qemu-system-x86_64 -machine pc "${accel[@]}" -m "$memory" -smp "$cpus"
     -virtfs "local,path=$run,mount_tag=control,security_model=none,multidevs=remap")
 
 # The command's output reaches the host as files in the control folder; relay them as they grow.
-relay() { tail -n +1 -s 0.1 -F "$1" 2>/dev/null; }
+# (exec: the background job's PID is tail's own, so it can be stopped.)
+relay() { exec tail -n +1 -s 0.1 -F "$1" 2>/dev/null; }
 relay "$run/stdout" &
 relays+=($!)
 relay "$run/stderr" >&2 &

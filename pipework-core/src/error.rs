@@ -62,6 +62,8 @@ pub enum Op {
     TipcSocket,
     /// Asking a container engine (Docker, Podman, LXC) about a container.
     QueryEngine,
+    /// Reading or changing Open vSwitch's configuration through ovsdb-server.
+    Ovsdb,
 }
 
 impl Op {
@@ -77,6 +79,7 @@ impl Op {
             // Root passes a socket's file permissions with CAP_DAC_OVERRIDE.
             Op::QueryEngine => "CAP_DAC_OVERRIDE",
             Op::Probe => "CAP_NET_RAW",
+            Op::Ovsdb => "write access to the ovsdb-server socket",
             _ => "CAP_NET_ADMIN",
         }
     }
@@ -122,6 +125,7 @@ impl fmt::Display for Op {
             Op::TipcBus => "configure TIPC bus",
             Op::TipcSocket => "use TIPC socket for",
             Op::QueryEngine => "query container engine",
+            Op::Ovsdb => "configure Open vSwitch",
         })
     }
 }

@@ -24,6 +24,7 @@ pub mod ifname;
 pub mod link;
 pub mod mac;
 pub mod netns;
+pub mod ovs;
 pub mod ping;
 pub mod resolve;
 pub mod route;
@@ -36,9 +37,13 @@ pub use crate::{
     attach::{AttachPlan, AttachStatus, Attachment, Detected, HostKind, HostSide, attach},
     error::{Category, Error, Op, Result},
     handle::Handle,
-    link::{Bridge, Link, LinkRef, Macvlan, MacvlanMode, OperState, Veth, Vxlan},
+    link::{
+        Bridge, BridgeVlan, Dummy, IpoibChild, IpoibMode, Ipvlan, IpvlanFlag, IpvlanMode, Link,
+        LinkRef, Macvlan, MacvlanMode, OperState, Veth, Vlan, VlanProtocol, Vxlan,
+    },
     mac::MacAddr,
     netns::{Namespace, NamespaceId, NamespaceOrigin},
+    ovs::{Ovs, OvsPort, OvsPortInfo},
     ping::ping,
     resolve::{Engine, Guest, GuestRecord, Resolver, Resolvers, resolve},
     route::Route,

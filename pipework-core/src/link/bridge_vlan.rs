@@ -5,8 +5,8 @@ use rtnetlink::{
     packet_route::{
         AddressFamily, RouteNetlinkMessage,
         link::{
-            AfSpecBridge, BridgeVlanInfoFlags, InfoBridge, InfoData, LinkAttribute,
-            LinkExtentMask, LinkMessage,
+            AfSpecBridge, BridgeVlanInfoFlags, InfoBridge, InfoData, LinkAttribute, LinkExtentMask,
+            LinkMessage,
         },
     },
 };
@@ -57,9 +57,9 @@ impl Handle {
     ///
     /// Equivalent to: `ip -d link show dev BRIDGE` (`vlan_filtering`).
     pub fn bridge_vlan_filtering(&self, bridge: u32) -> Result<bool> {
-        let message = self
-            .link_message_get(&LinkRef::Index(bridge))?
-            .ok_or_else(|| Error::NotFound { op: Op::LinkGet, object: format!("bridge #{bridge}") })?;
+        let message = self.link_message_get(&LinkRef::Index(bridge))?.ok_or_else(|| {
+            Error::NotFound { op: Op::LinkGet, object: format!("bridge #{bridge}") }
+        })?;
         let Some(InfoData::Bridge(infos)) = info_data(&message) else {
             return Err(Error::Conflict {
                 op: Op::LinkGet,

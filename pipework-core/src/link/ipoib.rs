@@ -143,9 +143,7 @@ impl<'a> IpoibChild<'a> {
 #[cfg(test)]
 mod tests {
     use rtnetlink::packet_core::{Emitable, Parseable};
-    use rtnetlink::packet_route::link::{
-        InfoData, InfoIpoib, InfoKind, LinkAttribute, LinkInfo,
-    };
+    use rtnetlink::packet_route::link::{InfoData, InfoIpoib, InfoKind, LinkAttribute, LinkInfo};
 
     use super::*;
 
@@ -206,14 +204,20 @@ mod tests {
         let message = IpoibChild::new("ib0.42", 2).unwrap().message();
         let bytes = emitted(&message);
         // Only IFLA_INFO_KIND inside IFLA_LINKINFO: no IFLA_INFO_DATA nest at all.
-        assert_eq!(&bytes[bytes.len() - 16..], &[16, 0, 18, 0, 10, 0, 1, 0, b'i', b'p', b'o', b'i', b'b', 0, 0, 0]);
+        assert_eq!(
+            &bytes[bytes.len() - 16..],
+            &[16, 0, 18, 0, 10, 0, 1, 0, b'i', b'p', b'o', b'i', b'b', 0, 0, 0]
+        );
     }
 
     #[test]
     fn invalid_pkeys_are_refused() {
         for bad in [0x0000, 0x8000] {
             let err = IpoibChild::new("ib0.x", 2).unwrap().pkey(bad).unwrap_err().to_string();
-            assert!(err.contains("invalid pkey") && err.contains("not valid partition keys"), "{err}");
+            assert!(
+                err.contains("invalid pkey") && err.contains("not valid partition keys"),
+                "{err}"
+            );
         }
         assert!(validate_pkey("pkey", 0x7fff).is_ok() && validate_pkey("pkey", 0xffff).is_ok());
     }
@@ -228,6 +232,9 @@ mod tests {
         assert!(long.starts_with("ib"));
         assert_eq!(long, ipoib_child_name("ib0", Some(0x8001), "1234567"));
         assert_ne!(long, ipoib_child_name("ib0", Some(0x8002), "1234567"));
-        assert_ne!(ipoib_child_name("ib0", None, "4026532182"), ipoib_child_name("ib1", None, "4026532182"));
+        assert_ne!(
+            ipoib_child_name("ib0", None, "4026532182"),
+            ipoib_child_name("ib1", None, "4026532182")
+        );
     }
 }

@@ -157,7 +157,8 @@ mod tests {
         // IFLA_IPVLAN_MODE (1) = 2 (l3s), and no IFLA_IPVLAN_FLAGS (2).
         assert!(plain.windows(6).any(|w| w == [6, 0, 1, 0, 2, 0]));
         assert!(!plain.windows(4).any(|w| w == [6, 0, 2, 0]));
-        let vepa = bytes_of(&Ipvlan::new("ipv0", 3, IpvlanMode::L2).unwrap().flag(IpvlanFlag::Vepa));
+        let vepa =
+            bytes_of(&Ipvlan::new("ipv0", 3, IpvlanMode::L2).unwrap().flag(IpvlanFlag::Vepa));
         assert!(vepa.windows(6).any(|w| w == [6, 0, 1, 0, 0, 0]));
         assert!(vepa.windows(6).any(|w| w == [6, 0, 2, 0, 2, 0]));
     }

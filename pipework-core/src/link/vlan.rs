@@ -118,7 +118,8 @@ impl<'a> Vlan<'a> {
 
     /// The RTM_NEWLINK request that creates this sub-interface.
     pub(crate) fn message(&self) -> LinkMessage {
-        let message = LinkVlan::new(&self.name, self.parent, self.id).protocol(self.protocol.into());
+        let message =
+            LinkVlan::new(&self.name, self.parent, self.id).protocol(self.protocol.into());
         self.birth.apply(message).build()
     }
 
