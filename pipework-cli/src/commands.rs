@@ -16,31 +16,14 @@ pub fn attach_guest(request: &AttachRequest) -> Result<(), Error> {
     let host = Handle::current()?;
     let guest = resolve(&request.guest)?;
     let detected = detect(&host, &request.host)?;
-    if detected.kind == HostKind::Ipoib && request.mac.is_some() {
-        return Err(Error::invalid(
-            "mac",
-            request.mac.map(|m| m.to_string()).unwrap_or_default(),
-            "an IPoIB interface cannot be given a MAC (the kernel does not support it)",
-        ));
-    }
     let choice = HostChoice {
         direct_phys: request.direct_phys,
         macvlan_mode: request.mode,
         macvtap: request.macvtap,
+        ipvlan: request.ipvlan,
+        pkey: request.pkey,
     };
     let side = detected.host_side(&choice)?;
-    if let Some(vlan) = request.vlan {
-        let reason = if matches!(detected.kind, HostKind::LinuxBridge | HostKind::NewLinuxBridge) {
-            "a VLAN on a Linux bridge needs bridge VLAN filtering, which pipework does not set up yet"
-        } else {
-            "802.1Q VLANs are not supported yet"
-        };
-        return Err(Error::Unsupported {
-            op: Op::Attach,
-            object: format!("@{vlan} on {}", detected.name),
-            reason: reason.into(),
-        });
-    }
     let (addresses, gateways) = match &request.addressing {
         Addressing::Static { addresses, gateways } => (addresses.clone(), gateways.clone()),
         Addressing::Dhcp { client, .. } => {
@@ -55,6 +38,7 @@ pub fn attach_guest(request: &AttachRequest) -> Result<(), Error> {
     plan.addresses = addresses;
     plan.gateways = gateways;
     plan.mac = request.mac;
+    plan.vlan = request.vlan;
     plan.mtu = request.mtu;
     plan.host_shim = request.shim;
     plan.host_ifname = request.host_ifname.clone();
@@ -325,9 +309,13 @@ fn describe(attachment: &Attachment) -> String {
             pipework_core::HostSide::Macvlan { mode, tap, .. } =>
                 format!("{} {mode}", if *tap { "macvtap" } else { "macvlan" }),
             pipework_core::HostSide::Physical { .. } => "moved device".to_string(),
+            pipework_core::HostSide::OvsBridge { .. } => "Open vSwitch bridge".to_string(),
+            pipework_core::HostSide::Ipvlan { mode, .. } => format!("ipvlan {mode}"),
+            pipework_core::HostSide::Dummy { .. } => "dummy".to_string(),
+            pipework_core::HostSide::Ipoib { .. } => "IPoIB child".to_string(),
             _ => "other".to_string(),
         },
-        attachment.host_ifname,
+        if attachment.host_ifname.is_empty() { "-" } else { &attachment.host_ifname },
         if addresses.is_empty() { "no address".to_string() } else { addresses.join(", ") },
         attachment.mac.map(|m| m.to_string()).unwrap_or_else(|| "-".into()),
         attachment.mtu,

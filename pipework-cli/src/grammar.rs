@@ -3,7 +3,7 @@
 use std::{ffi::OsString, net::IpAddr, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
-use pipework_core::{IpNet, MacAddr, MacvlanMode, parse_cidr};
+use pipework_core::{IpNet, IpvlanMode, MacAddr, MacvlanMode, link::parse_pkey, parse_cidr};
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,6 +84,10 @@ pub struct AttachRequest {
     pub mode: Option<MacvlanMode>,
     /// A macvtap instead of a macvlan (`--macvtap`).
     pub macvtap: bool,
+    /// An ipvlan in this mode instead of a macvlan (`--ipvlan`).
+    pub ipvlan: Option<IpvlanMode>,
+    /// The IPoIB partition key (`--pkey`, hex).
+    pub pkey: Option<u16>,
     /// The host shim address (`--shim`).
     pub shim: Option<IpNet>,
     /// MTU (`--mtu`).
@@ -191,6 +195,12 @@ struct AttachCli {
     /// A macvtap instead of a macvlan on a physical parent.
     #[arg(long)]
     macvtap: bool,
+    /// An ipvlan instead of a macvlan on a physical parent: l2, l3 or l3s.
+    #[arg(long, value_name = "MODE")]
+    ipvlan: Option<String>,
+    /// The partition key of an IPoIB child, in hex (8001, 0x8001).
+    #[arg(long, value_name = "PKEY")]
+    pkey: Option<String>,
     /// With a macvlan: a host-side shim with this address, so the host reaches the guest.
     #[arg(long, value_name = "ADDRESS/LEN")]
     shim: Option<String>,
@@ -434,6 +444,18 @@ fn attach_request(cli: AttachCli) -> Result<Request, Usage> {
         .map(str::parse::<MacvlanMode>)
         .transpose()
         .map_err(|e| Usage(e.to_string()))?;
+    let ipvlan = cli
+        .ipvlan
+        .as_deref()
+        .map(str::parse::<IpvlanMode>)
+        .transpose()
+        .map_err(|e| Usage(e.to_string()))?;
+    let pkey = cli
+        .pkey
+        .as_deref()
+        .map(|text| parse_pkey("--pkey", text))
+        .transpose()
+        .map_err(|e| Usage(e.to_string()))?;
     let shim = cli
         .shim
         .as_deref()
@@ -451,6 +473,8 @@ fn attach_request(cli: AttachCli) -> Result<Request, Usage> {
         direct_phys: cli.direct_phys,
         mode,
         macvtap: cli.macvtap,
+        ipvlan,
+        pkey,
         shim,
         mtu: cli.mtu,
         announce: !cli.no_arp,
@@ -732,6 +756,10 @@ mod tests {
         let request = attach("eth2 web 10.0.0.2/24 --mode vepa --macvtap --shim 10.0.0.250/32");
         assert_eq!((request.mode, request.macvtap), (Some(MacvlanMode::Vepa), true));
         assert_eq!(request.shim, Some("10.0.0.250/32".parse().unwrap()));
+        let request = attach("eth2 web 10.0.0.2/24 --ipvlan l3s");
+        assert_eq!(request.ipvlan, Some(IpvlanMode::L3s));
+        let request = attach("ib0 web 10.0.0.2/24 --pkey 8001");
+        assert_eq!(request.pkey, Some(0x8001));
         assert_eq!(
             parse_line("--wait").unwrap(),
             Request::Wait { ifname: "eth1".into(), addressed: false, timeout: None }

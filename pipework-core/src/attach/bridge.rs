@@ -2,7 +2,7 @@
 
 use nix::errno::Errno;
 
-use super::{AttachPlan, AttachStatus, Attachment, ip};
+use super::{AttachPlan, AttachStatus, Attachment, bridge_vlan, ip};
 use crate::{
     error::{Error, Op, Result},
     handle::Handle,
@@ -19,11 +19,11 @@ pub(super) fn attach(
     plan: &AttachPlan,
     bridge_name: &str,
 ) -> Result<Attachment> {
-    let bridge = Bridge::new(bridge_name)?.ensure(host)?;
-    let host_ifname = plan
-        .host_ifname
-        .clone()
-        .unwrap_or_else(|| ifname::host_veth_name(&plan.guest_ifname, &guest.naming_key()));
+    let bridge = match plan.vlan {
+        Some(_) => bridge_vlan::prepare(host, bridge_name)?,
+        None => Bridge::new(bridge_name)?.ensure(host)?,
+    };
+    let host_ifname = host_veth_name(plan, guest);
     let mtu = plan.mtu.unwrap_or(bridge.link.mtu);
     let mut veth = Veth::new(&host_ifname, &plan.guest_ifname)?
         .peer_namespace(&guest.namespace)
@@ -53,20 +53,29 @@ pub(super) fn attach(
             }
             let (host_link, guest_link) =
                 existing_pair(host, guest_handle, plan, &host_ifname, &bridge.link, guest)?;
-            let mut attachment =
-                Attachment::created(plan, host, guest, &host_link, &guest_link, Default::default());
+            let mut attachment = Attachment::created(
+                plan,
+                host,
+                guest,
+                Some(&host_link),
+                &guest_link,
+                Default::default(),
+            );
             attachment.status = AttachStatus::AlreadyAttached;
             return Ok(attachment);
         }
     };
     let configured = guest_handle.link(plan.guest_ifname.as_str()).and_then(|guest_link| {
+        if let Some(vid) = plan.vlan {
+            bridge_vlan::make_access_port(host, bridge.link.index, host_link.index, vid)?;
+        }
         let setup = ip::setup(guest_handle, guest, &guest_link, plan)?;
         Ok((guest_link, setup))
     });
     match configured {
         Ok((guest_link, setup)) => {
             let mut attachment =
-                Attachment::created(plan, host, guest, &host_link, &guest_link, setup);
+                Attachment::created(plan, host, guest, Some(&host_link), &guest_link, setup);
             attachment.bridge_created = bridge.created;
             Ok(attachment)
         }
@@ -79,8 +88,16 @@ pub(super) fn attach(
     }
 }
 
-/// After EEXIST: the same attachment already in place, or an error naming what is in the way.
-fn existing_pair(
+/// The host end of a guest's veth: `-l` when given, else the original's name (made to fit).
+pub(super) fn host_veth_name(plan: &AttachPlan, guest: &Guest) -> String {
+    plan.host_ifname
+        .clone()
+        .unwrap_or_else(|| ifname::host_veth_name(&plan.guest_ifname, &guest.naming_key()))
+}
+
+/// After EEXIST: the same attachment already in place (a veth pair whose host end is a port of
+/// `bridge`), or an error naming what is in the way.
+pub(super) fn existing_pair(
     host: &Handle,
     guest_handle: &Handle,
     plan: &AttachPlan,
@@ -146,6 +163,13 @@ fn existing_pair(
 
 /// Deletes the host end (the kernel removes the guest end with it) and a bridge we created.
 pub(super) fn detach(attachment: &Attachment, host: &Handle, bridge_name: &str) -> Result<()> {
+    delete_host_end(attachment, host)?;
+    Bridge::new(bridge_name)?.delete_if_unused(host)?;
+    Ok(())
+}
+
+/// Deletes the host end of the guest's veth when it is still the one pipework created.
+pub(super) fn delete_host_end(attachment: &Attachment, host: &Handle) -> Result<()> {
     match host.link_get(attachment.host_ifindex)? {
         Some(link) if link.name == attachment.host_ifname => host.link_del(link.index)?,
         Some(link) => {
@@ -161,6 +185,5 @@ pub(super) fn detach(attachment: &Attachment, host: &Handle, bridge_name: &str) 
         // Gone with the guest's namespace already.
         None => {}
     }
-    Bridge::new(bridge_name)?.delete_if_unused(host)?;
     Ok(())
 }

@@ -7,12 +7,12 @@ use super::HostSide;
 use crate::{
     error::{Error, Op, Result},
     handle::Handle,
-    link::{Link, MacvlanMode},
+    link::{IpvlanFlag, IpvlanMode, Link, MacvlanMode},
     mac::MacAddr,
 };
 
 /// ARPHRD_INFINIBAND: the link type of IPoIB devices.
-const ARPHRD_INFINIBAND: u16 = 32;
+pub(super) const ARPHRD_INFINIBAND: u16 = 32;
 /// ARPHRD_LOOPBACK.
 const ARPHRD_LOOPBACK: u16 = 772;
 
@@ -48,6 +48,10 @@ pub struct HostChoice {
     pub macvlan_mode: Option<MacvlanMode>,
     /// A macvtap instead of a macvlan on a physical parent.
     pub macvtap: bool,
+    /// An ipvlan in this mode instead of a macvlan on a physical parent.
+    pub ipvlan: Option<IpvlanMode>,
+    /// The partition key of an IPoIB child (the parent's when `None`).
+    pub pkey: Option<u16>,
 }
 
 /// A host interface argument after detection.
@@ -65,22 +69,35 @@ impl Detected {
     /// The host side for this interface: the original script's choice, adjusted by `choice`.
     pub fn host_side(&self, choice: &HostChoice) -> Result<HostSide> {
         let macvlan_options = choice.macvlan_mode.is_some() || choice.macvtap;
-        if macvlan_options && (choice.direct_phys || self.kind != HostKind::Physical) {
+        if (macvlan_options || choice.ipvlan.is_some())
+            && (choice.direct_phys || self.kind != HostKind::Physical)
+        {
             return Err(Error::invalid(
                 "host interface",
                 &self.name,
                 format!(
-                    "a macvlan mode or macvtap needs a physical parent, and this is {}",
+                    "a macvlan mode, macvtap or ipvlan needs a physical parent, and this is {}",
                     self.kind_text()
                 ),
             ));
         }
+        if macvlan_options && choice.ipvlan.is_some() {
+            return Err(Error::invalid(
+                "ipvlan",
+                choice.ipvlan.map(|mode| mode.to_string()).unwrap_or_default(),
+                "an ipvlan has no macvlan mode and is no macvtap; choose one kind",
+            ));
+        }
+        if let Some(pkey) = choice.pkey
+            && self.kind != HostKind::Ipoib
+        {
+            return Err(Error::invalid(
+                "pkey",
+                format!("{pkey:#06x}"),
+                format!("a partition key needs an IPoIB parent, and this is {}", self.kind_text()),
+            ));
+        }
         let direct_phys = choice.direct_phys;
-        let not_yet = |what: &str| Error::Unsupported {
-            op: Op::Attach,
-            object: self.name.clone(),
-            reason: format!("{what} host sides are not supported yet"),
-        };
         match (self.kind, direct_phys) {
             (HostKind::Physical, true) => Ok(HostSide::Physical { device: self.name.clone() }),
             (_, true) => Err(Error::invalid(
@@ -91,6 +108,11 @@ impl Detected {
             (HostKind::LinuxBridge | HostKind::NewLinuxBridge, false) => {
                 Ok(HostSide::Bridge { name: self.name.clone() })
             }
+            (HostKind::Physical, false) if choice.ipvlan.is_some() => Ok(HostSide::Ipvlan {
+                parent: self.name.clone(),
+                mode: choice.ipvlan.unwrap_or_default(),
+                flag: IpvlanFlag::Bridge,
+            }),
             (HostKind::Physical, false) => Ok(HostSide::Macvlan {
                 parent: self.name.clone(),
                 mode: choice.macvlan_mode.unwrap_or_default(),
@@ -101,9 +123,16 @@ impl Detected {
                 &self.name,
                 "is the loopback device; nothing can be attached to it",
             )),
-            (HostKind::OvsBridge | HostKind::NewOvsBridge, false) => Err(not_yet("Open vSwitch")),
-            (HostKind::Ipoib, false) => Err(not_yet("IPoIB")),
-            (HostKind::NewDummy, false) => Err(not_yet("dummy")),
+            (HostKind::OvsBridge | HostKind::NewOvsBridge, false) => {
+                Ok(HostSide::OvsBridge { name: self.name.clone() })
+            }
+            (HostKind::Ipoib, false) => Ok(HostSide::Ipoib {
+                parent: self.name.clone(),
+                pkey: choice.pkey,
+                mode: None,
+                umcast: None,
+            }),
+            (HostKind::NewDummy, false) => Ok(HostSide::Dummy { name: self.name.clone() }),
         }
     }
 

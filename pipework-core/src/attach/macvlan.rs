@@ -2,7 +2,7 @@
 
 use nix::errno::Errno;
 
-use super::{AttachPlan, AttachStatus, Attachment, Shim, ip};
+use super::{AttachPlan, Attachment, Shim, ip};
 use crate::{
     error::{Error, Op, Result},
     handle::Handle,
@@ -48,11 +48,19 @@ pub(super) fn attach(
         if err.errno() != Errno::EEXIST {
             return Err(err);
         }
-        return already_attached(host, guest_handle, guest, plan, &parent);
+        return super::already_in_guest(
+            host,
+            guest_handle,
+            guest,
+            plan,
+            Some(&parent),
+            &["macvlan", "macvtap"],
+        );
     }
     let made = guest_handle.link(plan.guest_ifname.as_str()).and_then(|guest_link| {
         let setup = ip::setup(guest_handle, guest, &guest_link, plan)?;
-        let mut attachment = Attachment::created(plan, host, guest, &parent, &guest_link, setup);
+        let mut attachment =
+            Attachment::created(plan, host, guest, Some(&parent), &guest_link, setup);
         if let Some(address) = plan.host_shim {
             attachment.shim = Some(add_shim(host, guest, plan, &parent, address)?);
         }
@@ -64,7 +72,7 @@ pub(super) fn attach(
 }
 
 /// The parent, refused when it is missing, a bridge or the loopback device.
-fn usable_parent(host: &Handle, name: &str) -> Result<Link> {
+pub(super) fn usable_parent(host: &Handle, name: &str) -> Result<Link> {
     let parent = host.link_get(name)?.ok_or_else(|| Error::NotFound {
         op: Op::Attach,
         object: format!("parent interface {name} in {}", host.namespace()),
@@ -77,39 +85,6 @@ fn usable_parent(host: &Handle, name: &str) -> Result<Link> {
         return Ok(parent);
     };
     Err(Error::invalid("parent interface", name, reason))
-}
-
-/// After EEXIST: the same child already in the guest, or an error naming what is in the way.
-fn already_attached(
-    host: &Handle,
-    guest_handle: &Handle,
-    guest: &Guest,
-    plan: &AttachPlan,
-    parent: &Link,
-) -> Result<Attachment> {
-    let existing = guest_handle.link(plan.guest_ifname.as_str())?;
-    let same_kind = matches!(existing.kind.as_deref(), Some("macvlan" | "macvtap"));
-    let have: Vec<_> =
-        guest_handle.addresses(Some(existing.index))?.into_iter().map(|a| a.net).collect();
-    if same_kind
-        && existing.parent == Some(parent.index)
-        && plan.addresses.iter().all(|net| have.contains(net))
-        && plan.mac.is_none_or(|mac| existing.mac == Some(mac))
-    {
-        let mut attachment =
-            Attachment::created(plan, host, guest, parent, &existing, Default::default());
-        attachment.status = AttachStatus::AlreadyAttached;
-        return Ok(attachment);
-    }
-    Err(Error::AlreadyExists {
-        op: Op::Attach,
-        object: format!(
-            "interface {} in {guest} ({})",
-            plan.guest_ifname,
-            existing.kind.as_deref().unwrap_or("physical")
-        ),
-        hint: "choose another guest interface name (-i)".into(),
-    })
 }
 
 /// A macvlan on the same parent in the host, with `address` and host routes to the guest.
@@ -146,12 +121,7 @@ fn add_shim(
 
 /// Deletes the guest's child (when the guest still exists) and the shim.
 pub(super) fn detach(attachment: &Attachment, host: &Handle, guest: Option<&Handle>) -> Result<()> {
-    if let Some(guest) = guest
-        && let Some(link) = guest.link_get(attachment.guest_ifindex)?
-        && link.name == attachment.plan.guest_ifname
-    {
-        guest.link_del(link.index)?;
-    }
+    super::delete_guest_end(attachment, guest)?;
     if let Some(shim) = &attachment.shim
         && let Some(link) = host.link_get(shim.index)?
         && link.name == shim.name

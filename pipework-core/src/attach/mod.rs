@@ -1,10 +1,16 @@
 //! The pipework operation as a typed plan: attach a guest to a host side, and undo it exactly.
 
 mod bridge;
+mod bridge_vlan;
 mod detect;
+mod dummy;
 mod ip;
+mod ipoib;
+mod ipvlan;
 mod macvlan;
+mod ovs;
 mod physical;
+mod vlan;
 
 use std::{collections::HashSet, net::IpAddr};
 
@@ -15,7 +21,10 @@ pub use self::detect::{Detected, HostChoice, HostKind, detect, select_by_mac};
 use crate::{
     error::{Error, Op, Result},
     handle::Handle,
-    link::{Link, MacvlanMode, validate_ifname},
+    link::{
+        IpoibMode, IpvlanFlag, IpvlanMode, Link, MacvlanMode, VlanProtocol, validate_ifname,
+        validate_vlan_id,
+    },
     mac::MacAddr,
     netns::NamespaceId,
     resolve::{Guest, GuestRecord},
@@ -49,6 +58,37 @@ pub enum HostSide {
         /// The device's name in the host namespace.
         device: String,
     },
+    /// An Open vSwitch bridge, created if missing; the guest gets one end of a veth pair whose
+    /// host end is a port of the bridge (an access port of the plan's VLAN, if any).
+    OvsBridge {
+        /// The bridge's name.
+        name: String,
+    },
+    /// An ipvlan child of a parent device, born inside the guest (it shares the parent's MAC).
+    Ipvlan {
+        /// The parent device in the host namespace.
+        parent: String,
+        /// Where the child switches traffic.
+        mode: IpvlanMode,
+        /// How children of the parent reach each other.
+        flag: IpvlanFlag,
+    },
+    /// A dummy interface created inside the guest (the original's `dummy*` keyword).
+    Dummy {
+        /// The keyword as given (`dummy`, `dummy0`...); nothing of that name is created.
+        name: String,
+    },
+    /// An IPoIB child of an InfiniBand device, created in the host and moved into the guest.
+    Ipoib {
+        /// The InfiniBand (IPoIB) device in the host namespace.
+        parent: String,
+        /// The partition key (the original's `@PKEY`); the parent's when `None`.
+        pkey: Option<u16>,
+        /// Datagram or connected mode; the kernel's default when `None`.
+        mode: Option<IpoibMode>,
+        /// User-space multicast; the kernel's default when `None`.
+        umcast: Option<bool>,
+    },
 }
 
 impl HostSide {
@@ -58,6 +98,8 @@ impl HostSide {
             HostSide::Bridge { name } => name,
             HostSide::Macvlan { parent, .. } => parent,
             HostSide::Physical { device } => device,
+            HostSide::OvsBridge { name } | HostSide::Dummy { name } => name,
+            HostSide::Ipvlan { parent, .. } | HostSide::Ipoib { parent, .. } => parent,
         }
     }
 }
@@ -84,6 +126,13 @@ pub struct AttachPlan {
     pub host_shim: Option<IpNet>,
     /// Announce the addresses with a gratuitous ARP / unsolicited neighbour advertisement.
     pub announce: bool,
+    /// The original's `@VLAN`: a sub-interface `<parent>.<vid>` under a macvlan or ipvlan
+    /// guest, an access port of a VLAN-filtering Linux bridge, or an Open vSwitch port tag.
+    #[serde(default)]
+    pub vlan: Option<u16>,
+    /// The tag protocol of a VLAN sub-interface (802.1Q unless set).
+    #[serde(default)]
+    pub vlan_protocol: VlanProtocol,
 }
 
 impl AttachPlan {
@@ -99,6 +148,8 @@ impl AttachPlan {
             mtu: None,
             host_shim: None,
             announce: true,
+            vlan: None,
+            vlan_protocol: VlanProtocol::default(),
         }
     }
 
@@ -120,6 +171,41 @@ impl AttachPlan {
     /// A plan that moves host device `device` itself into the guest.
     pub fn physical(device: &str) -> Self {
         Self::new(HostSide::Physical { device: device.to_string() })
+    }
+
+    /// A plan that connects the guest to Open vSwitch bridge `bridge` (created if missing).
+    pub fn ovs_bridge(bridge: &str) -> Self {
+        Self::new(HostSide::OvsBridge { name: bridge.to_string() })
+    }
+
+    /// A plan that gives the guest an ipvlan child of `parent`, in `mode` with the kernel's
+    /// default (bridge) flag.
+    pub fn ipvlan(parent: &str, mode: IpvlanMode) -> Self {
+        Self::new(HostSide::Ipvlan { parent: parent.to_string(), mode, flag: IpvlanFlag::Bridge })
+    }
+
+    /// A plan that gives the guest a dummy interface of its own.
+    pub fn dummy() -> Self {
+        Self::new(HostSide::Dummy { name: "dummy".to_string() })
+    }
+
+    /// A plan that gives the guest an IPoIB child of `parent`, named `ib0` in the guest like the
+    /// original, on partition `pkey` (the parent's when `None`).
+    pub fn ipoib(parent: &str, pkey: Option<u16>) -> Self {
+        Self::new(HostSide::Ipoib { parent: parent.to_string(), pkey, mode: None, umcast: None })
+            .guest_ifname("ib0")
+    }
+
+    /// Puts the guest in VLAN `id` (the original's `@VLAN`; its meaning depends on the host side).
+    pub fn vlan(mut self, id: u16) -> Self {
+        self.vlan = Some(id);
+        self
+    }
+
+    /// The tag protocol of a VLAN sub-interface (802.1Q unless set).
+    pub fn vlan_protocol(mut self, protocol: VlanProtocol) -> Self {
+        self.vlan_protocol = protocol;
+        self
     }
 
     /// Asks for a host-side shim macvlan with `address`, so the host reaches a macvlan guest.
@@ -176,7 +262,17 @@ impl AttachPlan {
             HostSide::Bridge { name } => validate_ifname("bridge name", name)?,
             HostSide::Macvlan { parent, .. } => validate_ifname("parent interface", parent)?,
             HostSide::Physical { device } => validate_ifname("host interface", device)?,
+            HostSide::OvsBridge { name } => validate_ifname("OVS bridge name", name)?,
+            HostSide::Ipvlan { parent, .. } => validate_ifname("parent interface", parent)?,
+            HostSide::Ipoib { parent, pkey, .. } => {
+                validate_ifname("IPoIB parent", parent)?;
+                if let Some(pkey) = pkey {
+                    crate::link::validate_pkey("pkey", *pkey)?;
+                }
+            }
+            HostSide::Dummy { .. } => {}
         }
+        self.validate_kind_options()?;
         if let Some(shim) = self.host_shim {
             if !matches!(self.host, HostSide::Macvlan { .. }) {
                 return Err(Error::invalid(
@@ -193,7 +289,9 @@ impl AttachPlan {
                 ));
             }
         }
-        if self.host_ifname.is_some() && !matches!(self.host, HostSide::Bridge { .. }) {
+        if self.host_ifname.is_some()
+            && !matches!(self.host, HostSide::Bridge { .. } | HostSide::OvsBridge { .. })
+        {
             return Err(Error::invalid(
                 "host ifname",
                 self.host_ifname.clone().unwrap_or_default(),
@@ -282,6 +380,48 @@ impl AttachPlan {
     }
 }
 
+impl AttachPlan {
+    /// Checks the VLAN and MAC against what the host side can do with them.
+    fn validate_kind_options(&self) -> Result<()> {
+        if let Some(id) = self.vlan {
+            validate_vlan_id("vlan", id)?;
+            let refusal = match &self.host {
+                HostSide::Dummy { .. } => Some("a dummy interface has no VLAN"),
+                HostSide::Physical { .. } => Some(
+                    "moving a VLAN sub-interface into the guest (--direct-phys with @VLAN) is not supported; use a macvlan or ipvlan on the VLAN",
+                ),
+                HostSide::Ipoib { .. } => Some(
+                    "an IPoIB partition is chosen by the P_Key of the IPoIB host side (--pkey on the command line), not a VLAN",
+                ),
+                HostSide::Bridge { .. } | HostSide::OvsBridge { .. }
+                    if self.vlan_protocol != VlanProtocol::Dot1q =>
+                {
+                    Some("a bridge port VLAN is 802.1Q; 802.1ad applies to VLAN sub-interfaces")
+                }
+                _ => None,
+            };
+            if let Some(reason) = refusal {
+                return Err(Error::invalid("vlan", id.to_string(), reason));
+            }
+        }
+        if let Some(mac) = self.mac {
+            let refusal = match &self.host {
+                HostSide::Ipvlan { .. } => Some(
+                    "an ipvlan interface always has its parent's MAC; use a macvlan for a MAC of its own",
+                ),
+                HostSide::Ipoib { .. } => Some(
+                    "an IPoIB interface cannot be given a MAC (the kernel does not support it)",
+                ),
+                _ => None,
+            };
+            if let Some(reason) = refusal {
+                return Err(Error::invalid("mac", mac.to_string(), reason));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Whether an attach created something or found the same attachment already in place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -327,6 +467,21 @@ pub struct Attachment {
     pub shim: Option<Shim>,
     /// Things that did not work but do not fail the attach (an announcement that could not be sent).
     pub warnings: Vec<String>,
+    /// The VLAN sub-interface a macvlan or ipvlan guest sits on.
+    #[serde(default)]
+    pub vlan_link: Option<VlanUse>,
+}
+
+/// The VLAN sub-interface under an attachment. Any detach removes one pipework created once
+/// nothing is stacked on it any more; one that was there before is never removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VlanUse {
+    /// Its name in the host (`<parent>.<vid>`).
+    pub name: String,
+    /// Its index in the host.
+    pub index: u32,
+    /// True when this attach created it.
+    pub created: bool,
 }
 
 /// How a device moved into a guest was in the host, so detach can give it back as it was.
@@ -366,22 +521,35 @@ pub fn attach(host: &Handle, guest: &Guest, plan: &AttachPlan) -> Result<Attachm
     guest.check_alive()?;
     log::info!("attaching {guest} through {:?} as {}", plan.host, plan.guest_ifname);
     let guest_handle = Handle::new(&guest.namespace)?;
+    let guest_handle = &guest_handle;
     match &plan.host {
-        HostSide::Bridge { name } => bridge::attach(host, &guest_handle, guest, plan, name),
+        HostSide::Bridge { name } => bridge::attach(host, guest_handle, guest, plan, name),
         HostSide::Macvlan { parent, mode, tap } => {
-            macvlan::attach(host, &guest_handle, guest, plan, parent, *mode, *tap)
+            vlan::beneath(host, guest, plan, parent, |parent| {
+                macvlan::attach(host, guest_handle, guest, plan, parent, *mode, *tap)
+            })
         }
-        HostSide::Physical { device } => physical::attach(host, &guest_handle, guest, plan, device),
+        HostSide::Physical { device } => physical::attach(host, guest_handle, guest, plan, device),
+        HostSide::OvsBridge { name } => ovs::attach(host, guest_handle, guest, plan, name),
+        HostSide::Ipvlan { parent, mode, flag } => {
+            vlan::beneath(host, guest, plan, parent, |parent| {
+                ipvlan::attach(host, guest_handle, guest, plan, parent, *mode, *flag)
+            })
+        }
+        HostSide::Dummy { .. } => dummy::attach(host, guest_handle, guest, plan),
+        HostSide::Ipoib { .. } => ipoib::attach(host, guest_handle, guest, plan),
     }
 }
 
 impl Attachment {
     /// The record of a fresh attachment, before the kind-specific parts are filled in.
+    ///
+    /// `host_link` is `None` for a guest interface with nothing behind it in the host (a dummy).
     fn created(
         plan: &AttachPlan,
         host: &Handle,
         guest: &Guest,
-        host_link: &Link,
+        host_link: Option<&Link>,
         guest_link: &Link,
         setup: ip::GuestSetup,
     ) -> Self {
@@ -390,8 +558,8 @@ impl Attachment {
             plan: plan.clone(),
             host_namespace: host.namespace_id(),
             guest: guest.record(),
-            host_ifname: host_link.name.clone(),
-            host_ifindex: host_link.index,
+            host_ifname: host_link.map(|link| link.name.clone()).unwrap_or_default(),
+            host_ifindex: host_link.map_or(0, |link| link.index),
             guest_ifindex: guest_link.index,
             mac: guest_link.mac,
             mtu: guest_link.mtu,
@@ -401,6 +569,7 @@ impl Attachment {
             physical: None,
             shim: None,
             warnings: setup.warnings,
+            vlan_link: None,
         }
     }
 
@@ -425,10 +594,65 @@ impl Attachment {
             HostSide::Bridge { name } => bridge::detach(self, host, name)?,
             HostSide::Macvlan { .. } => macvlan::detach(self, host, guest)?,
             HostSide::Physical { .. } => physical::detach(self, host, guest)?,
+            HostSide::OvsBridge { name } => ovs::detach(self, host, name)?,
+            HostSide::Ipvlan { .. } | HostSide::Dummy { .. } | HostSide::Ipoib { .. } => {
+                delete_guest_end(self, guest)?
+            }
+        }
+        if let Some(vlan_link) = &self.vlan_link {
+            vlan::release(host, vlan_link)?;
         }
         if let Some(guest) = guest {
             ip::restore_routes(guest, &self.routes_replaced)?;
         }
         Ok(())
     }
+}
+
+/// Deletes the guest's interface of `attachment` when the guest still exists and it is still
+/// the one pipework made (same index and name).
+fn delete_guest_end(attachment: &Attachment, guest: Option<&Handle>) -> Result<()> {
+    if let Some(guest) = guest
+        && let Some(link) = guest.link_get(attachment.guest_ifindex)?
+        && link.name == attachment.plan.guest_ifname
+    {
+        guest.link_del(link.index)?;
+    }
+    Ok(())
+}
+
+/// After EEXIST in the guest: the same kind of interface (one of `kinds`, on `host_link` when
+/// given) with the plan's addresses and MAC is the attachment already in place; anything else
+/// is an error naming it.
+fn already_in_guest(
+    host: &Handle,
+    guest_handle: &Handle,
+    guest: &Guest,
+    plan: &AttachPlan,
+    host_link: Option<&Link>,
+    kinds: &[&str],
+) -> Result<Attachment> {
+    let existing = guest_handle.link(plan.guest_ifname.as_str())?;
+    let same_kind = existing.kind.as_deref().is_some_and(|kind| kinds.contains(&kind));
+    let have: Vec<_> =
+        guest_handle.addresses(Some(existing.index))?.into_iter().map(|a| a.net).collect();
+    if same_kind
+        && host_link.is_none_or(|parent| existing.parent == Some(parent.index))
+        && plan.addresses.iter().all(|net| have.contains(net))
+        && plan.mac.is_none_or(|mac| existing.mac == Some(mac))
+    {
+        let mut attachment =
+            Attachment::created(plan, host, guest, host_link, &existing, Default::default());
+        attachment.status = AttachStatus::AlreadyAttached;
+        return Ok(attachment);
+    }
+    Err(Error::AlreadyExists {
+        op: Op::Attach,
+        object: format!(
+            "interface {} in {guest} ({})",
+            plan.guest_ifname,
+            existing.kind.as_deref().unwrap_or("physical")
+        ),
+        hint: "choose another guest interface name (-i)".into(),
+    })
 }

@@ -42,7 +42,8 @@ pub(super) fn attach(
     host.link_set_namespace(link.index, &guest.namespace, &plan.guest_ifname, plan.mtu, plan.mac)?;
     let made = guest_handle.link(plan.guest_ifname.as_str()).and_then(|guest_link| {
         let setup = ip::setup(guest_handle, guest, &guest_link, plan)?;
-        let mut attachment = Attachment::created(plan, host, guest, &link, &guest_link, setup);
+        let mut attachment =
+            Attachment::created(plan, host, guest, Some(&link), &guest_link, setup);
         attachment.physical = Some(origin.clone());
         Ok(attachment)
     });

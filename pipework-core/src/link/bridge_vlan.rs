@@ -57,17 +57,39 @@ impl Handle {
     ///
     /// Equivalent to: `ip -d link show dev BRIDGE` (`vlan_filtering`).
     pub fn bridge_vlan_filtering(&self, bridge: u32) -> Result<bool> {
+        Ok(self
+            .bridge_settings(bridge)?
+            .iter()
+            .any(|info| matches!(info, InfoBridge::VlanFiltering(true))))
+    }
+
+    /// The VLAN new ports of the bridge with index `bridge` join untagged (`None` for none).
+    ///
+    /// Equivalent to: `ip -d link show dev BRIDGE` (`vlan_default_pvid`).
+    pub fn bridge_default_pvid(&self, bridge: u32) -> Result<Option<u16>> {
+        Ok(self
+            .bridge_settings(bridge)?
+            .iter()
+            .find_map(|info| match info {
+                InfoBridge::VlanDefaultPvid(pvid) => Some(*pvid),
+                _ => None,
+            })
+            .filter(|pvid| *pvid != 0))
+    }
+
+    /// The bridge-specific settings (IFLA_INFO_DATA) of the bridge with index `bridge`.
+    fn bridge_settings(&self, bridge: u32) -> Result<Vec<InfoBridge>> {
         let message = self.link_message_get(&LinkRef::Index(bridge))?.ok_or_else(|| {
             Error::NotFound { op: Op::LinkGet, object: format!("bridge #{bridge}") }
         })?;
-        let Some(InfoData::Bridge(infos)) = info_data(&message) else {
-            return Err(Error::Conflict {
+        match info_data(&message) {
+            Some(InfoData::Bridge(infos)) => Ok(infos.clone()),
+            _ => Err(Error::Conflict {
                 op: Op::LinkGet,
                 object: format!("link #{bridge} in {}", self.namespace()),
                 reason: "is not a bridge".into(),
-            });
-        };
-        Ok(infos.iter().any(|info| matches!(info, InfoBridge::VlanFiltering(true))))
+            }),
+        }
     }
 
     /// Turns VLAN filtering of the bridge with index `bridge` on or off.

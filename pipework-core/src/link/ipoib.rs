@@ -46,6 +46,16 @@ pub fn validate_pkey(argument: &str, pkey: u16) -> Result<()> {
     Ok(())
 }
 
+/// Reads a partition key written in hex like iproute2's `pkey` (`8001`, `0x8001`), naming `argument`.
+pub fn parse_pkey(argument: &str, text: &str) -> Result<u16> {
+    let digits = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")).unwrap_or(text);
+    let pkey = u16::from_str_radix(digits, 16).map_err(|_| {
+        Error::invalid(argument, text, "a partition key is up to 4 hex digits, like 8001 or 0x8001")
+    })?;
+    validate_pkey(argument, pkey)?;
+    Ok(pkey)
+}
+
 /// The host-side name of a guest's IPoIB child, as the original names it when that fits in 15
 /// characters: `<parent>.<key>` or `<parent>.<pkey>.<key>` (`key` is the guest's PID or namespace
 /// inode, the P_Key in four hex digits); otherwise `ib` and a digest of the three (deterministic).
@@ -208,6 +218,16 @@ mod tests {
             &bytes[bytes.len() - 16..],
             &[16, 0, 18, 0, 10, 0, 1, 0, b'i', b'p', b'o', b'i', b'b', 0, 0, 0]
         );
+    }
+
+    #[test]
+    fn pkeys_read_as_hex_like_iproute2() {
+        assert_eq!(parse_pkey("pkey", "8001").unwrap(), 0x8001);
+        assert_eq!(parse_pkey("pkey", "0x7fff").unwrap(), 0x7fff);
+        for bad in ["", "12345", "zz", "8000", "0"] {
+            let err = parse_pkey("--pkey", bad).unwrap_err().to_string();
+            assert!(err.contains("invalid --pkey"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod dummy;
 mod ipoib;
 mod ipvlan;
 mod macvlan;
+mod uppers;
 mod veth;
 mod vlan;
 mod vxlan;
@@ -28,7 +29,7 @@ pub use self::{
     bridge::{Bridge, EnsuredBridge, PIPEWORK_ALIAS},
     bridge_vlan::BridgeVlan,
     dummy::Dummy,
-    ipoib::{IpoibChild, IpoibMode, ipoib_child_name, validate_pkey},
+    ipoib::{IpoibChild, IpoibMode, ipoib_child_name, parse_pkey, validate_pkey},
     ipvlan::{Ipvlan, IpvlanFlag, IpvlanMode},
     macvlan::{Macvlan, MacvlanMode},
     veth::Veth,

@@ -1,0 +1,73 @@
+//! A guest on an IPoIB child of an InfiniBand device: created in the host under the original's
+//! name (made to fit 15 characters), then moved into the guest and renamed in one request.
+//!
+//! Built to the kernel's interface; not run against InfiniBand hardware.
+
+use super::{AttachPlan, Attachment, HostSide, already_in_guest, detect::ARPHRD_INFINIBAND, ip};
+use crate::{
+    error::{Error, Op, Result},
+    handle::Handle,
+    link::{IpoibChild, ipoib_child_name},
+    resolve::Guest,
+};
+
+/// Creates the child in the host, moves it into the guest as the guest ifname, addresses it.
+///
+/// Equivalent to: `ip link add link PARENT name PARENT.PKEY.KEY type ipoib [pkey 0xPKEY];
+/// ip link set PARENT.PKEY.KEY netns GUEST name ib0`, then the addressing.
+pub(super) fn attach(
+    host: &Handle,
+    guest_handle: &Handle,
+    guest: &Guest,
+    plan: &AttachPlan,
+) -> Result<Attachment> {
+    let HostSide::Ipoib { parent, pkey, mode, umcast } = &plan.host else {
+        unreachable!("ipoib::attach is only called for an IPoIB host side");
+    };
+    let parent = host.link_get(parent.as_str())?.ok_or_else(|| Error::NotFound {
+        op: Op::Attach,
+        object: format!("IPoIB parent {parent} in {}", host.namespace()),
+    })?;
+    if parent.link_type != ARPHRD_INFINIBAND {
+        return Err(Error::invalid(
+            "IPoIB parent",
+            &parent.name,
+            format!(
+                "is not an InfiniBand device (link type {}, InfiniBand is {ARPHRD_INFINIBAND}); an IPoIB child needs an IPoIB port such as ib0",
+                parent.link_type
+            ),
+        ));
+    }
+    if guest_handle.link_get(plan.guest_ifname.as_str())?.is_some() {
+        return already_in_guest(host, guest_handle, guest, plan, Some(&parent), &["ipoib"]);
+    }
+    let name = ipoib_child_name(&parent.name, *pkey, &guest.naming_key());
+    let mut child = IpoibChild::new(&name, parent.index)?;
+    if let Some(pkey) = pkey {
+        child = child.pkey(*pkey)?;
+    }
+    if let Some(mode) = mode {
+        child = child.mode(*mode);
+    }
+    if let Some(umcast) = umcast {
+        child = child.umcast(*umcast);
+    }
+    log::info!("creating IPoIB child {name} of {} and moving it into the guest", parent.name);
+    child.add(host)?;
+    if let Err(err) =
+        host.link_set_namespace(name.as_str(), &guest.namespace, &plan.guest_ifname, plan.mtu, None)
+    {
+        let _ = host.link_del(name.as_str());
+        return Err(err);
+    }
+    let made = guest_handle.link(plan.guest_ifname.as_str()).and_then(|guest_link| {
+        if !parent.is_up() {
+            host.link_set_up(parent.index)?;
+        }
+        let setup = ip::setup(guest_handle, guest, &guest_link, plan)?;
+        Ok(Attachment::created(plan, host, guest, Some(&parent), &guest_link, setup))
+    });
+    made.inspect_err(|_| {
+        let _ = guest_handle.link_del(plan.guest_ifname.as_str());
+    })
+}
