@@ -31,6 +31,10 @@ if [ "${PIPEWORK_VM_INSIDE:-0}" = 1 ]; then
     exit 0
 fi
 
+if ! command -v jq >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends jq >/dev/null
+fi
+
 # Build every test target and keep those that contain VM tests.
 binaries=()
 while IFS= read -r binary; do
