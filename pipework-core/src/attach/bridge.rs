@@ -25,14 +25,7 @@ pub(super) fn attach(
     };
     let host_ifname = host_veth_name(plan, guest);
     let mtu = plan.mtu.unwrap_or(bridge.link.mtu);
-    let mut veth = Veth::new(&host_ifname, &plan.guest_ifname)?
-        .peer_namespace(&guest.namespace)
-        .mtu(mtu)
-        .master(bridge.link.index)
-        .up();
-    if let Some(mac) = plan.mac {
-        veth = veth.peer_mac(mac);
-    }
+    let veth = guest_veth(plan, guest, &host_ifname, mtu)?.master(bridge.link.index);
     let undo_bridge = || {
         if bridge.created {
             let _ = host.link_del(bridge.link.index);
@@ -86,6 +79,22 @@ pub(super) fn attach(
             Err(err)
         }
     }
+}
+
+/// The guest's veth pair: host end `host_ifname` up, peer born in the guest with the plan's
+/// name and MAC, both with `mtu`.
+pub(super) fn guest_veth<'a>(
+    plan: &AttachPlan,
+    guest: &'a Guest,
+    host_ifname: &str,
+    mtu: u32,
+) -> Result<Veth<'a>> {
+    let veth =
+        Veth::new(host_ifname, &plan.guest_ifname)?.peer_namespace(&guest.namespace).mtu(mtu).up();
+    Ok(match plan.mac {
+        Some(mac) => veth.peer_mac(mac),
+        None => veth,
+    })
 }
 
 /// The host end of a guest's veth: `-l` when given, else the original's name (made to fit).

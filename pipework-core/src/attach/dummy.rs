@@ -1,9 +1,7 @@
 //! A dummy interface of the guest's own (the original's `dummy*` keyword), born in the guest:
 //! nothing is created in the host.
 
-use nix::errno::Errno;
-
-use super::{AttachPlan, Attachment, already_in_guest, ip};
+use super::{AttachPlan, Attachment, finish_in_guest};
 use crate::{error::Result, handle::Handle, link::Dummy, resolve::Guest};
 
 /// Creates the dummy with its final name, MAC and MTU inside the guest, then addresses it.
@@ -23,17 +21,6 @@ pub(super) fn attach(
         dummy = dummy.mtu(mtu);
     }
     log::info!("creating dummy {} in the guest", plan.guest_ifname);
-    if let Err(err) = dummy.add(guest_handle) {
-        if err.errno() != Errno::EEXIST {
-            return Err(err);
-        }
-        return already_in_guest(host, guest_handle, guest, plan, None, &["dummy"]);
-    }
-    let made = guest_handle.link(plan.guest_ifname.as_str()).and_then(|guest_link| {
-        let setup = ip::setup(guest_handle, guest, &guest_link, plan)?;
-        Ok(Attachment::created(plan, host, guest, None, &guest_link, setup))
-    });
-    made.inspect_err(|_| {
-        let _ = guest_handle.link_del(plan.guest_ifname.as_str());
-    })
+    let added = dummy.add(guest_handle);
+    finish_in_guest(host, guest_handle, guest, plan, (None, &["dummy"]), added, |_| Ok(()))
 }

@@ -3,7 +3,9 @@
 //!
 //! Built to the kernel's interface; not run against InfiniBand hardware.
 
-use super::{AttachPlan, Attachment, HostSide, already_in_guest, detect::ARPHRD_INFINIBAND, ip};
+use super::{
+    AttachPlan, Attachment, HostSide, already_in_guest, detect::ARPHRD_INFINIBAND, finish_in_guest,
+};
 use crate::{
     error::{Error, Op, Result},
     handle::Handle,
@@ -41,6 +43,9 @@ pub(super) fn attach(
     if guest_handle.link_get(plan.guest_ifname.as_str())?.is_some() {
         return already_in_guest(host, guest_handle, guest, plan, Some(&parent), &["ipoib"]);
     }
+    if !parent.is_up() {
+        host.link_set_up(parent.index)?;
+    }
     let name = ipoib_child_name(&parent.name, *pkey, &guest.naming_key());
     let mut child = IpoibChild::new(&name, parent.index)?;
     if let Some(pkey) = pkey {
@@ -60,14 +65,13 @@ pub(super) fn attach(
         let _ = host.link_del(name.as_str());
         return Err(err);
     }
-    let made = guest_handle.link(plan.guest_ifname.as_str()).and_then(|guest_link| {
-        if !parent.is_up() {
-            host.link_set_up(parent.index)?;
-        }
-        let setup = ip::setup(guest_handle, guest, &guest_link, plan)?;
-        Ok(Attachment::created(plan, host, guest, Some(&parent), &guest_link, setup))
-    });
-    made.inspect_err(|_| {
-        let _ = guest_handle.link_del(plan.guest_ifname.as_str());
-    })
+    finish_in_guest(
+        host,
+        guest_handle,
+        guest,
+        plan,
+        (Some(&parent), &["ipoib"]),
+        Ok(()),
+        |_| Ok(()),
+    )
 }

@@ -1,8 +1,6 @@
 //! A guest on a macvlan (or macvtap) child of a physical parent, and the host-side shim.
 
-use nix::errno::Errno;
-
-use super::{AttachPlan, Attachment, Shim, ip};
+use super::{AttachPlan, Attachment, Shim, finish_in_guest};
 use crate::{
     error::{Error, Op, Result},
     handle::Handle,
@@ -26,10 +24,6 @@ pub(super) fn attach(
     tap: bool,
 ) -> Result<Attachment> {
     let parent = usable_parent(host, parent_name)?;
-    if !parent.is_up() {
-        // Like the original: the children need their parent up.
-        host.link_set_up(parent.index)?;
-    }
     let mut child = Macvlan::new(&plan.guest_ifname, parent.index, mode)?
         .namespace(&guest.namespace)
         .mtu(plan.mtu.unwrap_or(parent.mtu));
@@ -44,34 +38,18 @@ pub(super) fn attach(
         if tap { "macvtap" } else { "macvlan" },
         plan.guest_ifname
     );
-    if let Err(err) = child.add(host) {
-        if err.errno() != Errno::EEXIST {
-            return Err(err);
-        }
-        return super::already_in_guest(
-            host,
-            guest_handle,
-            guest,
-            plan,
-            Some(&parent),
-            &["macvlan", "macvtap"],
-        );
-    }
-    let made = guest_handle.link(plan.guest_ifname.as_str()).and_then(|guest_link| {
-        let setup = ip::setup(guest_handle, guest, &guest_link, plan)?;
-        let mut attachment =
-            Attachment::created(plan, host, guest, Some(&parent), &guest_link, setup);
+    let added = child.add(host);
+    let kinds: &[&str] = &["macvlan", "macvtap"];
+    finish_in_guest(host, guest_handle, guest, plan, (Some(&parent), kinds), added, |attachment| {
         if let Some(address) = plan.host_shim {
             attachment.shim = Some(add_shim(host, guest, plan, &parent, address)?);
         }
-        Ok(attachment)
-    });
-    made.inspect_err(|_| {
-        let _ = guest_handle.link_del(plan.guest_ifname.as_str());
+        Ok(())
     })
 }
 
-/// The parent, refused when it is missing, a bridge or the loopback device.
+/// The parent of a macvlan or ipvlan child, brought up like the original did (children need
+/// it up); refused when it is missing, a bridge or the loopback device.
 pub(super) fn usable_parent(host: &Handle, name: &str) -> Result<Link> {
     let parent = host.link_get(name)?.ok_or_else(|| Error::NotFound {
         op: Op::Attach,
@@ -82,6 +60,9 @@ pub(super) fn usable_parent(host: &Handle, name: &str) -> Result<Link> {
     } else if parent.link_type == ARPHRD_LOOPBACK {
         "is the loopback device, which cannot carry a macvlan"
     } else {
+        if !parent.is_up() {
+            host.link_set_up(parent.index)?;
+        }
         return Ok(parent);
     };
     Err(Error::invalid("parent interface", name, reason))

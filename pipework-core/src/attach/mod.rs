@@ -621,6 +621,35 @@ fn delete_guest_end(attachment: &Attachment, guest: Option<&Handle>) -> Result<(
     Ok(())
 }
 
+/// Finishes an attach whose guest interface was just created inside the guest (`added` is the
+/// kernel's answer): after EEXIST, the attachment already in place or an error naming what is
+/// there; otherwise the addressing and `extra`, with the interface deleted again on failure.
+fn finish_in_guest(
+    host: &Handle,
+    guest_handle: &Handle,
+    guest: &Guest,
+    plan: &AttachPlan,
+    (host_link, kinds): (Option<&Link>, &[&str]),
+    added: Result<()>,
+    extra: impl FnOnce(&mut Attachment) -> Result<()>,
+) -> Result<Attachment> {
+    if let Err(err) = added {
+        if err.errno() != nix::errno::Errno::EEXIST {
+            return Err(err);
+        }
+        return already_in_guest(host, guest_handle, guest, plan, host_link, kinds);
+    }
+    let made = guest_handle.link(plan.guest_ifname.as_str()).and_then(|guest_link| {
+        let setup = ip::setup(guest_handle, guest, &guest_link, plan)?;
+        let mut attachment = Attachment::created(plan, host, guest, host_link, &guest_link, setup);
+        extra(&mut attachment)?;
+        Ok(attachment)
+    });
+    made.inspect_err(|_| {
+        let _ = guest_handle.link_del(plan.guest_ifname.as_str());
+    })
+}
+
 /// After EEXIST in the guest: the same kind of interface (one of `kinds`, on `host_link` when
 /// given) with the plan's addresses and MAC is the attachment already in place; anything else
 /// is an error naming it.

@@ -10,7 +10,6 @@ use super::{AttachPlan, AttachStatus, Attachment, bridge, ip};
 use crate::{
     error::{Error, Op, Result},
     handle::Handle,
-    link::Veth,
     ovs::{Ovs, OvsPort},
     resolve::Guest,
 };
@@ -54,11 +53,7 @@ pub(super) fn attach(
         Some(mtu) => mtu,
         None => host.link(bridge_name).map(|link| link.mtu).inspect_err(|_| undo_bridge())?,
     };
-    let mut veth =
-        Veth::new(&host_ifname, &plan.guest_ifname)?.peer_namespace(&guest.namespace).mtu(mtu).up();
-    if let Some(mac) = plan.mac {
-        veth = veth.peer_mac(mac);
-    }
+    let veth = bridge::guest_veth(plan, guest, &host_ifname, mtu)?;
     log::info!(
         "creating veth {host_ifname} for OVS bridge {bridge_name} (created now: {created}), peer {} in the guest",
         plan.guest_ifname

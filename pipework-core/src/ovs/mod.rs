@@ -256,8 +256,7 @@ impl Ovs {
                 json!({"op": "select", "table": "Port", "where": [], "columns": ["_uuid", "name"]}),
             ],
         )?;
-        let bridge =
-            rows(&results[0]).first().ok_or_else(|| Error::NotFound { op: Op::Ovsdb, object })?;
+        let bridge = rows(&results[0]).first().ok_or(Error::NotFound { op: Op::Ovsdb, object })?;
         let members: Vec<&str> =
             set_members(&bridge["ports"]).into_iter().filter_map(uuid_of).collect();
         let mut names: Vec<String> = rows(&results[1])
