@@ -38,7 +38,9 @@ fi
 # Build every test target and keep those that contain VM tests.
 binaries=()
 while IFS= read -r binary; do
-    if "$binary" --list --include-ignored 2>/dev/null | grep -q "^[^ ]*$filter[^ ]*: test$"; then
+    # (The listing is read whole: `grep -q` quitting early would fail the pipe under pipefail.)
+    listing=$("$binary" --list --include-ignored 2>/dev/null || true)
+    if grep -q "^[^ ]*$filter[^ ]*: test$" <<<"$listing"; then
         binaries+=("$binary")
     fi
 done < <(cargo test --workspace --tests --no-run --message-format=json --quiet \
