@@ -275,7 +275,7 @@ fn bad_input_exits_with_the_reason_and_changes_nothing() {
         (vec!["br1", &g, "10.1.0.2/24", "--bogus"], 2, "unexpected argument"),
         (vec!["br1", &g, "10.1.0.2"], 2, "Maybe you meant 10.1.0.2/24?"),
         (vec!["br1", &g, "10.1.0.2/24@2001:db8::1"], 2, "other address family"),
-        (vec!["br1", &g, "10.1.0.2/24", "@10"], 1, "bridge VLAN filtering"),
+        (vec!["dummy0", &g, "10.1.0.2/24", "@10"], 2, "a dummy interface has no VLAN"),
         (vec!["eth2", &g, "dhcpcd-f"], 2, "dhcpcd-f is not a form"),
         (vec!["br1", "pwt-no-such-guest", "10.1.0.2/24"], 1, "guest \"pwt-no-such-guest\""),
         (vec!["detach", &g], 1, "an attachment of"),

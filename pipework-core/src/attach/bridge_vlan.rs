@@ -1,6 +1,8 @@
 //! A Linux bridge guest in a VLAN (the original refused `@VLAN` on Linux bridges): VLAN filtering
 //! on the bridge, and the guest's port an access port of the VLAN (PVID, egress untagged).
 
+use nix::errno::Errno;
+
 use crate::{
     error::{Error, Op, Result},
     handle::Handle,
@@ -13,6 +15,17 @@ use crate::{
 /// Equivalent to: `ip link add NAME type bridge vlan_filtering 1` or
 /// `ip link set NAME type bridge vlan_filtering 1`.
 pub(super) fn prepare(host: &Handle, name: &str) -> Result<EnsuredBridge> {
+    prepare_filtering(host, name).map_err(|err| match err.errno() {
+        Errno::EOPNOTSUPP => Error::Unsupported {
+            op: Op::Attach,
+            object: format!("bridge {name} in {}", host.namespace()),
+            reason: "this kernel has no bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING), which a VLAN on a Linux bridge needs; use an Open vSwitch bridge or a macvlan on a VLAN sub-interface".into(),
+        },
+        _ => err,
+    })
+}
+
+fn prepare_filtering(host: &Handle, name: &str) -> Result<EnsuredBridge> {
     let bridge = Bridge::new(name)?;
     let Some(link) = host.link_get(name)?.filter(|link| link.is_bridge()) else {
         // Missing: created with filtering on. Not a bridge: ensure() names what it is.
