@@ -18,9 +18,9 @@ mod tier_vm {
 
     use nix::errno::Errno;
     use pipework_core::{
-        AttachPlan, AttachStatus, Bridge, BridgeVlan, Dummy, Handle, IpNet, IpoibChild, Ipvlan,
-        IpvlanFlag, IpvlanMode, MacAddr, MacvlanMode, Namespace, Ovs, OvsPort, Veth, Vlan,
-        VlanProtocol, attach,
+        AttachPlan, AttachStatus, Bridge, BridgeVlan, Dummy, Handle, HostKind, IpNet, IpoibChild,
+        Ipvlan, IpvlanFlag, IpvlanMode, MacAddr, MacvlanMode, Namespace, Ovs, OvsPort, Veth, Vlan,
+        VlanProtocol, attach, attach::detect,
     };
     use serde_json::Value;
 
@@ -275,6 +275,9 @@ mod tier_vm {
         assert!(ovs.bridge_ensure(&bridge).unwrap(), "created");
         assert!(!ovs.bridge_ensure(&bridge).unwrap(), "found again");
         assert!(ovs_vsctl(&["list-br"]).lines().any(|b| b == bridge));
+        // Detection asks ovsdb-server which "openvswitch" devices are bridges.
+        assert_eq!(detect(&root, &bridge).unwrap().kind, HostKind::OvsBridge);
+        assert_eq!(detect(&root, "ovs-system").unwrap().kind, HostKind::Physical);
         let mut guests = Vec::new();
         for (label, tag, address) in
             [("a", 10, "10.80.0.1/24"), ("b", 10, "10.80.0.2/24"), ("c", 20, "10.80.0.3/24")]
@@ -542,6 +545,13 @@ mod tier_vm {
         assert_eq!(host.bridge_vlans(att_a.host_ifindex).unwrap(), [BridgeVlan::access(10)]);
         assert!(reaches(&sandbox, &a, "10.93.0.2"), "same VLAN");
         assert!(!sandbox.ping(&a, "10.93.0.3"), "VLAN 10 must not reach VLAN 20");
+        let again = attach(&host, &sandbox.guest(&a), &plan("10.93.0.1/24", 10)).unwrap();
+        assert_eq!(again.status, AttachStatus::AlreadyAttached);
+        let err = attach(&host, &sandbox.guest(&a), &plan("10.93.0.1/24", 20)).unwrap_err();
+        assert!(
+            err.to_string().contains("not as an access port of VLAN 20 (its VLANs: 10)"),
+            "{err}"
+        );
         for (attachment, ns) in [(att_a, &a), (att_b, &b), (att_c, &c)] {
             attachment
                 .detach(&host, Some(&Handle::new(&sandbox.guest(ns).namespace).unwrap()))

@@ -46,6 +46,9 @@ pub(super) fn attach(
             }
             let (host_link, guest_link) =
                 existing_pair(host, guest_handle, plan, &host_ifname, &bridge.link, guest)?;
+            if let Some(vid) = plan.vlan {
+                bridge_vlan::check_access_port(host, &host_link, vid)?;
+            }
             let mut attachment = Attachment::created(
                 plan,
                 host,

@@ -6,7 +6,7 @@ use nix::errno::Errno;
 use crate::{
     error::{Error, Op, Result},
     handle::Handle,
-    link::{Bridge, BridgeVlan, EnsuredBridge, PIPEWORK_ALIAS},
+    link::{Bridge, BridgeVlan, EnsuredBridge, Link, PIPEWORK_ALIAS},
 };
 
 /// The bridge, with VLAN filtering: created with it, or found with it on (turned on only for a
@@ -44,6 +44,22 @@ fn prepare_filtering(host: &Handle, name: &str) -> Result<EnsuredBridge> {
         host.bridge_set_vlan_filtering(link.index, true)?;
     }
     bridge.ensure(host)
+}
+
+/// Checks that an existing bridge port is an access port of VLAN `vid` (a re-run of the same plan).
+pub(super) fn check_access_port(host: &Handle, port: &Link, vid: u16) -> Result<()> {
+    let vlans = host.bridge_vlans(port.index)?;
+    if vlans.contains(&BridgeVlan::access(vid)) {
+        return Ok(());
+    }
+    Err(Error::Conflict {
+        op: Op::Attach,
+        object: format!("bridge port {} in {}", port.name, host.namespace()),
+        reason: format!(
+            "it is already attached but not as an access port of VLAN {vid} (its VLANs: {})",
+            vlans.iter().map(|vlan| vlan.vid.to_string()).collect::<Vec<_>>().join(", ")
+        ),
+    })
 }
 
 /// Makes bridge port `port` an access port of VLAN `vid`: out of the bridge's default VLAN, in

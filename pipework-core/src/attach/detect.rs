@@ -9,6 +9,7 @@ use crate::{
     handle::Handle,
     link::{IpvlanFlag, IpvlanMode, Link, MacvlanMode},
     mac::MacAddr,
+    ovs::Ovs,
 };
 
 /// ARPHRD_INFINIBAND: the link type of IPoIB devices.
@@ -182,12 +183,19 @@ pub fn detect(host: &Handle, argument: &str) -> Result<Detected> {
     };
     let kind = match link.kind.as_deref() {
         Some("bridge") => HostKind::LinuxBridge,
-        Some("openvswitch") => HostKind::OvsBridge,
+        // OVS bridges and their other internal ports (and the ovs-system datapath) share this
+        // kind; ovsdb-server tells them apart when it can be asked, as `ovs-vsctl list-br` did.
+        Some("openvswitch") if is_ovs_bridge(&link.name) => HostKind::OvsBridge,
         _ if link.link_type == ARPHRD_INFINIBAND => HostKind::Ipoib,
         _ if link.link_type == ARPHRD_LOOPBACK => HostKind::Loopback,
         _ => HostKind::Physical,
     };
     Ok(Detected { name: link.name.clone(), kind, link: Some(link) })
+}
+
+/// Whether ovsdb-server lists `name` as a bridge; true when it cannot be asked.
+fn is_ovs_bridge(name: &str) -> bool {
+    Ovs::connect().and_then(|ovs| ovs.bridge_exists(name)).unwrap_or(true)
 }
 
 /// Finds the one host device whose MAC is `mac` (any case), for the original's `mac:` form.
