@@ -47,20 +47,6 @@ mod tier_vm {
         (0..3).any(|_| sandbox.ping(ns, destination))
     }
 
-    /// Waits until no address of `ns` is tentative (IPv6 duplicate address detection adds
-    /// link-local routes when it ends), so that a state taken now stays the same by itself.
-    fn settled(sandbox: &Sandbox, ns: &str) -> String {
-        for _ in 0..100 {
-            if sandbox.ip_json(ns, &["addr", "show", "tentative"]).as_array().is_none_or(|a| {
-                a.iter().all(|link| link["addr_info"].as_array().is_none_or(Vec::is_empty))
-            }) {
-                return sandbox.state(ns);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        panic!("addresses of {ns} stay tentative");
-    }
-
     /// A veth pair between the sandbox's host and `guest`, both ends up: a "wire" to a guest.
     fn wire(sandbox: &Sandbox, host_end: &str, guest: &str, guest_end: &str) -> (Handle, u32) {
         let host = sandbox.host_handle();
@@ -120,7 +106,7 @@ mod tier_vm {
             (100, VlanProtocol::Dot1q, Some(phys1))
         );
         // Same name, other ID / protocol / parent / kind: refused, and nothing changes.
-        let before = settled(&sandbox, &sandbox.host_name());
+        let before = sandbox.state(&sandbox.host_name());
         let other_id = Vlan::new("phys1.100", phys1, 101).unwrap().ensure(&host).unwrap_err();
         assert!(other_id.to_string().contains("is 802.1Q VLAN 100 on phys1"), "{other_id}");
         let other_protocol = Vlan::new("phys1.100", phys1, 100)
@@ -252,7 +238,7 @@ mod tier_vm {
         let host = sandbox.host_handle();
         Veth::new("notib0", "notib1").unwrap().add(&host).unwrap();
         let parent = host.link("notib0").unwrap().index;
-        let before = settled(&sandbox, &sandbox.host_name());
+        let before = sandbox.state(&sandbox.host_name());
         let err = IpoibChild::new("notib0.8001", parent)
             .unwrap()
             .pkey(0x8001)
@@ -418,7 +404,7 @@ mod tier_vm {
         // A VLAN named like VLAN 40 but tagging 41: the original's pre-check never caught this.
         Vlan::new("phys1.40", phys, 41).unwrap().add(&host).unwrap();
         let guest = sandbox.guest(&g);
-        let before = (settled(&sandbox, &sandbox.host_name()), settled(&sandbox, &g));
+        let before = (sandbox.state(&sandbox.host_name()), sandbox.state(&g));
         let plan40 =
             AttachPlan::macvlan("phys1", MacvlanMode::Bridge).address(net("10.91.0.1/24")).vlan(40);
         let err = attach(&host, &guest, &plan40).unwrap_err().to_string();
@@ -499,7 +485,7 @@ mod tier_vm {
         let mut sandbox = Sandbox::new();
         let g = sandbox.add_guest("g");
         let host = sandbox.host_handle();
-        let host_before = settled(&sandbox, &sandbox.host_name());
+        let host_before = sandbox.state(&sandbox.host_name());
         let guest = sandbox.guest(&g);
         let plan =
             AttachPlan::dummy().guest_ifname("dummy0").address(net("203.0.113.9/32")).mtu(1400);
@@ -564,7 +550,7 @@ mod tier_vm {
         // A bridge that is not ours and does not filter VLANs is refused, untouched.
         Bridge::new("brtheirs").unwrap().ensure(&host).unwrap();
         host.link_set_alias("brtheirs", "someone else's").unwrap();
-        let before = (settled(&sandbox, &sandbox.host_name()), settled(&sandbox, &a));
+        let before = (sandbox.state(&sandbox.host_name()), sandbox.state(&a));
         let err = attach(&host, &sandbox.guest(&a), &AttachPlan::bridge("brtheirs").vlan(10))
             .unwrap_err()
             .to_string();
@@ -639,7 +625,7 @@ mod tier_vm {
         let g = sandbox.add_guest("g");
         let host = sandbox.host_handle();
         Veth::new("eth9", "eth9p").unwrap().add(&host).unwrap();
-        let before = (settled(&sandbox, &sandbox.host_name()), settled(&sandbox, &g));
+        let before = (sandbox.state(&sandbox.host_name()), sandbox.state(&g));
         let err = attach(&host, &sandbox.guest(&g), &AttachPlan::ipoib("eth9", Some(0x8001)))
             .unwrap_err()
             .to_string();
