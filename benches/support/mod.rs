@@ -72,9 +72,14 @@ impl Drop for Host {
     }
 }
 
-/// pipework-core's attach of guest `i`.
+/// pipework-core's attach of guest `i` (with the default announcement of its address).
 pub fn pipework_attach(host: &Host, guest: &Guest, i: usize) {
     attach(&host.handle, guest, &plan("br-bench", i)).expect("pipework attach");
+}
+
+/// pipework-core's attach of guest `i` without the gratuitous ARP: the floor's exact work.
+pub fn pipework_attach_quiet(host: &Host, guest: &Guest, i: usize) {
+    attach(&host.handle, guest, &plan("br-bench", i).announce(false)).expect("pipework attach");
 }
 
 /// The floor: the same attach with the fewest raw netlink requests, no library in between.
