@@ -18,17 +18,8 @@ fi
 
 # --- prerequisites -----------------------------------------------------------------------
 # python3-dev: pyo3 (pipework-py) links libpython in cargo test; python3-venv: tier-python.
-apt_packages=(iproute2 iputils-ping jq util-linux python3-dev python3-venv)
-missing=()
-for package in "${apt_packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    say "installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get -o DPkg::Lock::Timeout=300 update -qq
-    apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+source scripts/apt.sh
+apt_install iproute2 iputils-ping jq util-linux python3-dev python3-venv
 for component in rustfmt clippy; do
     rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
 done

@@ -7,7 +7,7 @@ use rtnetlink::{
     AddressMessageBuilder,
     packet_route::{
         RouteNetlinkMessage,
-        address::{AddressAttribute, AddressMessage},
+        address::{AddressAttribute, AddressMessage, CacheInfo},
     },
 };
 
@@ -73,6 +73,30 @@ impl Handle {
     pub fn addr_add(&self, index: u32, net: IpNet) -> Result<()> {
         let request = add_request(index, net);
         self.change(request.message, request.create, request.op, &request.object)
+    }
+
+    /// Adds an address that the kernel removes after `valid` seconds (deprecated after
+    /// `preferred`), or updates the lifetimes of the one in place: a DHCP lease.
+    ///
+    /// Equivalent to: `ip addr replace ADDRESS/PREFIX dev DEV valid_lft V preferred_lft P`.
+    pub fn addr_replace_with_lifetimes(
+        &self,
+        index: u32,
+        net: IpNet,
+        valid: u32,
+        preferred: u32,
+    ) -> Result<()> {
+        let mut message = address_message(index, net);
+        let mut lifetimes = CacheInfo::default();
+        lifetimes.ifa_preferred = preferred.min(valid);
+        lifetimes.ifa_valid = valid;
+        message.attributes.push(AddressAttribute::CacheInfo(lifetimes));
+        self.change(
+            RouteNetlinkMessage::NewAddress(message),
+            Create::Replace,
+            Op::AddrAdd,
+            &format_args!("{net} on link #{index} (valid_lft {valid})"),
+        )
     }
 
     /// Removes an address from link `index`.

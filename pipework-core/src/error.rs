@@ -64,6 +64,18 @@ pub enum Op {
     QueryEngine,
     /// Reading or changing Open vSwitch's configuration through ovsdb-server.
     Ovsdb,
+    /// Obtaining a DHCP lease (DHCPDISCOVER to DHCPACK) and applying it.
+    DhcpAcquire,
+    /// Renewing or rebinding a DHCP lease.
+    DhcpRenew,
+    /// Giving a DHCP lease back (DHCPRELEASE) and removing what it configured.
+    DhcpRelease,
+    /// Running a helper program (an external DHCP client, the lease keeper).
+    RunProgram,
+    /// Stopping a process pipework started.
+    StopProcess,
+    /// Writing a file pipework manages (resolv.conf, pid and lease files).
+    WriteFile,
 }
 
 impl Op {
@@ -78,7 +90,9 @@ impl Op {
             Op::State => "write access to the state directory",
             // Root passes a socket's file permissions with CAP_DAC_OVERRIDE.
             Op::QueryEngine => "CAP_DAC_OVERRIDE",
-            Op::Probe => "CAP_NET_RAW",
+            Op::Probe | Op::DhcpAcquire | Op::DhcpRenew | Op::DhcpRelease => "CAP_NET_RAW",
+            Op::StopProcess => "CAP_KILL",
+            Op::WriteFile => "CAP_DAC_OVERRIDE",
             Op::Ovsdb => "write access to the ovsdb-server socket",
             _ => "CAP_NET_ADMIN",
         }
@@ -126,6 +140,12 @@ impl fmt::Display for Op {
             Op::TipcSocket => "use TIPC socket for",
             Op::QueryEngine => "query container engine",
             Op::Ovsdb => "configure Open vSwitch",
+            Op::DhcpAcquire => "acquire a DHCP lease on",
+            Op::DhcpRenew => "renew the DHCP lease of",
+            Op::DhcpRelease => "release the DHCP lease of",
+            Op::RunProgram => "run",
+            Op::StopProcess => "stop",
+            Op::WriteFile => "write",
         })
     }
 }
@@ -206,6 +226,40 @@ pub enum Error {
         /// What is missing, and the fix where one exists.
         reason: String,
     },
+    /// Nothing answered in time; nothing was left behind.
+    #[error("cannot {op} {object}: no answer within {}: {detail}", format_duration(*waited))]
+    Timeout {
+        /// What was being done.
+        op: Op,
+        /// What it was done to.
+        object: String,
+        /// How long pipework waited.
+        waited: std::time::Duration,
+        /// What was, and was not, heard.
+        detail: String,
+    },
+    /// A peer (a DHCP server) answered with a refusal.
+    #[error("cannot {op} {object}: {by} refused: {reason}")]
+    Refused {
+        /// What was being done.
+        op: Op,
+        /// What it was done to.
+        object: String,
+        /// Who refused (the server's address).
+        by: String,
+        /// The reason given, or what the refusal was.
+        reason: String,
+    },
+    /// A helper program or a protocol exchange failed; `detail` has its own words.
+    #[error("cannot {op} {object}: {detail}")]
+    Failed {
+        /// What was being done.
+        op: Op,
+        /// What it was done to (a program with its arguments, an interface).
+        object: String,
+        /// What went wrong: an exit status and the program's last words, a protocol error.
+        detail: String,
+    },
     /// The kernel or a container engine answered something pipework cannot decode.
     #[error("cannot {op} {object}: unexpected answer: {detail}")]
     Protocol {
@@ -226,6 +280,17 @@ pub enum Error {
     },
 }
 
+/// `1.5s`, `30s`, `250ms`: a duration the way a person writes it.
+fn format_duration(duration: std::time::Duration) -> String {
+    if duration.subsec_millis() == 0 {
+        format!("{}s", duration.as_secs())
+    } else if duration.as_secs() == 0 {
+        format!("{}ms", duration.as_millis())
+    } else {
+        format!("{:.1}s", duration.as_secs_f64())
+    }
+}
+
 fn hint_suffix(hint: &str) -> String {
     if hint.is_empty() { String::new() } else { format!("; {hint}") }
 }
@@ -242,6 +307,9 @@ impl Error {
             Error::Unsupported { .. } => Errno::EOPNOTSUPP,
             Error::Protocol { .. } => Errno::EPROTO,
             Error::Unresolved { .. } => Errno::ENOENT,
+            Error::Timeout { .. } => Errno::ETIMEDOUT,
+            Error::Refused { .. } => Errno::ECONNREFUSED,
+            Error::Failed { .. } => Errno::EIO,
         }
     }
 
@@ -281,7 +349,10 @@ impl Error {
             | Error::AlreadyExists { op, .. }
             | Error::Conflict { op, .. }
             | Error::Unsupported { op, .. }
-            | Error::Protocol { op, .. } => Some(*op),
+            | Error::Protocol { op, .. }
+            | Error::Timeout { op, .. }
+            | Error::Refused { op, .. }
+            | Error::Failed { op, .. } => Some(*op),
             Error::Unresolved { .. } => Some(Op::Resolve),
             Error::InvalidArgument { .. } => None,
         }
@@ -389,5 +460,24 @@ mod tests {
         assert!(exists.to_string().ends_with("already exists; use -i"));
         let io = Error::io(Op::OpenNamespace, "/x", &io::Error::from_raw_os_error(libc::ENOENT));
         assert_eq!(io.errno(), Errno::ENOENT);
+        let timeout = Error::Timeout {
+            op: Op::DhcpAcquire,
+            object: "eth1".into(),
+            waited: std::time::Duration::from_millis(1500),
+            detail: "no DHCP server answered".into(),
+        };
+        assert_eq!(timeout.errno(), Errno::ETIMEDOUT);
+        assert_eq!(
+            timeout.to_string(),
+            "cannot acquire a DHCP lease on eth1: no answer within 1.5s: no DHCP server answered"
+        );
+        let refused = Error::Refused {
+            op: Op::DhcpAcquire,
+            object: "eth1".into(),
+            by: "DHCP server 10.0.0.1".into(),
+            reason: "DHCPNAK \"wrong network\"".into(),
+        };
+        assert_eq!(refused.errno(), Errno::ECONNREFUSED);
+        assert!(refused.to_string().contains("10.0.0.1 refused: DHCPNAK"), "{refused}");
     }
 }

@@ -18,6 +18,7 @@
 pub mod addr;
 pub mod announce;
 pub mod attach;
+pub mod dhcp;
 pub mod error;
 pub mod handle;
 pub mod ifname;
@@ -35,6 +36,7 @@ pub mod wait;
 pub use crate::{
     addr::{Address, parse_cidr, parse_ip},
     attach::{AttachPlan, AttachStatus, Attachment, Detected, HostKind, HostSide, attach},
+    dhcp::{DhcpConfig, DhcpLease, LeaseEvent, LeaseRecord},
     error::{Category, Error, Op, Result},
     handle::Handle,
     link::{

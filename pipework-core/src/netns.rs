@@ -1,15 +1,22 @@
 //! Network namespaces as owned file descriptors, and the only code that switches a thread into one.
 
 use std::{
+    ffi::CString,
     fmt,
     fs::{self, File, OpenOptions},
     io,
     os::{
         fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd},
-        unix::fs::{MetadataExt, OpenOptionsExt},
+        unix::{
+            ffi::OsStrExt,
+            fs::{MetadataExt, OpenOptionsExt},
+            process::CommandExt,
+        },
     },
     path::{Path, PathBuf},
+    process::Command,
     sync::Mutex,
+    thread::JoinHandle,
 };
 
 use nix::{
@@ -250,6 +257,99 @@ impl Namespace {
         Self::from_fd(OwnedFd::from(file), origin)
     }
 
+    /// Takes a descriptor inherited from a parent process (checked to be a network namespace).
+    pub(crate) fn from_inherited_fd(fd: OwnedFd) -> Result<Self> {
+        let origin =
+            NamespaceOrigin::Path(PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())));
+        Self::from_fd(fd, origin)
+    }
+
+    /// Runs `work` on a new thread that stays inside this namespace for its whole life.
+    ///
+    /// Sockets the thread opens (raw DHCP sockets, UDP) belong to this namespace.
+    pub(crate) fn spawn_thread<T: Send + 'static>(
+        &self,
+        name: &str,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<JoinHandle<Result<T>>> {
+        let namespace = self.try_clone()?;
+        std::thread::Builder::new()
+            .name(name.to_string())
+            .spawn(move || {
+                let _inside = NamespaceGuard::enter(&namespace)?;
+                Ok(work())
+            })
+            .map_err(|err| Error::io(Op::EnterNamespace, self.to_string(), &err))
+    }
+
+    /// Makes `command`'s process enter this namespace between fork and exec.
+    ///
+    /// With `isolation`, the process also gets a private mount namespace (a slave of the
+    /// caller's, so nothing it mounts propagates back) where files are bind-mounted over
+    /// others, and a private UTS namespace with the given host name: a DHCP client's hook
+    /// script then writes resolv.conf to pipework's file and sets the host name of nobody
+    /// but itself. No `ip netns exec` is run.
+    pub(crate) fn enter_in_child(
+        &self,
+        command: &mut Command,
+        isolation: Option<&ChildIsolation>,
+    ) -> Result<()> {
+        let fd =
+            self.fd.try_clone().map_err(|e| Error::io(Op::EnterNamespace, self.to_string(), &e))?;
+        let to_c = |argument: &str, text: &[u8]| {
+            CString::new(text).map_err(|_| {
+                Error::invalid(argument, String::from_utf8_lossy(text), "contains a NUL byte")
+            })
+        };
+        let binds = isolation
+            .map(|i| i.binds.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .map(|(file, over)| {
+                Ok((
+                    to_c("path", file.as_os_str().as_bytes())?,
+                    to_c("path", over.as_os_str().as_bytes())?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let hostname = isolation.and_then(|i| i.hostname.clone()).map(String::into_bytes);
+        let isolate = isolation.is_some();
+        let in_child = move || -> io::Result<()> {
+            // Only system calls from here on: this runs in the forked child before exec.
+            setns(&fd, CloneFlags::CLONE_NEWNET)?;
+            if isolate {
+                unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS)?;
+                mount(
+                    None::<&str>,
+                    c"/",
+                    None::<&str>,
+                    MsFlags::MS_REC | MsFlags::MS_SLAVE,
+                    None::<&str>,
+                )?;
+                for (file, over) in &binds {
+                    mount(
+                        Some(file.as_c_str()),
+                        over.as_c_str(),
+                        None::<&str>,
+                        MsFlags::MS_BIND,
+                        None::<&str>,
+                    )?;
+                }
+                if let Some(name) = &hostname {
+                    // SAFETY: the pointer and length describe `name`, which outlives the call.
+                    if unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) } != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                }
+            }
+            Ok(())
+        };
+        // SAFETY: the closure only makes system calls (setns, unshare, mount, sethostname)
+        // on memory prepared before the fork; it allocates nothing and takes no lock.
+        unsafe { command.pre_exec(in_child) };
+        Ok(())
+    }
+
     fn from_fd(fd: OwnedFd, origin: NamespaceOrigin) -> Result<Self> {
         let describe = || match &origin {
             NamespaceOrigin::Path(p) => p.display().to_string(),
@@ -355,6 +455,15 @@ fn with_new_namespace<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     let result = f();
     drop(guard);
     result
+}
+
+/// What a child process gets besides the network namespace (see [`Namespace::enter_in_child`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ChildIsolation {
+    /// `(file, over)`: bind-mount `file` over `over` in the child's private mount namespace.
+    pub(crate) binds: Vec<(PathBuf, PathBuf)>,
+    /// The host name of the child's private UTS namespace.
+    pub(crate) hostname: Option<String>,
 }
 
 /// Keeps the calling thread's namespace and switches back to it on drop, even when unwinding.

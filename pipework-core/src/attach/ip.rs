@@ -5,6 +5,7 @@ use nix::errno::Errno;
 use super::AttachPlan;
 use crate::{
     addr, announce,
+    dhcp::{self, DhcpRecord},
     error::{Error, Result},
     handle::{BatchRequest, Handle},
     link::{self, Link},
@@ -19,6 +20,8 @@ pub(super) struct GuestSetup {
     pub(super) routes: RouteChanges,
     /// What did not work but does not fail the attach.
     pub(super) warnings: Vec<String>,
+    /// The DHCP lease, when the plan asks for DHCP.
+    pub(super) dhcp: Option<DhcpRecord>,
 }
 
 /// Configures the guest interface `link` as the plan says, with the kernel announcing its
@@ -38,7 +41,17 @@ pub(super) fn setup(
         }
     }
     let routes = configure(guest_handle, link.index, plan, announce_v4, &mut warnings)?;
-    Ok(GuestSetup { routes, warnings })
+    let dhcp = match &plan.dhcp {
+        Some(spec) => match dhcp::obtain(guest, &link.name, spec) {
+            Ok(record) => Some(record),
+            Err(err) => {
+                restore_routes(guest_handle, &routes.replaced)?;
+                return Err(err);
+            }
+        },
+        None => None,
+    };
+    Ok(GuestSetup { routes, warnings, dhcp })
 }
 
 /// The routes an IP configuration added and replaced.

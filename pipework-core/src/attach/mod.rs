@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::detect::{Detected, HostChoice, HostKind, detect, select_by_mac};
 use crate::{
+    dhcp::{DhcpRecord, DhcpSpec},
     error::{Error, Op, Result},
     handle::Handle,
     link::{
@@ -133,6 +134,10 @@ pub struct AttachPlan {
     /// The tag protocol of a VLAN sub-interface (802.1Q unless set).
     #[serde(default)]
     pub vlan_protocol: VlanProtocol,
+    /// Address the guest interface with DHCPv4 instead of static IPv4 addresses (the
+    /// original's `dhcp`, `udhcpc`, `dhclient`, `dhcpcd` words); detach releases the lease.
+    #[serde(default)]
+    pub dhcp: Option<DhcpSpec>,
 }
 
 impl AttachPlan {
@@ -150,6 +155,7 @@ impl AttachPlan {
             announce: true,
             vlan: None,
             vlan_protocol: VlanProtocol::default(),
+            dhcp: None,
         }
     }
 
@@ -256,6 +262,12 @@ impl AttachPlan {
         self
     }
 
+    /// Addresses the guest interface with DHCP as `spec` says (see [`DhcpSpec::parse`]).
+    pub fn dhcp(mut self, spec: DhcpSpec) -> Self {
+        self.dhcp = Some(spec);
+        self
+    }
+
     /// Checks every argument; an error names the argument and why, and nothing is changed.
     pub fn validate(&self) -> Result<()> {
         match &self.host {
@@ -273,6 +285,25 @@ impl AttachPlan {
             HostSide::Dummy { .. } => {}
         }
         self.validate_kind_options()?;
+        if let Some(spec) = &self.dhcp {
+            spec.validate()?;
+            let static_v4 =
+                self.addresses.iter().map(|net| net.addr()).chain(self.gateways.iter().copied());
+            if let Some(ip) = static_v4.clone().find(IpAddr::is_ipv4) {
+                return Err(Error::invalid(
+                    if self.gateways.contains(&ip) { "gateway" } else { "address" },
+                    ip.to_string(),
+                    "DHCP gives the interface its IPv4 address and router; static IPv4 cannot be added to it",
+                ));
+            }
+            if let Some(shim) = self.host_shim {
+                return Err(Error::invalid(
+                    "host shim",
+                    shim.to_string(),
+                    "the guest's address comes from DHCP, so there is no address to route to in advance",
+                ));
+            }
+        }
         if let Some(shim) = self.host_shim {
             if !matches!(self.host, HostSide::Macvlan { .. }) {
                 return Err(Error::invalid(
@@ -467,6 +498,9 @@ pub struct Attachment {
     pub shim: Option<Shim>,
     /// Things that did not work but do not fail the attach (an announcement that could not be sent).
     pub warnings: Vec<String>,
+    /// The DHCP lease of the guest interface and the process keeping it, released by detach.
+    #[serde(default)]
+    pub dhcp: Option<DhcpRecord>,
     /// The VLAN sub-interface a macvlan or ipvlan guest sits on.
     #[serde(default)]
     pub vlan_link: Option<VlanUse>,
@@ -570,6 +604,7 @@ impl Attachment {
             shim: None,
             warnings: setup.warnings,
             vlan_link: None,
+            dhcp: setup.dhcp,
         }
     }
 
@@ -590,6 +625,14 @@ impl Attachment {
             });
         }
         log::info!("detaching {} from {}", self.plan.guest_ifname, self.plan.host.host_interface());
+        // The lease first, while its interface still exists; the links go even if that fails.
+        let released = match &self.dhcp {
+            Some(dhcp) => {
+                let again = guest.and_then(|_| self.guest.reopen().ok().flatten());
+                dhcp.release(again.map(|namespace| self.guest.with_namespace(namespace)).as_ref())
+            }
+            None => Ok(()),
+        };
         match &self.plan.host {
             HostSide::Bridge { name } => bridge::detach(self, host, name)?,
             HostSide::Macvlan { .. } => macvlan::detach(self, host, guest)?,
@@ -605,7 +648,7 @@ impl Attachment {
         if let Some(guest) = guest {
             ip::restore_routes(guest, &self.routes_replaced)?;
         }
-        Ok(())
+        released
     }
 }
 

@@ -10,7 +10,7 @@ mod http;
 mod lxc;
 mod netns;
 mod pid;
-mod process;
+pub(crate) mod process;
 
 use std::{fmt, fs, os::unix::fs::MetadataExt, path::Path};
 
@@ -214,6 +214,18 @@ impl GuestRecord {
             Ok(_) => Ok(None),
             Err(err) if err.category() == Category::NotFound => Ok(None),
             Err(err) => Err(err),
+        }
+    }
+
+    /// The guest this record describes, with its namespace opened again (see [`Self::reopen`]).
+    pub fn with_namespace(&self, namespace: Namespace) -> Guest {
+        Guest {
+            namespace,
+            pid: self.pid,
+            process_start: self.process_start,
+            name: self.name.clone(),
+            id: self.id.clone(),
+            engine: self.engine.clone(),
         }
     }
 }

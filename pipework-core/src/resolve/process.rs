@@ -43,6 +43,14 @@ impl Process {
         Ok(namespace)
     }
 
+    /// Whether the process still runs: the same start time, and not a zombie left for its
+    /// parent to reap (a zombie keeps its /proc entry).
+    pub fn is_running(&self) -> bool {
+        fs::read_to_string(format!("/proc/{}/stat", self.pid)).is_ok_and(|stat| {
+            parse_start_time(&stat) == Some(self.start_time) && parse_state(&stat) != Some('Z')
+        })
+    }
+
     /// Fails unless the process still runs (a recycled PID has another start time).
     pub fn ensure_same(&self) -> Result<()> {
         match Process::of(self.pid) {
@@ -56,11 +64,20 @@ impl Process {
     }
 }
 
-/// The start time from the text of /proc/PID/stat (the command may contain spaces and `)`).
+/// The fields of /proc/PID/stat after the command (which may contain spaces and `)`),
+/// starting with field 3, the state.
+fn fields_after_command(stat: &str) -> Option<Vec<&str>> {
+    Some(stat[stat.rfind(')')? + 1..].split_whitespace().collect())
+}
+
+/// The start time from the text of /proc/PID/stat: field 22, 19 after the state.
 fn parse_start_time(stat: &str) -> Option<u64> {
-    let after_command = &stat[stat.rfind(')')? + 1..];
-    // Field 3 (state) is the first after the command; field 22 is 19 further.
-    after_command.split_whitespace().nth(19)?.parse().ok()
+    fields_after_command(stat)?.get(19)?.parse().ok()
+}
+
+/// The state letter from the text of /proc/PID/stat (`R`, `S`, `Z` for a zombie, ...).
+fn parse_state(stat: &str) -> Option<char> {
+    fields_after_command(stat)?.first()?.chars().next()
 }
 
 /// The value of one line of /proc/PID/status (`NSpid`, `PPid`), when the process exists.
@@ -88,6 +105,7 @@ mod tests {
     fn start_time_survives_odd_command_names() {
         let stat = "42 (a) b (c) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 200";
         assert_eq!(parse_start_time(stat), Some(987654));
+        assert_eq!(parse_state(stat), Some('S'));
         assert_eq!(parse_start_time("42 (x) S 1"), None);
         assert_eq!(parse_start_time("garbage"), None);
     }
@@ -105,6 +123,7 @@ mod tests {
     fn a_changed_start_time_means_another_process() {
         let me = Process::of(std::process::id()).expect("own stat");
         let impostor = Process { start_time: me.start_time + 1, ..me };
+        assert!(me.is_running() && !impostor.is_running());
         let err = impostor.ensure_same().unwrap_err();
         assert!(err.to_string().contains("exited"), "{err}");
     }

@@ -1,0 +1,721 @@
+//! [`DhcpLease`]: pipework's own DHCPv4 client (mozim), run inside the guest's namespace.
+//!
+//! Each lease has one thread that entered the guest's namespace and drives mozim on its
+//! own current-thread tokio runtime: it obtains the lease, applies it over netlink, then
+//! keeps it (renewing at T1, rebinding at T2, refreshing the address lifetime) until the
+//! lease is released, dropped, or the guest goes away.
+
+use std::{
+    sync::{
+        Arc, Mutex,
+        mpsc::{self, Receiver, Sender, SyncSender},
+    },
+    thread::JoinHandle,
+    time::{Duration, Instant},
+};
+
+use mozim::{DhcpError, DhcpV4Client, DhcpV4Config, DhcpV4Lease, DhcpV4State};
+use serde::{Deserialize, Serialize};
+use tokio::{runtime::Runtime, sync::mpsc::UnboundedReceiver, sync::mpsc::UnboundedSender};
+
+use super::{
+    apply,
+    config::DhcpConfig,
+    lease::{Applied, LeaseRecord, ResolvConfWrite},
+    replies::{Reply, ReplyKind, ReplyListener},
+    resolv,
+    watch::GuestWatch,
+};
+use crate::{
+    error::{Error, Op, Result},
+    handle::Handle,
+    link::{Link, validate_ifname},
+    mac::MacAddr,
+    netns::Namespace,
+    resolve::{Guest, GuestRecord},
+};
+
+/// How often the link is checked for carrier before the first DHCPDISCOVER.
+const CARRIER_POLL: Duration = Duration::from_millis(5);
+
+/// How long the keeper pauses after an error, so that a lasting one cannot make it spin.
+const ERROR_BACKOFF: Duration = Duration::from_secs(1);
+
+/// How long [`DhcpLease::release`] waits for the client thread to send DHCPRELEASE.
+const RELEASE_WAIT: Duration = Duration::from_secs(10);
+
+/// What happens to a lease while it is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "event")]
+pub enum LeaseEvent {
+    /// T1 passed: the client asks its server to extend the lease.
+    Renewing,
+    /// T2 passed without an answer: the client asks any server.
+    Rebinding,
+    /// The lease was extended; the address lifetime is back to the full lease time.
+    Renewed {
+        /// The lease as it is now.
+        lease: Box<LeaseRecord>,
+    },
+    /// The lease is gone (it ran out, or the server refused to extend it); its address and
+    /// routes were removed. The client keeps asking for a new one.
+    Lost {
+        /// Why.
+        reason: String,
+    },
+    /// A new lease after a loss, applied like the first.
+    Reacquired {
+        /// The new lease.
+        lease: Box<LeaseRecord>,
+    },
+    /// The keeper stopped for good: the guest or its interface went away.
+    Ended {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A DHCPv4 lease held by a guest interface, kept by pipework's own client.
+///
+/// While the value lives, a background thread renews the lease. [`DhcpLease::release`]
+/// gives it back to the server and removes the address; dropping the value only stops
+/// renewing, leaving the address in place until its lifetime (the lease time) runs out.
+pub struct DhcpLease {
+    shared: Arc<Mutex<LeaseRecord>>,
+    commands: UnboundedSender<Command>,
+    events: Receiver<LeaseEvent>,
+    thread: Option<JoinHandle<Result<()>>>,
+    namespace: Namespace,
+    guest: GuestRecord,
+}
+
+enum Command {
+    /// Send DHCPRELEASE, remove what the lease configured, and stop.
+    Release(SyncSender<Result<()>>),
+    /// Stop renewing, leaving the address in place.
+    Stop,
+}
+
+impl DhcpLease {
+    /// Obtains a lease for interface `ifname` of `guest` and applies it.
+    ///
+    /// The client identifier is the interface's MAC (so a stable `U:` MAC gets the same
+    /// lease back), the host name comes from `config` (the guest's name by default). On
+    /// any failure, including the timeout or a DHCPNAK, nothing is left: no address, no
+    /// route, no thread, and the link is down again if it was down before.
+    pub fn acquire(guest: &Guest, ifname: &str, config: &DhcpConfig) -> Result<Self> {
+        let (handle, link) = check(guest, ifname, config)?;
+        let mac = link.mac.ok_or_else(|| not_ethernet(&link, guest))?;
+        let record = LeaseRecord {
+            ifname: link.name.clone(),
+            ifindex: link.index,
+            mac: Some(mac),
+            namespace: guest.namespace.id(),
+            address: Default::default(),
+            router: None,
+            static_routes: Vec::new(),
+            dns_servers: Vec::new(),
+            domain: None,
+            search: Vec::new(),
+            mtu: None,
+            hostname: config.hostname_for(guest),
+            server: None,
+            lease_secs: None,
+            renew_secs: None,
+            rebind_secs: None,
+            obtained_at: 0,
+            options: Default::default(),
+            applied: Applied { brought_up: !link.is_up(), ..Default::default() },
+        };
+        if record.applied.brought_up {
+            handle.link_set_up(link.index)?;
+        }
+        Self::start(guest, handle, config, Start::Acquire(Box::new(record)))
+    }
+
+    /// Keeps a lease obtained earlier (by an attach, or another process): renews it at its
+    /// T1, and can release it. The lease must not have run out.
+    pub fn adopt(guest: &Guest, lease: &LeaseRecord, config: &DhcpConfig) -> Result<Self> {
+        let (handle, _) = check(guest, &lease.ifname, config)?;
+        let client_lease = lease.to_client_lease().ok_or_else(|| Error::Conflict {
+            op: Op::DhcpRenew,
+            object: format!("{} ({}) in {guest}", lease.ifname, lease.address),
+            reason:
+                "the lease has run out (or its server and times are unknown); acquire a new one"
+                    .into(),
+        })?;
+        Self::start(
+            guest,
+            handle,
+            config,
+            Start::Keep(Box::new(lease.clone()), Box::new(client_lease)),
+        )
+    }
+
+    fn start(guest: &Guest, handle: Handle, config: &DhcpConfig, start: Start) -> Result<Self> {
+        let record = start.record().clone();
+        let shared = Arc::new(Mutex::new(record.clone()));
+        let (commands, command_receiver) = tokio::sync::mpsc::unbounded_channel();
+        let (event_sender, events) = mpsc::channel();
+        let (ready_sender, ready) = mpsc::sync_channel(1);
+        let session = Session {
+            guest_handle: handle,
+            config: config.clone(),
+            guest: guest.record(),
+            shared: shared.clone(),
+            events: event_sender,
+            object: format!("{} in {guest}", record.ifname),
+        };
+        let namespace = guest.namespace.try_clone()?;
+        let thread =
+            guest.namespace.spawn_thread(&format!("pw-dhcp-{}", record.ifname), move || {
+                session.run(start, command_receiver, ready_sender)
+            })?;
+        match ready.recv() {
+            Ok(Ok(())) => Ok(DhcpLease {
+                shared,
+                commands,
+                events,
+                thread: Some(thread),
+                namespace,
+                guest: guest.record(),
+            }),
+            Ok(Err(err)) => {
+                let _ = thread.join();
+                Err(err)
+            }
+            // The thread ended before answering: it could not enter the namespace.
+            Err(_) => Err(match thread.join() {
+                Ok(Err(err)) => err,
+                _ => Error::Failed {
+                    op: Op::DhcpAcquire,
+                    object: record.ifname,
+                    detail: "the DHCP client thread stopped unexpectedly".into(),
+                },
+            }),
+        }
+    }
+
+    /// The lease as it is now (it changes when renewed).
+    pub fn record(&self) -> LeaseRecord {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Waits up to `timeout` for the next thing that happens to the lease.
+    pub fn next_event(&self, timeout: Duration) -> Option<LeaseEvent> {
+        self.events.recv_timeout(timeout).ok()
+    }
+
+    /// Sends DHCPRELEASE to the server and removes the address, routes, MTU and
+    /// resolv.conf the lease configured.
+    ///
+    /// Equivalent to: `dhclient -r IF` (or `udhcpc -R` ending).
+    pub fn release(mut self) -> Result<()> {
+        let (done, result) = mpsc::sync_channel(1);
+        let sent = self.commands.send(Command::Release(done)).is_ok();
+        let outcome = if sent {
+            result.recv_timeout(RELEASE_WAIT).unwrap_or_else(|_| {
+                Err(Error::Timeout {
+                    op: Op::DhcpRelease,
+                    object: self.record().ifname,
+                    waited: RELEASE_WAIT,
+                    detail: "the DHCP client thread did not finish releasing".into(),
+                })
+            })
+        } else {
+            // The keeper already ended (its guest or interface went away): undo what is left.
+            let record = self.record();
+            Handle::new(&self.namespace).and_then(|guest| undo(&guest, &self.guest, &record))
+        };
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        outcome
+    }
+}
+
+impl Drop for DhcpLease {
+    fn drop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            let _ = self.commands.send(Command::Stop);
+            let _ = thread.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for DhcpLease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DhcpLease").field("lease", &self.record()).finish_non_exhaustive()
+    }
+}
+
+/// Validates the request and finds the interface, before anything changes.
+fn check(guest: &Guest, ifname: &str, config: &DhcpConfig) -> Result<(Handle, Link)> {
+    config.validate()?;
+    validate_ifname("guest ifname", ifname)?;
+    let handle = Handle::new(&guest.namespace)?;
+    let link = handle.link_get(ifname)?.ok_or_else(|| Error::NotFound {
+        op: Op::DhcpAcquire,
+        object: format!("interface {ifname} in {guest}"),
+    })?;
+    if link.link_type != libc::ARPHRD_ETHER {
+        return Err(not_ethernet(&link, guest));
+    }
+    Ok((handle, link))
+}
+
+fn not_ethernet(link: &Link, guest: &Guest) -> Error {
+    Error::Unsupported {
+        op: Op::DhcpAcquire,
+        object: format!("{} in {guest}", link.name),
+        reason: format!(
+            "the interface's link type is {}, not Ethernet; the DHCP client needs an Ethernet MAC",
+            link.link_type
+        ),
+    }
+}
+
+/// Removes what a lease configured in the guest, outside any client.
+pub(super) fn undo(guest_handle: &Handle, guest: &GuestRecord, record: &LeaseRecord) -> Result<()> {
+    let unapplied = apply::unapply(guest_handle, record);
+    let restored = match &record.applied.resolv_conf {
+        Some(written) => resolv::restore(guest, written),
+        None => Ok(()),
+    };
+    let link = apply::restore_link_state(guest_handle, record);
+    unapplied.and(restored).and(link)
+}
+
+/// How a client thread begins.
+enum Start {
+    /// Obtain a new lease for this (empty) record.
+    Acquire(Box<LeaseRecord>),
+    /// Keep this lease, already applied.
+    Keep(Box<LeaseRecord>, Box<DhcpV4Lease>),
+}
+
+impl Start {
+    fn record(&self) -> &LeaseRecord {
+        match self {
+            Start::Acquire(record) | Start::Keep(record, _) => record,
+        }
+    }
+}
+
+/// Where the keeper is in the lease's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Bound,
+    Renewing,
+    Rebinding,
+    Lost,
+}
+
+/// What woke the keeper up.
+enum Wake {
+    Command(Option<Command>),
+    State(std::result::Result<DhcpV4State, DhcpError>),
+    Nak(Reply),
+    ReplyError(std::io::Error),
+    GuestGone(String),
+}
+
+/// Everything the client thread owns.
+struct Session {
+    guest_handle: Handle,
+    config: DhcpConfig,
+    guest: GuestRecord,
+    shared: Arc<Mutex<LeaseRecord>>,
+    events: Sender<LeaseEvent>,
+    object: String,
+}
+
+/// The pieces that exist once the thread's runtime does.
+struct Client {
+    runtime: Runtime,
+    mozim: DhcpV4Client,
+    replies: ReplyListener,
+    /// The lease as mozim knows it, for DHCPRELEASE; `None` once lost.
+    lease: Option<DhcpV4Lease>,
+}
+
+impl Session {
+    /// The thread's body: obtain or adopt the lease, answer `ready`, then keep it.
+    fn run(
+        self,
+        start: Start,
+        mut commands: UnboundedReceiver<Command>,
+        ready: SyncSender<Result<()>>,
+    ) {
+        let deadline = Instant::now() + self.config.timeout;
+        let mut record = start.record().clone();
+        let begun = self.begin(start, &mut record, deadline);
+        let (mut client, watch) = match begun {
+            Ok(begun) => begun,
+            Err(err) => {
+                let _ = apply::restore_link_state(&self.guest_handle, &record);
+                let _ = ready.send(Err(err));
+                return;
+            }
+        };
+        self.store(&record);
+        let _ = ready.send(Ok(()));
+        self.keep(&mut client, &watch, &mut record, &mut commands);
+    }
+
+    /// Sets up the client and obtains (or adopts) the lease; on failure nothing is applied.
+    fn begin(
+        &self,
+        start: Start,
+        record: &mut LeaseRecord,
+        deadline: Instant,
+    ) -> Result<(Client, GuestWatch)> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|err| Error::io(Op::DhcpAcquire, &self.object, &err))?;
+        let _entered = runtime.enter();
+        let mac = record.mac.ok_or_else(|| Error::Unsupported {
+            op: Op::DhcpAcquire,
+            object: self.object.clone(),
+            reason: "the interface has no Ethernet MAC for the DHCP client".into(),
+        })?;
+        let replies = ReplyListener::open(record.ifindex, mac)
+            .map_err(|err| Error::io(Op::DhcpAcquire, &self.object, &err))?;
+        let watch = GuestWatch::new(&self.guest);
+        let mut mozim = runtime
+            .block_on(DhcpV4Client::init(self.mozim_config(record, mac)?, None))
+            .map_err(|err| self.mozim_error(Op::DhcpAcquire, err))?;
+        let lease = match start {
+            Start::Keep(_, lease) => {
+                mozim.done(*lease.clone()).map_err(|err| self.mozim_error(Op::DhcpRenew, err))?;
+                *lease
+            }
+            Start::Acquire(_) => {
+                self.wait_for_carrier(record.ifindex, deadline)?;
+                let lease = runtime.block_on(self.obtain(&mut mozim, &replies, deadline))?;
+                record.set_facts(&lease, &self.config.request_options);
+                if let Err(err) = self.apply_new(record) {
+                    // Applying failed: the server should not keep an address nobody uses.
+                    let _ = runtime.block_on(mozim.release(&lease));
+                    return Err(err);
+                }
+                lease
+            }
+        };
+        Ok((Client { runtime, mozim, replies, lease: Some(lease) }, watch))
+    }
+
+    fn mozim_config(&self, record: &LeaseRecord, mac: MacAddr) -> Result<DhcpV4Config> {
+        let mut config = DhcpV4Config::new(&record.ifname);
+        config
+            .set_iface_index(record.ifindex)
+            .set_iface_mac_raw(&mac.octets())
+            .map_err(|err| self.mozim_error(Op::DhcpAcquire, err))?;
+        // The client identifier (option 61) is hardware type 1 and the MAC.
+        config.use_mac_as_client_id();
+        if let Some(hostname) = &record.hostname {
+            config.set_host_name(hostname);
+        }
+        config.request_extra_dhcp_opts(&self.config.request_options);
+        // pipework bounds the exchange itself; mozim's own timeout would also cut renewals.
+        config.set_timeout_sec(0);
+        Ok(config)
+    }
+
+    /// Waits until the link can carry packets, so the first DHCPDISCOVER is not lost.
+    fn wait_for_carrier(&self, index: u32, deadline: Instant) -> Result<()> {
+        loop {
+            let link = self.guest_handle.link(index)?;
+            if link.has_carrier() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Timeout {
+                    op: Op::DhcpAcquire,
+                    object: self.object.clone(),
+                    waited: self.config.timeout,
+                    detail: "the interface has no carrier (is the other end up?)".into(),
+                });
+            }
+            std::thread::sleep(CARRIER_POLL);
+        }
+    }
+
+    /// DHCPDISCOVER to DHCPACK, failing at once on a DHCPNAK and at `deadline` otherwise.
+    async fn obtain(
+        &self,
+        mozim: &mut DhcpV4Client,
+        replies: &ReplyListener,
+        deadline: Instant,
+    ) -> Result<DhcpV4Lease> {
+        let mut offer: Option<Reply> = None;
+        let exchange = async {
+            loop {
+                // One mozim step at a time, not dropped when a reply is heard meanwhile
+                // (dropping it mid-way would make it send its request again).
+                let step = mozim.run();
+                tokio::pin!(step);
+                let state = loop {
+                    tokio::select! {
+                        state = &mut step => break state,
+                        reply = replies.next() => match reply {
+                            Ok(reply) if reply.kind == ReplyKind::Nak => {
+                                return Err(refused(Op::DhcpAcquire, &self.object, &reply));
+                            }
+                            Ok(reply) if reply.kind == ReplyKind::Offer => offer = Some(reply),
+                            Ok(_) => {}
+                            Err(err) => return Err(Error::io(Op::DhcpAcquire, &self.object, &err)),
+                        },
+                    }
+                };
+                match state {
+                    Ok(DhcpV4State::Done(lease)) => return Ok(*lease),
+                    Ok(_) => {}
+                    Err(err) => return Err(self.mozim_error(Op::DhcpAcquire, err)),
+                }
+            }
+        };
+        let result = tokio::time::timeout_at(deadline.into(), exchange).await;
+        result.unwrap_or_else(|_| {
+            Err(Error::Timeout {
+                op: Op::DhcpAcquire,
+                object: self.object.clone(),
+                waited: self.config.timeout,
+                detail: match offer {
+                    Some(offer) => format!(
+                        "DHCP server {} offered {} but did not acknowledge the request",
+                        offer.server, offer.address
+                    ),
+                    None => {
+                        "no DHCP server answered (is one reachable from this interface?)".into()
+                    }
+                },
+            })
+        })
+    }
+
+    /// Applies a lease that is new to the interface, and its resolv.conf when asked.
+    fn apply_new(&self, record: &mut LeaseRecord) -> Result<()> {
+        apply::apply(&self.guest_handle, record, self.config.replace_default_route)?;
+        if self.config.write_resolv_conf {
+            match resolv::write(&self.guest, &resolv::render(record)) {
+                Ok(written) => record.applied.resolv_conf = Some(written),
+                Err(err) => {
+                    let _ = apply::unapply(&self.guest_handle, record);
+                    return Err(err);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Renews, rebinds and reacquires until told to stop or the guest goes away.
+    fn keep(
+        &self,
+        client: &mut Client,
+        watch: &GuestWatch,
+        record: &mut LeaseRecord,
+        commands: &mut UnboundedReceiver<Command>,
+    ) {
+        let mut phase = Phase::Bound;
+        // Lives across the loop, so a namespace name's periodic check is never restarted.
+        let gone = watch.gone();
+        tokio::pin!(gone);
+        loop {
+            let Client { runtime, mozim, replies, .. } = client;
+            let wake = runtime.block_on(async {
+                let step = mozim.run();
+                tokio::pin!(step);
+                loop {
+                    tokio::select! {
+                        command = commands.recv() => break Wake::Command(command),
+                        state = &mut step => break Wake::State(state),
+                        reply = replies.next() => match reply {
+                            // RFC 2131 4.4.5: a DHCPNAK while renewing or rebinding ends the lease.
+                            Ok(reply) if reply.kind == ReplyKind::Nak
+                                && matches!(phase, Phase::Renewing | Phase::Rebinding) =>
+                            {
+                                break Wake::Nak(reply);
+                            }
+                            Ok(_) => {}
+                            Err(err) => break Wake::ReplyError(err),
+                        },
+                        reason = &mut gone => break Wake::GuestGone(reason),
+                    }
+                }
+            });
+            match wake {
+                Wake::Command(Some(Command::Release(done))) => {
+                    let _ = done.send(self.release(client, record));
+                    return;
+                }
+                Wake::Command(Some(Command::Stop) | None) => return,
+                Wake::State(Ok(DhcpV4State::Renewing)) => {
+                    phase = Phase::Renewing;
+                    self.emit(LeaseEvent::Renewing);
+                }
+                Wake::State(Ok(DhcpV4State::Rebinding)) => {
+                    phase = Phase::Rebinding;
+                    self.emit(LeaseEvent::Rebinding);
+                }
+                Wake::State(Ok(DhcpV4State::Done(lease))) => {
+                    match self.renewed(record, &lease, phase) {
+                        Ok(event) => {
+                            client.lease = Some(*lease);
+                            phase = Phase::Bound;
+                            self.emit(event);
+                        }
+                        Err(err) => {
+                            if self.end_if_interface_gone(record) {
+                                return;
+                            }
+                            self.lose(client, record, &mut phase, err.to_string());
+                        }
+                    }
+                }
+                Wake::State(Ok(DhcpV4State::InitReboot)) if phase == Phase::Rebinding => {
+                    let reason = "the lease ran out with no answer from any DHCP server".into();
+                    self.lose(client, record, &mut phase, reason);
+                }
+                Wake::State(Ok(_)) => {}
+                Wake::State(Err(err)) => {
+                    if self.end_if_interface_gone(record) {
+                        return;
+                    }
+                    // mozim retries on its own; an error it returns is not one to spin on.
+                    std::thread::sleep(ERROR_BACKOFF);
+                    client.mozim.clean_up();
+                    let reason = self.mozim_error(Op::DhcpRenew, err).to_string();
+                    self.lose(client, record, &mut phase, reason);
+                }
+                Wake::Nak(reply) => {
+                    // The address must not be used any more; mozim starts over from DISCOVER.
+                    client.mozim.clean_up();
+                    let reason = refused(Op::DhcpRenew, &self.object, &reply).to_string();
+                    self.lose(client, record, &mut phase, reason);
+                }
+                Wake::ReplyError(err) => {
+                    log::debug!("{}: DHCP reply listener: {err}", self.object);
+                    // A packet socket reports ENETDOWN once when its link goes down.
+                    if self.end_if_interface_gone(record) {
+                        return;
+                    }
+                    std::thread::sleep(ERROR_BACKOFF);
+                }
+                Wake::GuestGone(reason) => {
+                    let _ = self.release(client, record);
+                    self.emit(LeaseEvent::Ended { reason });
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Applies a DHCPACK received while keeping the lease.
+    fn renewed(
+        &self,
+        record: &mut LeaseRecord,
+        lease: &DhcpV4Lease,
+        phase: Phase,
+    ) -> Result<LeaseEvent> {
+        let previous = record.clone();
+        let mut updated = previous.clone();
+        updated.set_facts(lease, &self.config.request_options);
+        if phase == Phase::Lost {
+            updated.applied =
+                Applied { brought_up: previous.applied.brought_up, ..Default::default() };
+            self.apply_new(&mut updated)?;
+        } else {
+            apply::refresh(
+                &self.guest_handle,
+                &mut updated,
+                &previous,
+                self.config.replace_default_route,
+            )?;
+            if let Some(first) = updated.applied.resolv_conf.clone()
+                && resolv::render(&updated) != resolv::render(&previous)
+            {
+                let again = resolv::write(&self.guest, &resolv::render(&updated))?;
+                // Keep what was there before pipework first wrote it.
+                updated.applied.resolv_conf =
+                    Some(ResolvConfWrite { previous: first.previous, ..again });
+            }
+        }
+        *record = updated;
+        self.store(record);
+        let lease = Box::new(record.clone());
+        Ok(if phase == Phase::Lost {
+            LeaseEvent::Reacquired { lease }
+        } else {
+            LeaseEvent::Renewed { lease }
+        })
+    }
+
+    /// The lease is gone: remove what it configured and tell.
+    fn lose(
+        &self,
+        client: &mut Client,
+        record: &mut LeaseRecord,
+        phase: &mut Phase,
+        reason: String,
+    ) {
+        if *phase != Phase::Lost {
+            let _ = apply::unapply(&self.guest_handle, record);
+            if let Some(written) = record.applied.resolv_conf.take() {
+                let _ = resolv::restore(&self.guest, &written);
+            }
+            let brought_up = record.applied.brought_up;
+            record.applied = Applied { brought_up, ..Default::default() };
+            self.store(record);
+            client.lease = None;
+            *phase = Phase::Lost;
+            self.emit(LeaseEvent::Lost { reason });
+        }
+    }
+
+    /// DHCPRELEASE (while a lease is held), then undo everything.
+    fn release(&self, client: &mut Client, record: &LeaseRecord) -> Result<()> {
+        let sent = match client.lease.take() {
+            Some(lease) => client
+                .runtime
+                .block_on(client.mozim.release(&lease))
+                .map_err(|err| self.mozim_error(Op::DhcpRelease, err)),
+            None => Ok(()),
+        };
+        let undone = undo(&self.guest_handle, &self.guest, record);
+        sent.and(undone)
+    }
+
+    fn end_if_interface_gone(&self, record: &LeaseRecord) -> bool {
+        let gone = !matches!(self.guest_handle.link_get(record.ifindex), Ok(Some(_)));
+        if gone {
+            self.emit(LeaseEvent::Ended { reason: format!("interface {} is gone", record.ifname) });
+        }
+        gone
+    }
+
+    fn store(&self, record: &LeaseRecord) {
+        *self.shared.lock().unwrap_or_else(|p| p.into_inner()) = record.clone();
+    }
+
+    fn emit(&self, event: LeaseEvent) {
+        let _ = self.events.send(event);
+    }
+
+    fn mozim_error(&self, op: Op, err: DhcpError) -> Error {
+        Error::Failed { op, object: self.object.clone(), detail: err.msg().to_string() }
+    }
+}
+
+fn refused(op: Op, object: &str, reply: &Reply) -> Error {
+    Error::Refused {
+        op,
+        object: object.to_string(),
+        by: format!("DHCP server {}", reply.server),
+        reason: match &reply.message {
+            Some(message) => format!("DHCPNAK {message:?}"),
+            None => "DHCPNAK".into(),
+        },
+    }
+}
