@@ -1,11 +1,19 @@
 //! Each request carried out with pipework-core; this module only converts and prints.
 
-use std::{net::IpAddr, process::ExitStatus};
+use std::{
+    net::IpAddr,
+    process::ExitStatus,
+    sync::atomic::{AtomicBool, Ordering},
+    time::Duration,
+};
+
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 
 use pipework_core::{
     AttachPlan, AttachStatus, Attachment, Condition, Error, Guest, Handle, HostKind, IpNet,
     Namespace, Op, Route, StateStore, attach,
     attach::{HostChoice, detect},
+    dhcp::{DhcpClient, DhcpKeep, DhcpLease, DhcpSpec, KeeperCommand, LeaseRecord},
     resolve, wait_for,
 };
 
@@ -24,19 +32,23 @@ pub fn attach_guest(request: &AttachRequest) -> Result<(), Error> {
         pkey: request.pkey,
     };
     let side = detected.host_side(&choice)?;
-    let (addresses, gateways) = match &request.addressing {
-        Addressing::Static { addresses, gateways } => (addresses.clone(), gateways.clone()),
-        Addressing::Dhcp { client, .. } => {
-            return Err(Error::Unsupported {
-                op: Op::Attach,
-                object: format!("{} {}", request.guest, client),
-                reason: "DHCP is not supported by this build yet; give a static address".into(),
-            });
-        }
-    };
     let mut plan = AttachPlan::new(side).announce(request.announce);
-    plan.addresses = addresses;
-    plan.gateways = gateways;
+    match &request.addressing {
+        Addressing::Static { addresses, gateways } => {
+            plan.addresses = addresses.clone();
+            plan.gateways = gateways.clone();
+        }
+        Addressing::Dhcp(spec) => {
+            let mut spec = (**spec).clone();
+            if matches!(spec.keep, DhcpKeep::Daemon { .. }) && spec.client == DhcpClient::Native {
+                // The lease keeper is this program's hidden `dhcp-keeper` subcommand.
+                let program = std::env::current_exe()
+                    .map_err(|err| Error::io(Op::Attach, "the pipework program's path", &err))?;
+                spec.keeper = Some(KeeperCommand { program, args: vec![KEEPER_SUBCOMMAND.into()] });
+            }
+            plan = plan.dhcp(spec);
+        }
+    }
     plan.mac = request.mac;
     plan.vlan = request.vlan;
     plan.mtu = request.mtu;
@@ -50,6 +62,12 @@ pub fn attach_guest(request: &AttachRequest) -> Result<(), Error> {
     plan.validate()?;
     if request.dry_run {
         return print_plan(request, &guest, &detected, &plan);
+    }
+    let keep_in_foreground =
+        plan.dhcp.as_ref().is_some_and(|spec| spec.keep == DhcpKeep::Foreground);
+    if keep_in_foreground {
+        // From here on an interrupt ends the foreground keeper cleanly, whenever it comes.
+        catch_stop_signals()?;
     }
     let attachment = attach(&host, &guest, &plan)?;
     let store = StateStore::from_env();
@@ -65,6 +83,58 @@ pub fn attach_guest(request: &AttachRequest) -> Result<(), Error> {
     } else {
         println!("{}", describe(&attachment));
     }
+    match (&plan.dhcp, &attachment.dhcp) {
+        (Some(spec), Some(record)) if keep_in_foreground => {
+            keep_lease_in_foreground(&guest, spec, &record.lease, &store, &attachment)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The hidden subcommand that runs the lease keeper of `--daemon` (see `dhcp::serve_keeper`).
+pub const KEEPER_SUBCOMMAND: &str = "dhcp-keeper";
+
+/// Set by SIGINT or SIGTERM while a lease is kept in the foreground.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Makes SIGINT and SIGTERM set [`STOP`] instead of ending the process.
+fn catch_stop_signals() -> Result<(), Error> {
+    extern "C" fn stop(_: libc::c_int) {
+        STOP.store(true, Ordering::SeqCst);
+    }
+    let handler = SigAction::new(SigHandler::Handler(stop), SaFlags::empty(), SigSet::empty());
+    for signal in [Signal::SIGINT, Signal::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic.
+        unsafe { sigaction(signal, &handler) }
+            .map_err(|errno| Error::kernel(Op::Attach, "signal handler", errno))?;
+    }
+    Ok(())
+}
+
+/// `dhcp:-f` / `--keep`: renew the lease in the foreground, printing each event, until
+/// SIGINT or SIGTERM; then release it and forget the attachment's lease.
+fn keep_lease_in_foreground(
+    guest: &Guest,
+    spec: &DhcpSpec,
+    lease: &LeaseRecord,
+    store: &StateStore,
+    attachment: &Attachment,
+) -> Result<(), Error> {
+    let kept = DhcpLease::adopt(guest, lease, &spec.config)?;
+    eprintln!(
+        "pipework: keeping the lease of {} in the foreground; Ctrl-C releases it",
+        lease.address
+    );
+    while !STOP.load(Ordering::SeqCst) {
+        if let Some(event) = kept.next_event(Duration::from_millis(200)) {
+            eprintln!("pipework: {event:?}");
+        }
+    }
+    kept.release()?;
+    let mut released = attachment.clone();
+    released.dhcp = None;
+    store.save(&released)?;
+    eprintln!("pipework: lease released");
     Ok(())
 }
 

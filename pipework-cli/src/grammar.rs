@@ -1,9 +1,14 @@
 //! The original script's command line, parsed into a typed request (no system access here).
 
-use std::{ffi::OsString, net::IpAddr, time::Duration};
+use std::{ffi::OsString, net::IpAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
-use pipework_core::{IpNet, IpvlanMode, MacAddr, MacvlanMode, link::parse_pkey, parse_cidr};
+use pipework_core::{
+    IpNet, IpvlanMode, MacAddr, MacvlanMode,
+    dhcp::{DhcpKeep, DhcpSpec},
+    link::parse_pkey,
+    parse_cidr,
+};
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,7 +63,7 @@ pub enum Addressing {
     /// Static addresses with optional gateways; empty for the original's `0/0`.
     Static { addresses: Vec<IpNet>, gateways: Vec<IpAddr> },
     /// One of the DHCP forms: `dhcp`, `udhcpc`, `dhclient`, `dhcpcd`, each with `:OPTIONS`.
-    Dhcp { client: String, foreground: bool, options: Option<String> },
+    Dhcp(Box<DhcpSpec>),
 }
 
 /// An attach, as the command line gives it.
@@ -210,6 +215,15 @@ struct AttachCli {
     /// More addresses for the guest interface (repeatable), in the <ip> argument's syntax.
     #[arg(long = "ip", value_name = "ADDRESS/LEN[@GW]")]
     more_addresses: Vec<String>,
+    /// With dhcp: stay in the foreground renewing the lease until interrupted, then release it.
+    #[arg(long)]
+    keep: bool,
+    /// With a DHCP form: leave a daemon renewing the lease (stopped by detach).
+    #[arg(long)]
+    daemon: bool,
+    /// With --daemon: where to write its pid (default: under /run/pipework).
+    #[arg(long, value_name = "PATH", requires = "daemon")]
+    pidfile: Option<PathBuf>,
     /// Do not send a gratuitous ARP / neighbour advertisement after addressing.
     #[arg(long)]
     no_arp: bool,
@@ -407,6 +421,24 @@ fn attach_request(cli: AttachCli) -> Result<Request, Usage> {
         )));
     };
     let mut addressing = parse_addressing(&ip)?;
+    if cli.keep || cli.daemon {
+        let Addressing::Dhcp(spec) = &mut addressing else {
+            return Err(Usage(format!(
+                "--keep and --daemon go with a DHCP form, and {ip} is not one"
+            )));
+        };
+        if cli.keep && cli.daemon {
+            return Err(Usage(
+                "--keep (foreground) and --daemon (background) exclude each other".into(),
+            ));
+        }
+        spec.keep = if cli.daemon {
+            DhcpKeep::Daemon { pidfile: cli.pidfile }
+        } else {
+            DhcpKeep::Foreground
+        };
+        spec.validate().map_err(|e| Usage(e.to_string()))?;
+    }
     for more in &cli.more_addresses {
         match (&mut addressing, parse_addressing(more)?) {
             (
@@ -485,31 +517,8 @@ fn attach_request(cli: AttachCli) -> Result<Request, Usage> {
 
 /// Parses the `<ip>` argument: addresses with gateways, `0/0`, or a DHCP form.
 pub fn parse_addressing(text: &str) -> Result<Addressing, Usage> {
-    let (word, options) = match text.split_once(':') {
-        Some((word, options))
-            if !word.contains('.')
-                && !word.contains('/')
-                && word.chars().all(|c| c.is_ascii_alphabetic() || c == '-') =>
-        {
-            (word, Some(options.to_string()))
-        }
-        _ => (text, None),
-    };
-    let dhcp = |client: &str, foreground: bool| Addressing::Dhcp {
-        client: client.into(),
-        foreground,
-        options: options.clone(),
-    };
-    match word {
-        "dhcp" => return Ok(dhcp("dhcp", false)),
-        "udhcpc" | "dhclient" | "dhcpcd" => return Ok(dhcp(word, false)),
-        "udhcpc-f" | "dhclient-f" => return Ok(dhcp(&word[..word.len() - 2], true)),
-        "dhcpcd-f" => {
-            return Err(Usage(
-                "dhcpcd-f is not a form of the original: dhcpcd keeps running by itself; use dhcpcd".into(),
-            ));
-        }
-        _ => {}
+    if let Some(spec) = DhcpSpec::parse(text).map_err(|e| Usage(e.to_string()))? {
+        return Ok(Addressing::Dhcp(Box::new(spec)));
     }
     if text == "0/0" {
         return Ok(Addressing::Static { addresses: Vec::new(), gateways: Vec::new() });
@@ -719,32 +728,41 @@ mod tests {
 
     #[test]
     fn dhcp_forms_and_their_options() {
+        use pipework_core::dhcp::DhcpClient;
+        let daemon = DhcpKeep::Daemon { pidfile: None };
         let cases = [
-            ("dhcp", "dhcp", false, None),
-            ("dhcp:-f", "dhcp", false, Some("-f")),
-            ("udhcpc", "udhcpc", false, None),
-            ("udhcpc-f", "udhcpc", true, None),
-            ("udhcpc:-x:hostname:web", "udhcpc", false, Some("-x:hostname:web")),
-            ("udhcpc-f:-t:5", "udhcpc", true, Some("-t:5")),
-            ("dhclient", "dhclient", false, None),
-            ("dhclient-f", "dhclient", true, None),
-            ("dhclient:-v", "dhclient", false, Some("-v")),
-            ("dhcpcd", "dhcpcd", false, None),
-            ("dhcpcd:-4", "dhcpcd", false, Some("-4")),
+            ("dhcp", DhcpClient::Native, DhcpKeep::Once, ""),
+            ("dhcp:-f", DhcpClient::Native, DhcpKeep::Foreground, "-f"),
+            ("udhcpc", DhcpClient::Udhcpc, DhcpKeep::Once, ""),
+            ("udhcpc-f", DhcpClient::Udhcpc, daemon.clone(), ""),
+            ("udhcpc:-V:vendor", DhcpClient::Udhcpc, DhcpKeep::Once, "-V:vendor"),
+            ("dhclient", DhcpClient::Dhclient, DhcpKeep::Once, ""),
+            ("dhclient-f", DhcpClient::Dhclient, daemon.clone(), ""),
+            ("dhclient:-v", DhcpClient::Dhclient, DhcpKeep::Once, "-v"),
+            ("dhcpcd", DhcpClient::Dhcpcd, daemon.clone(), ""),
+            ("dhcpcd:-4", DhcpClient::Dhcpcd, daemon.clone(), "-4"),
         ];
-        for (word, client, foreground, options) in cases {
+        for (word, client, keep, options) in cases {
             let request = attach(&format!("eth2 web {word} U:web@7"));
-            assert_eq!(
-                request.addressing,
-                Addressing::Dhcp {
-                    client: client.into(),
-                    foreground,
-                    options: options.map(String::from)
-                },
-                "{word}"
-            );
+            let Addressing::Dhcp(spec) = &request.addressing else {
+                panic!("{word}: {:?}", request.addressing)
+            };
+            assert_eq!((spec.client, &spec.keep), (client, &keep), "{word}");
+            assert_eq!(spec.options.join(" "), options, "{word}");
             assert_eq!(request.vlan, Some(7));
         }
+        let Addressing::Dhcp(kept) = attach("eth2 web dhcp --keep").addressing else { panic!() };
+        assert_eq!(kept.keep, DhcpKeep::Foreground);
+        let Addressing::Dhcp(daemon) =
+            attach("eth2 web dhcp --daemon --pidfile /run/x.pid").addressing
+        else {
+            panic!()
+        };
+        assert_eq!(daemon.keep, DhcpKeep::Daemon { pidfile: Some("/run/x.pid".into()) });
+        let Addressing::Dhcp(daemon) = attach("eth2 web dhcp --daemon").addressing else {
+            panic!()
+        };
+        assert_eq!(daemon.keep, DhcpKeep::Daemon { pidfile: None });
     }
 
     #[test]
@@ -819,6 +837,9 @@ mod tests {
             ("br1 -a 6 web 10.0.0.2/24", "-a 6: 10.0.0.2 is an IPv4 address"),
             ("br1 -a 5 web 10.0.0.2/24", "invalid value '5'"),
             ("eth2 web dhcpcd-f", "dhcpcd-f is not a form of the original"),
+            ("eth2 web dhcp:--bogus", "Use udhcpc:--bogus"),
+            ("eth2 web 10.0.0.2/24 --keep", "go with a DHCP form"),
+            ("eth2 web dhcp --keep --daemon", "exclude each other"),
             ("br1 web 10.0.0.2/24 01:00:5e:00:00:01", "multicast"),
             ("br1 web 10.0.0.2/24 @5000", "invalid VLAN \"5000\""),
             ("br1 web 10.0.0.2/24 @x", "invalid VLAN"),

@@ -27,6 +27,12 @@ impl log::Log for StepLogger {
 
 fn main() -> ExitCode {
     let args: Vec<_> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == commands::KEEPER_SUBCOMMAND) {
+        // The lease keeper of `--daemon`, started by pipework itself, not by hand.
+        let rest: Vec<String> =
+            args[2..].iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        return ExitCode::from(pipework_core::dhcp::serve_keeper(&rest).clamp(0, 255) as u8);
+    }
     let (request, verbose) = match grammar::parse(&args) {
         Ok(parsed) => parsed,
         // clap prints help and version to stdout (exit 0) and mistakes to stderr (exit 2).

@@ -3,6 +3,11 @@
 
 #[path = "../../pipework-core/tests/common/mod.rs"]
 mod common;
+#[allow(dead_code)]
+#[path = "../../examples/support/dhcp_lan.rs"]
+mod dhcp_lan;
+#[path = "../../examples/support/sandbox.rs"]
+mod sandbox;
 
 use std::{
     path::PathBuf,
@@ -344,5 +349,139 @@ mod tier_vm {
         show.extend(guests.iter().map(String::as_str));
         let table = cli.ok(&show);
         assert!(table.contains(&guests[0]), "{table}");
+    }
+}
+
+mod tier_dhcp {
+    use super::*;
+    use crate::dhcp_lan::DhcpLan;
+
+    /// The command run in the LAN's private host, with a private state directory.
+    fn run(prefix: &str, state: &std::path::Path, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &format!("{prefix}-host"), env!("CARGO_BIN_EXE_pipework")])
+            .args(args)
+            .env("PIPEWORK_STATE_DIR", state)
+            .output()
+            .expect("run pipework")
+    }
+
+    fn ok(prefix: &str, state: &std::path::Path, args: &[&str]) -> String {
+        let output = run(prefix, state, args);
+        assert!(
+            output.status.success(),
+            "pipework {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    fn lan(label: &str) -> (String, PathBuf, DhcpLan) {
+        let prefix = format!("pwt{}c{label}", std::process::id());
+        let state = std::env::temp_dir().join(format!("{prefix}-state"));
+        (prefix.clone(), state, DhcpLan::start(&prefix).expect("LAN with dnsmasq"))
+    }
+
+    fn leased(ns: &str) -> Vec<String> {
+        let out =
+            Command::new("ip").args(["-j", "-n", ns, "addr", "show", "eth1"]).output().unwrap();
+        let shown: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        shown[0]["addr_info"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|a| a["family"] == "inet")
+            .map(|a| a["local"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    #[ignore = "needs root and dnsmasq; scripts/tier-dhcp.sh runs it"]
+    fn dhcp_obtains_a_lease_and_detach_releases_it() {
+        let (prefix, state, mut lan) = lan("once");
+        let _guest = lan.guest("web").unwrap();
+        let web = format!("{prefix}-web");
+        let out = ok(&prefix, &state, &["br-lan", &web, "dhcp", "U:web.example"]);
+        assert!(out.contains("eth1 on br-lan"), "{out}");
+        let addresses = leased(&web);
+        assert!(addresses.len() == 1 && addresses[0].starts_with("10.88.0."), "{addresses:?}");
+        let route = Command::new("ip")
+            .args(["-j", "-n", &web, "route", "show", "default"])
+            .output()
+            .unwrap();
+        let route: Value = serde_json::from_slice(&route.stdout).unwrap();
+        assert_eq!(route[0]["gateway"], "10.88.0.1");
+        assert!(lan.leases().contains("02:"), "the server holds the lease");
+        ok(&prefix, &state, &["detach", &web]);
+        assert!(leased(&web).is_empty());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while lan.leases().contains(&addresses[0]) {
+            assert!(Instant::now() < deadline, "the release reaches the server: {}", lan.leases());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = std::fs::remove_dir_all(&state);
+    }
+
+    #[test]
+    #[ignore = "needs root and dnsmasq; scripts/tier-dhcp.sh runs it"]
+    fn daemon_keeps_renewing_until_detach_and_keep_until_interrupted() {
+        let (prefix, state, mut lan) = lan("keep");
+        let (_a, _b) = (lan.guest("a").unwrap(), lan.guest("b").unwrap());
+        let (a, b) = (format!("{prefix}-a"), format!("{prefix}-b"));
+        // --daemon: the keeper is this program's hidden subcommand, stopped by detach.
+        ok(&prefix, &state, &["br-lan", &a, "dhcp", "--daemon"]);
+        let shown: Value =
+            serde_json::from_str(&ok(&prefix, &state, &["show", &a, "--json"])).unwrap();
+        let pid = shown[0]["dhcp"]["process"]["pid"].as_u64().expect("keeper pid recorded");
+        assert!(std::path::Path::new(&format!("/proc/{pid}")).exists(), "keeper running");
+        assert_eq!(leased(&a).len(), 1);
+        ok(&prefix, &state, &["detach", &a]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::path::Path::new(&format!("/proc/{pid}/status")).exists()
+            && !std::fs::read_to_string(format!("/proc/{pid}/status"))
+                .unwrap_or_default()
+                .contains("State:\tZ")
+        {
+            assert!(Instant::now() < deadline, "the keeper stops on detach");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // --keep: in the foreground until SIGTERM, then the lease is released.
+        let keeper = Command::new("ip")
+            .args(["netns", "exec", &format!("{prefix}-host"), env!("CARGO_BIN_EXE_pipework")])
+            .args(["br-lan", &b, "dhcp", "--keep"])
+            .env("PIPEWORK_STATE_DIR", &state)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while leased(&b).is_empty() {
+            assert!(Instant::now() < deadline, "the foreground client got a lease");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(keeper.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        let output = keeper.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(String::from_utf8_lossy(&output.stderr).contains("lease released"));
+        assert!(leased(&b).is_empty(), "released on interrupt");
+        ok(&prefix, &state, &["detach", &b]);
+        let _ = std::fs::remove_dir_all(&state);
+    }
+
+    #[test]
+    #[ignore = "needs root and dnsmasq; scripts/tier-dhcp.sh runs it"]
+    fn the_original_udhcpc_form_with_options() {
+        let (prefix, state, mut lan) = lan("ext");
+        let _guest = lan.guest("web").unwrap();
+        let web = format!("{prefix}-web");
+        ok(&prefix, &state, &["br-lan", &web, "udhcpc:-V:pipework-test"]);
+        assert_eq!(leased(&web).len(), 1);
+        ok(&prefix, &state, &["detach", &web]);
+        assert!(leased(&web).is_empty());
+        let _ = std::fs::remove_dir_all(&state);
     }
 }
