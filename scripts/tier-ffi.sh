@@ -8,6 +8,8 @@
 #    linked to the installed shared library under AddressSanitizer + UndefinedBehaviorSanitizer,
 #    then to the static library without sanitizers under valgrind --leak-check=full;
 # 4. examples/c/attach.c, the README's C example.
+# The DHCP tests start their own dnsmasq (dnsmasq-base: no system service) in a private "LAN"
+# namespace and stop it by its PID.
 # Everything runs as root in private namespaces named pwffi<PID>-*, removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,12 +22,17 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 source scripts/apt.sh
-apt_install gcc libc6-dev pkg-config valgrind jq iproute2 iputils-ping
+apt_install gcc libc6-dev pkg-config valgrind jq iproute2 iputils-ping dnsmasq-base
 
 prefix="pwffi$$"
 example_pid=none
 work=$(mktemp -d)
 cleanup() {
+    # The C tests' DHCP server, if a failed run left it: stopped by the PID it wrote.
+    for pidfile in /tmp/"$prefix"-*-dhcp/dnsmasq.pid; do
+        [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
+    done
+    rm -rf /tmp/"$prefix"-*-dhcp
     for netns in $(ip netns list | awk '{print $1}' | grep -E "^($prefix|pwcdemo$example_pid)-" || true); do
         ip netns del "$netns" || true
     done

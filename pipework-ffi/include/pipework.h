@@ -52,8 +52,14 @@ enum pipework_result
   PIPEWORK_RESULT_CONFLICT = 8104,
   // The kernel, the machine or pipework lacks a feature the request needs.
   PIPEWORK_RESULT_UNSUPPORTED = 8105,
-  // The kernel answered something pipework cannot decode.
+  // The kernel or a container engine answered something pipework cannot decode.
   PIPEWORK_RESULT_PROTOCOL = 8106,
+  // Nothing answered in time (a DHCP server, a link that never came up); nothing was left.
+  PIPEWORK_RESULT_TIMEOUT = 8107,
+  // A peer (a DHCP server) answered with a refusal.
+  PIPEWORK_RESULT_REFUSED = 8108,
+  // A helper program (an external DHCP client) or a protocol exchange failed.
+  PIPEWORK_RESULT_FAILED = 8109,
   // A failure of a kind this version of the C API does not name yet.
   PIPEWORK_RESULT_OTHER = 8199,
 };
@@ -121,6 +127,14 @@ typedef struct pipework_attach_options pipework_attach_options;
 
 // What an attach made, recorded so that `pipework_attachment_detach` undoes exactly that.
 typedef struct pipework_attachment pipework_attachment;
+
+// What a DHCP client asks for and how its lease is applied: host name, timeout, extra
+// options, default route and resolv.conf policy.
+typedef struct pipework_dhcp_config pipework_dhcp_config;
+
+// A DHCPv4 lease held by a guest interface and renewed in the background while the object
+// lives.
+typedef struct pipework_dhcp_lease pipework_dhcp_lease;
 
 // A guest to attach: its network namespace, held open, and what is known of it.
 typedef struct pipework_guest pipework_guest;
@@ -260,6 +274,16 @@ pipework_result pipework_attach_options_set_mtu(pipework_attach_options *options
 pipework_result pipework_attach_options_set_vlan(pipework_attach_options *options,
                                                  uint16_t vlan_id);
 
+// Addresses the guest interface over DHCP instead of static addresses, with pipework's
+// address words: `dhcp[:OPTS]` (pipework's own client; OPTS among `-x hostname:NAME`, `-H NAME`,
+// `-O OPTION`, `-T SECONDS`), or `udhcpc[-f][:OPTS]`, `dhclient[-f][:OPTS]`, `dhcpcd[:OPTS]`
+// run inside the guest (`-f`: kept running). Detach releases the lease.
+//
+// # Safety
+// `options` is a live options object; `client` a NUL-terminated string.
+pipework_result pipework_attach_options_set_dhcp(pipework_attach_options *options,
+                                                 const char *client);
+
 // Gives the guest an ipvlan in `mode` (`l2`, `l3` or `l3s`) instead of a macvlan on a physical
 // host interface (pipework's `--ipvlan`).
 //
@@ -336,6 +360,111 @@ pipework_result pipework_attachment_from_json(const char *json,
 // # Safety
 // `attachment` is NULL or an attachment object not freed yet.
 void pipework_attachment_free(pipework_attachment *attachment);
+
+// A configuration with the defaults: the guest's name as host name, a 30 s timeout, no extra
+// option, an existing default route kept, resolv.conf left alone.
+//
+// # Safety
+// `config_out` is valid for a write.
+pipework_result pipework_dhcp_config_new(pipework_dhcp_config **config_out);
+
+// Sends `hostname` (RFC 1123) as the host name (option 12).
+//
+// # Safety
+// `config` is a live configuration; `hostname` a NUL-terminated string.
+pipework_result pipework_dhcp_config_set_hostname(pipework_dhcp_config *config,
+                                                  const char *hostname);
+
+// Sends no host name.
+//
+// # Safety
+// `config` is a live configuration.
+pipework_result pipework_dhcp_config_set_no_hostname(pipework_dhcp_config *config);
+
+// Waits at most `timeout_ms` milliseconds for a lease (more than zero, checked when acquiring).
+//
+// # Safety
+// `config` is a live configuration.
+pipework_result pipework_dhcp_config_set_timeout(pipework_dhcp_config *config, uint32_t timeout_ms);
+
+// Also requests option `option`, by udhcpc name (`dns`, `ntpsrv`, ...) or number (1 to 254).
+//
+// # Safety
+// `config` is a live configuration; `option` a NUL-terminated string.
+pipework_result pipework_dhcp_config_add_request_option(pipework_dhcp_config *config,
+                                                        const char *option);
+
+// Replaces a default route already in the guest with the lease's router (otherwise that
+// route is kept and the router not installed, so there are never two).
+//
+// # Safety
+// `config` is a live configuration.
+pipework_result pipework_dhcp_config_set_replace_default_route(pipework_dhcp_config *config,
+                                                               bool replace);
+
+// Writes the lease's DNS servers into the guest's own resolv.conf (never the host's).
+//
+// # Safety
+// `config` is a live configuration.
+pipework_result pipework_dhcp_config_set_write_resolv_conf(pipework_dhcp_config *config,
+                                                           bool write);
+
+// Releases the configuration object; NULL does nothing.
+//
+// # Safety
+// `config` is NULL or a configuration not freed yet.
+void pipework_dhcp_config_free(pipework_dhcp_config *config);
+
+// Obtains a DHCPv4 lease for interface `ifname` of `guest` with pipework's own client,
+// applies it (address, router, MTU, routes) and keeps renewing it while the object lives.
+//
+// On any failure (PIPEWORK_RESULT_TIMEOUT without an answer, PIPEWORK_RESULT_REFUSED for a
+// DHCPNAK) nothing is left in the guest. Equivalent to: `udhcpc -i IFNAME` inside the guest.
+//
+// # Safety
+// `guest` and `config` are live objects; `ifname` a NUL-terminated string; `lease_out` is
+// valid for a write.
+pipework_result pipework_dhcp_lease_acquire(const pipework_guest *guest,
+                                            const char *ifname,
+                                            const pipework_dhcp_config *config,
+                                            pipework_dhcp_lease **lease_out);
+
+// Copies the leased address as `ADDRESS/PREFIX` into `buf`, with `pipework_last_error`'s
+// buffer rules (19 bytes always suffice).
+//
+// # Safety
+// `lease` is a live lease; `buf` holds `len` bytes (or is NULL with `len` 0); `written_out`
+// is valid for a write.
+pipework_result pipework_dhcp_lease_address(const pipework_dhcp_lease *lease,
+                                            char *buf,
+                                            size_t len,
+                                            size_t *written_out);
+
+// Copies the lease as it is now (address, router, DNS, times, what applying it changed) as
+// JSON into `buf`, with `pipework_last_error`'s buffer rules.
+//
+// # Safety
+// As for `pipework_dhcp_lease_address`.
+pipework_result pipework_dhcp_lease_to_json(const pipework_dhcp_lease *lease,
+                                            char *buf,
+                                            size_t len,
+                                            size_t *written_out);
+
+// Gives the lease back to the server (DHCPRELEASE) and removes what applying it configured;
+// frees the object whatever the result.
+//
+// Equivalent to: `dhclient -r IFNAME` inside the guest.
+//
+// # Safety
+// `lease` is NULL or a lease not freed yet; it must not be used afterwards.
+pipework_result pipework_dhcp_lease_release(pipework_dhcp_lease *lease);
+
+// Stops renewing and frees the object, leaving the address in place until the lease runs
+// out (use `pipework_dhcp_lease_release` to give it back); NULL does nothing.
+//
+// # Safety
+// `lease` is NULL or a lease not freed yet.
+void pipework_dhcp_lease_free(pipework_dhcp_lease *lease);
 
 // Copies the message of the calling thread's last failed call into `buf`.
 //

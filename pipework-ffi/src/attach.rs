@@ -3,8 +3,9 @@
 use std::ffi::c_char;
 
 use pipework_core::{
-    AttachPlan, Attachment, MacAddr, MacvlanMode, attach,
+    AttachPlan, Attachment, Error, MacAddr, MacvlanMode, attach,
     attach::{HostChoice, detect},
+    dhcp::DhcpSpec,
     link::{IpvlanMode, validate_ifname, validate_pkey, validate_vlan_id},
     parse_cidr, parse_ip,
 };
@@ -297,6 +298,32 @@ pub unsafe extern "C" fn pipework_attach_options_set_vlan(
     })
 }
 
+/// Addresses the guest interface over DHCP instead of static addresses, with pipework's
+/// address words: `dhcp[:OPTS]` (pipework's own client; OPTS among `-x hostname:NAME`, `-H NAME`,
+/// `-O OPTION`, `-T SECONDS`), or `udhcpc[-f][:OPTS]`, `dhclient[-f][:OPTS]`, `dhcpcd[:OPTS]`
+/// run inside the guest (`-f`: kept running). Detach releases the lease.
+///
+/// # Safety
+/// `options` is a live options object; `client` a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pipework_attach_options_set_dhcp(
+    options: *mut pipework_attach_options,
+    client: *const c_char,
+) -> pipework_result {
+    set(options, |options| {
+        // SAFETY: the caller's contract.
+        let client = unsafe { text(client, "client") }?;
+        let spec = DhcpSpec::parse(client)?.ok_or_else(|| Error::InvalidArgument {
+            argument: "dhcp client".into(),
+            value: client.into(),
+            reason: "expected dhcp[:OPTS], udhcpc[-f][:OPTS], dhclient[-f][:OPTS] or dhcpcd[:OPTS]"
+                .into(),
+        })?;
+        options.plan.dhcp = Some(spec);
+        Ok(())
+    })
+}
+
 /// Gives the guest an ipvlan in `mode` (`l2`, `l3` or `l3s`) instead of a macvlan on a physical
 /// host interface (pipework's `--ipvlan`).
 ///
@@ -419,10 +446,7 @@ pub unsafe extern "C" fn pipework_attachment_to_json(
         // SAFETY: the caller's contract.
         let (attachment, out) =
             unsafe { (borrow(attachment, "attachment")?, TextOut::new(buf, len, written_out)?) };
-        let json = serde_json::to_string(&attachment.0).map_err(|err| {
-            Failure::new(pipework_result::Other, libc::EINVAL, format!("cannot write JSON: {err}"))
-        })?;
-        out.write(&json)
+        out.write(&crate::ffi::json(&attachment.0)?)
     })
 }
 
@@ -500,6 +524,7 @@ mod tests {
             pipework_attach_options_set_ipvlan_mode(options, c"l3".as_ptr());
             pipework_attach_options_set_pkey(options, 0x8001);
             pipework_attach_options_set_vlan(options, 100);
+            pipework_attach_options_set_dhcp(options, c"dhcp".as_ptr());
         }
         // The host side comes from detecting `host` at attach; until then it is `_new`'s.
         let expected = AttachPlan::bridge("br0")
@@ -512,7 +537,8 @@ mod tests {
             .mtu(1400)
             .host_shim("10.0.0.250/32".parse().unwrap())
             .announce(false)
-            .vlan(100);
+            .vlan(100)
+            .dhcp(DhcpSpec::parse("dhcp").unwrap().unwrap());
         let options_seen = unsafe { &*options };
         let choice = HostChoice {
             direct_phys: true,
@@ -538,12 +564,14 @@ mod tests {
                 pipework_attach_options_set_macvlan_mode(options, c"bogus".as_ptr()),
                 pipework_attach_options_set_ipvlan_mode(options, c"l4".as_ptr()),
                 pipework_attach_options_set_pkey(options, 0x8000),
+                pipework_attach_options_set_dhcp(options, c"nodhcp".as_ptr()),
                 pipework_attach_options_set_vlan(options, 4095),
             ]
         };
         assert_eq!(
             refused,
             [
+                pipework_result::InvalidArgument,
                 pipework_result::InvalidArgument,
                 pipework_result::InvalidArgument,
                 pipework_result::InvalidArgument,

@@ -39,8 +39,14 @@ pub enum pipework_result {
     Conflict = 8104,
     /// The kernel, the machine or pipework lacks a feature the request needs.
     Unsupported = 8105,
-    /// The kernel answered something pipework cannot decode.
+    /// The kernel or a container engine answered something pipework cannot decode.
     Protocol = 8106,
+    /// Nothing answered in time (a DHCP server, a link that never came up); nothing was left.
+    Timeout = 8107,
+    /// A peer (a DHCP server) answered with a refusal.
+    Refused = 8108,
+    /// A helper program (an external DHCP client) or a protocol exchange failed.
+    Failed = 8109,
     /// A failure of a kind this version of the C API does not name yet.
     Other = 8199,
 }
@@ -82,6 +88,9 @@ impl From<Error> for Failure {
             Error::Conflict { .. } => pipework_result::Conflict,
             Error::Unsupported { .. } => pipework_result::Unsupported,
             Error::Protocol { .. } => pipework_result::Protocol,
+            Error::Timeout { .. } => pipework_result::Timeout,
+            Error::Refused { .. } => pipework_result::Refused,
+            Error::Failed { .. } => pipework_result::Failed,
             _ => pipework_result::Other,
         };
         Failure { result, errno: err.errno() as c_int, message: err.to_string() }
@@ -206,7 +215,7 @@ mod tests {
             match result {
                 Ok | Panic | NullParameter | InvalidUtf8 | InsufficientSize | Kernel
                 | InvalidArgument | NotFound | AlreadyExists | Conflict | Unsupported
-                | Protocol | Other => {}
+                | Protocol | Timeout | Refused | Failed | Other => {}
             }
         }
         let mut values: Vec<u32> = all.iter().map(|result| *result as u32).collect();

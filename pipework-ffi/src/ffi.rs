@@ -72,6 +72,13 @@ pub(crate) unsafe fn text<'a>(ptr: *const c_char, name: &str) -> Result<&'a str,
     })
 }
 
+/// `value` as JSON, for the `*_to_json` functions.
+pub(crate) fn json(value: &impl serde::Serialize) -> Result<String, Failure> {
+    serde_json::to_string(value).map_err(|err| {
+        Failure::new(pipework_result::Other, libc::EINVAL, format!("cannot write JSON: {err}"))
+    })
+}
+
 /// An output parameter, checked for NULL before the call does anything, written on success only.
 pub(crate) struct Out<T>(NonNull<T>);
 

@@ -16,6 +16,7 @@
 #![allow(non_camel_case_types)]
 
 mod attach;
+mod dhcp;
 mod error;
 mod ffi;
 mod guest;

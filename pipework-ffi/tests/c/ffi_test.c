@@ -156,6 +156,8 @@ static void test_free_null_is_a_no_op(void) {
     pipework_link_free(NULL);
     pipework_attach_options_free(NULL);
     pipework_attachment_free(NULL);
+    pipework_dhcp_config_free(NULL);
+    pipework_dhcp_lease_free(NULL);
     passed++;
 }
 
@@ -238,6 +240,31 @@ static void test_null_arguments(void) {
     EXPECT_NULL(pipework_attach_options_set_ipvlan_mode(NULL, "l2"), "options");
     EXPECT_NULL(pipework_attach_options_set_ipvlan_mode(options, NULL), "mode");
     EXPECT_NULL(pipework_attach_options_set_pkey(NULL, 0x8001), "options");
+    EXPECT_NULL(pipework_attach_options_set_dhcp(NULL, "dhcp"), "options");
+    EXPECT_NULL(pipework_attach_options_set_dhcp(options, NULL), "client");
+    {
+        pipework_dhcp_config *config = NULL;
+        pipework_dhcp_lease *lease = NULL;
+        EXPECT_NULL(pipework_dhcp_config_new(NULL), "config_out");
+        EXPECT_OK(pipework_dhcp_config_new(&config));
+        EXPECT_NULL(pipework_dhcp_config_set_hostname(NULL, "web"), "config");
+        EXPECT_NULL(pipework_dhcp_config_set_hostname(config, NULL), "hostname");
+        EXPECT_NULL(pipework_dhcp_config_set_no_hostname(NULL), "config");
+        EXPECT_NULL(pipework_dhcp_config_set_timeout(NULL, 1000), "config");
+        EXPECT_NULL(pipework_dhcp_config_add_request_option(NULL, "dns"), "config");
+        EXPECT_NULL(pipework_dhcp_config_add_request_option(config, NULL), "option");
+        EXPECT_NULL(pipework_dhcp_config_set_replace_default_route(NULL, true), "config");
+        EXPECT_NULL(pipework_dhcp_config_set_write_resolv_conf(NULL, true), "config");
+        EXPECT_NULL(pipework_dhcp_lease_acquire(NULL, "eth1", config, &lease), "guest");
+        EXPECT_NULL(pipework_dhcp_lease_acquire(guest, NULL, config, &lease), "ifname");
+        EXPECT_NULL(pipework_dhcp_lease_acquire(guest, "eth1", NULL, &lease), "config");
+        EXPECT_NULL(pipework_dhcp_lease_acquire(guest, "eth1", config, NULL), "lease_out");
+        EXPECT_NULL(pipework_dhcp_lease_address(NULL, buf, sizeof buf, &written), "lease");
+        EXPECT_NULL(pipework_dhcp_lease_to_json(NULL, buf, sizeof buf, &written), "lease");
+        EXPECT_NULL(pipework_dhcp_lease_release(NULL), "lease");
+        CHECK(lease == NULL);
+        pipework_dhcp_config_free(config);
+    }
     EXPECT_NULL(pipework_attach_options_set_host_shim(NULL, "10.0.0.250/32"), "options");
     EXPECT_NULL(pipework_attach_options_set_host_shim(options, NULL), "cidr");
     EXPECT_NULL(pipework_attach_options_set_announce(NULL, false), "options");
@@ -302,6 +329,10 @@ static void test_bad_input(void) {
                "invalid vlan \"4095\"");
     EXPECT_ERR(pipework_attach_options_set_ipvlan_mode(options, "l4"), PIPEWORK_RESULT_INVALID_ARGUMENT, EINVAL,
                "invalid ipvlan mode \"l4\": must be l2, l3 or l3s");
+    EXPECT_ERR(pipework_attach_options_set_dhcp(options, "nodhcp"), PIPEWORK_RESULT_INVALID_ARGUMENT, EINVAL,
+               "invalid dhcp client \"nodhcp\": expected dhcp[:OPTS]");
+    EXPECT_ERR(pipework_attach_options_set_dhcp(options, "dhcp:-Z"), PIPEWORK_RESULT_INVALID_ARGUMENT, EINVAL,
+               "invalid dhcp option \"-Z\": the native DHCP client does not know it");
     EXPECT_ERR(pipework_attach_options_set_pkey(options, 0x8000), PIPEWORK_RESULT_INVALID_ARGUMENT, EINVAL,
                "invalid pkey \"0x8000\"");
 
@@ -605,6 +636,126 @@ static void test_macvlan_and_physical(void) {
     pipework_guest_free(db_guest);
 }
 
+/* DHCP against a real server: dnsmasq in a "LAN" namespace on bridge brlan of the private host. */
+static char dhcp_dir[128];
+
+static int dnsmasq_start(const char *lan_ns) {
+    snprintf(dhcp_dir, sizeof dhcp_dir, "/tmp/%s-dhcp", prefix);
+    return sh("mkdir -p %s && ip netns exec %s dnsmasq --conf-file=/dev/null --port=0 --interface=lan0 "
+              "--bind-interfaces --dhcp-authoritative --no-ping --user=root --log-dhcp "
+              "--dhcp-leasefile=%s/leases --pid-file=%s/dnsmasq.pid --log-facility=%s/dnsmasq.log "
+              "--dhcp-range=10.77.0.10,10.77.0.99,2m && "
+              "for i in $(seq 50); do grep -qs 'sockets bound exclusively' %s/dnsmasq.log && exit 0; "
+              "sleep 0.1; done; exit 1",
+              dhcp_dir, lan_ns, dhcp_dir, dhcp_dir, dhcp_dir, dhcp_dir);
+}
+
+static void dnsmasq_stop(void) {
+    SH("kill \"$(cat %s/dnsmasq.pid)\" && rm -rf %s", dhcp_dir, dhcp_dir);
+}
+
+static void test_dhcp(void) {
+    char lan_ns[96], address[32], json[4096];
+    pipework_namespace *lan = NULL;
+    pipework_guest *lan_guest = NULL, *web_guest = NULL, *db_guest = NULL;
+    pipework_attach_options *lan_options = NULL, *web_options = NULL, *db_options = NULL;
+    pipework_attachment *lan_attachment = NULL, *web_attachment = NULL, *db_attachment = NULL;
+    pipework_dhcp_config *config = NULL;
+    pipework_dhcp_lease *lease = NULL;
+    size_t written = 0;
+
+    snprintf(lan_ns, sizeof lan_ns, "%s-lan", prefix);
+    EXPECT_OK(pipework_namespace_create_named(lan_ns, &lan));
+    EXPECT_OK(pipework_guest_from_namespace(lan, &lan_guest));
+    EXPECT_OK(pipework_attach_options_new("brlan", &lan_options));
+    EXPECT_OK(pipework_attach_options_set_guest_ifname(lan_options, "lan0"));
+    EXPECT_OK(pipework_attach_options_add_address(lan_options, "10.77.0.1/24"));
+    EXPECT_OK(pipework_handle_attach(host_handle, lan_guest, lan_options, &lan_attachment));
+    if (!dnsmasq_start(lan_ns)) {
+        check(0, __LINE__, "dnsmasq_start", "dnsmasq did not start (scripts/tier-ffi.sh installs dnsmasq-base)");
+        goto out;
+    }
+
+    /* A lease for web's dh0, checked against iproute2 and the server's lease file. */
+    EXPECT_OK(pipework_guest_from_namespace(web, &web_guest));
+    EXPECT_OK(pipework_attach_options_new("brlan", &web_options));
+    EXPECT_OK(pipework_attach_options_set_guest_ifname(web_options, "dh0"));
+    EXPECT_OK(pipework_handle_attach(host_handle, web_guest, web_options, &web_attachment));
+    EXPECT_OK(pipework_dhcp_config_new(&config));
+    EXPECT_OK(pipework_dhcp_config_set_hostname(config, "pwffi-web"));
+    EXPECT_OK(pipework_dhcp_config_set_timeout(config, 10000));
+    EXPECT_OK(pipework_dhcp_lease_acquire(web_guest, "dh0", config, &lease));
+    EXPECT_OK(pipework_dhcp_lease_address(lease, address, sizeof address, &written));
+    CHECK(strncmp(address, "10.77.0.", 8) == 0 && strstr(address, "/24") != NULL);
+    SH("ip -j -n %s addr show dev dh0 | jq -e '[.[0].addr_info[] | select(.family == \"inet\") | "
+       "\"\\(.local)/\\(.prefixlen)\"] == [\"%s\"]' >/dev/null", web_ns, address);
+    SH("ip -j -n %s route show default | jq -e '.[0].gateway == \"10.77.0.1\"' >/dev/null", web_ns);
+    SH("grep -q ' pwffi-web ' %s/leases", dhcp_dir);
+    EXPECT_OK(pipework_dhcp_lease_to_json(lease, json, sizeof json, &written));
+    SH("jq -e '.server == \"10.77.0.1\" and .hostname == \"pwffi-web\" and .ifname == \"dh0\"' %s >/dev/null",
+       json_file(json));
+    EXPECT_OK(pipework_dhcp_lease_release(lease));
+    lease = NULL;
+    SH("ip -j -n %s addr show dev dh0 | jq -e 'all(.[0].addr_info[]; .family != \"inet\")' >/dev/null", web_ns);
+    SH("for i in $(seq 30); do grep -qs ' pwffi-web ' %s/leases || exit 0; sleep 0.1; done; exit 1", dhcp_dir);
+
+    /* Failures: an interface that does not exist, a bad setting, a silent network. */
+    EXPECT_ERR(pipework_dhcp_lease_acquire(web_guest, "nosuch0", config, &lease), PIPEWORK_RESULT_NOT_FOUND,
+               ENOENT, "interface nosuch0");
+    EXPECT_ERR(pipework_dhcp_config_set_hostname(config, "bad host"), PIPEWORK_RESULT_INVALID_ARGUMENT, EINVAL,
+               "invalid hostname \"bad host\"");
+    EXPECT_ERR(pipework_dhcp_config_add_request_option(config, "53"), PIPEWORK_RESULT_INVALID_ARGUMENT, EINVAL,
+               "is part of the DHCP exchange itself");
+    EXPECT_OK(pipework_dhcp_config_set_timeout(config, 0));
+    EXPECT_ERR(pipework_dhcp_lease_acquire(web_guest, "dh0", config, &lease), PIPEWORK_RESULT_INVALID_ARGUMENT,
+               EINVAL, "invalid dhcp timeout");
+    EXPECT_OK(pipework_dhcp_config_set_timeout(config, 1000));
+    EXPECT_OK(pipework_attach_options_new("brquiet", &db_options));
+    EXPECT_OK(pipework_attach_options_set_guest_ifname(db_options, "dq0"));
+    EXPECT_OK(pipework_guest_from_namespace(db, &db_guest));
+    EXPECT_OK(pipework_handle_attach(host_handle, db_guest, db_options, &db_attachment));
+    EXPECT_ERR(pipework_dhcp_lease_acquire(db_guest, "dq0", config, &lease), PIPEWORK_RESULT_TIMEOUT, ETIMEDOUT,
+               "no answer within");
+    CHECK(lease == NULL);
+    SH("ip -j -n %s addr show dev dq0 | jq -e 'all(.[0].addr_info[]; .family != \"inet\")' >/dev/null", db_ns);
+    EXPECT_OK(pipework_attachment_detach(db_attachment, host_handle, db_handle));
+    pipework_attachment_free(db_attachment);
+    pipework_attach_options_free(db_options);
+
+    /* DHCP as part of the attach (pipework br1 db dhcp); detach releases the lease. */
+    EXPECT_OK(pipework_attach_options_new("brlan", &db_options));
+    EXPECT_OK(pipework_attach_options_set_guest_ifname(db_options, "dh1"));
+    EXPECT_OK(pipework_attach_options_set_dhcp(db_options, "dhcp:-x hostname:pwffi-db"));
+    EXPECT_OK(pipework_handle_attach(host_handle, db_guest, db_options, &db_attachment));
+    SH("ip -j -n %s addr show dev dh1 | jq -e 'any(.[0].addr_info[]; .local | startswith(\"10.77.0.\"))' "
+       ">/dev/null", db_ns);
+    SH("grep -q ' pwffi-db ' %s/leases", dhcp_dir);
+    EXPECT_OK(pipework_attachment_detach(db_attachment, host_handle, db_handle));
+    SH("ip -j -n %s link show | jq -e 'all(.ifname != \"dh1\")' >/dev/null", db_ns);
+    SH("for i in $(seq 30); do grep -qs ' pwffi-db ' %s/leases || exit 0; sleep 0.1; done; exit 1", dhcp_dir);
+
+    EXPECT_OK(pipework_attachment_detach(web_attachment, host_handle, web_handle));
+    dnsmasq_stop();
+out:
+    if (lan_attachment) {
+        EXPECT_OK(pipework_attachment_detach(lan_attachment, host_handle, NULL));
+    }
+    pipework_dhcp_lease_free(lease);
+    pipework_dhcp_config_free(config);
+    pipework_attachment_free(lan_attachment);
+    pipework_attachment_free(web_attachment);
+    pipework_attachment_free(db_attachment);
+    pipework_attach_options_free(lan_options);
+    pipework_attach_options_free(web_options);
+    pipework_attach_options_free(db_options);
+    pipework_guest_free(lan_guest);
+    pipework_guest_free(web_guest);
+    pipework_guest_free(db_guest);
+    if (lan) {
+        EXPECT_OK(pipework_namespace_delete(lan));
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s PREFIX\n", argv[0]);
@@ -624,6 +775,7 @@ int main(int argc, char **argv) {
     test_bad_input();
     test_attach_lookup_json_detach();
     test_macvlan_and_physical();
+    test_dhcp();
     sandbox_down();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
