@@ -10,8 +10,8 @@ use std::{
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 
 use pipework_core::{
-    AttachPlan, AttachStatus, Attachment, Condition, Error, Guest, Handle, HostKind, IpNet,
-    Namespace, Op, Route, StateStore, attach,
+    AttachPlan, AttachStatus, Attachment, Condition, Error, Guest, Handle, IpNet, Namespace, Op,
+    Route, StateStore, attach,
     attach::{HostChoice, detect},
     dhcp::{DhcpClient, DhcpKeep, DhcpLease, DhcpSpec, KeeperCommand, LeaseRecord},
     resolve, wait_for,
@@ -56,8 +56,6 @@ pub fn attach_guest(request: &AttachRequest) -> Result<(), Error> {
     plan.host_ifname = request.host_ifname.clone();
     if let Some(ifname) = &request.guest_ifname {
         plan.guest_ifname = ifname.clone();
-    } else if detected.kind == HostKind::Ipoib {
-        plan.guest_ifname = "ib0".into();
     }
     plan.validate()?;
     if request.dry_run {

@@ -107,6 +107,16 @@ impl Op {
             Op::OpenNamespace | Op::CreateNamespace | Op::DeleteNamespace | Op::EnterNamespace
         )
     }
+
+    /// Whether this operation is part of a DHCP exchange (acquire, renew, release).
+    pub fn is_dhcp_op(self) -> bool {
+        matches!(self, Op::DhcpAcquire | Op::DhcpRenew | Op::DhcpRelease)
+    }
+
+    /// Whether this operation reads or changes TIPC (a node, a bearer, a bus, a socket).
+    pub fn is_tipc_op(self) -> bool {
+        matches!(self, Op::TipcGet | Op::TipcNode | Op::TipcBearer | Op::TipcBus | Op::TipcSocket)
+    }
 }
 
 impl fmt::Display for Op {
@@ -329,6 +339,8 @@ impl Error {
             Errno::ENOENT | Errno::ENODEV | Errno::ESRCH => Category::NotFound,
             Errno::EEXIST => Category::AlreadyExists,
             _ if self.op().is_some_and(Op::is_namespace_op) => Category::Namespace,
+            _ if self.op().is_some_and(Op::is_dhcp_op) => Category::Dhcp,
+            _ if self.op().is_some_and(Op::is_tipc_op) => Category::Tipc,
             _ => Category::Other,
         }
     }
@@ -402,6 +414,10 @@ pub enum Category {
     AlreadyExists,
     /// A namespace could not be opened, created, entered or deleted.
     Namespace,
+    /// A DHCP exchange failed: no answer, a refusal, a client that failed, a lease run out.
+    Dhcp,
+    /// A TIPC operation failed, including a kernel without TIPC.
+    Tipc,
     /// Any other failure.
     Other,
 }
@@ -437,6 +453,28 @@ mod tests {
             (Error::kernel(Op::LinkAdd, "br0", Errno::EEXIST), Category::AlreadyExists),
             (Error::kernel(Op::EnterNamespace, "x", Errno::EINVAL), Category::Namespace),
             (Error::kernel(Op::RouteAdd, "default", Errno::ENETUNREACH), Category::Other),
+            (Error::kernel(Op::DhcpAcquire, "eth1", Errno::ETIMEDOUT), Category::Dhcp),
+            (
+                Error::Refused {
+                    op: Op::DhcpRenew,
+                    object: "eth1".into(),
+                    by: "DHCP server 10.0.0.1".into(),
+                    reason: "DHCPNAK".into(),
+                },
+                Category::Dhcp,
+            ),
+            // The interface a DHCP client or a TIPC bearer needs is missing: NotFound first.
+            (Error::NotFound { op: Op::DhcpAcquire, object: "eth9".into() }, Category::NotFound),
+            (Error::kernel(Op::DhcpRelease, "eth1", Errno::EPERM), Category::MissingCapability),
+            (
+                Error::Unsupported {
+                    op: Op::TipcGet,
+                    object: "netns x".into(),
+                    reason: "the kernel has no TIPC".into(),
+                },
+                Category::Tipc,
+            ),
+            (Error::kernel(Op::TipcBus, "on 2 guests", Errno::ETIMEDOUT), Category::Tipc),
         ];
         for (err, category) in cases {
             assert_eq!(err.category(), category, "{err}");

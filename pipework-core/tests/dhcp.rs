@@ -297,6 +297,29 @@ mod tier_dhcp {
 
     #[test]
     #[ignore = "needs root and dnsmasq; scripts/tier-dhcp.sh runs it"]
+    fn an_interrupted_acquire_gives_up_at_once_with_eintr_and_leaves_nothing() {
+        let mut lan = Lan::without_server();
+        let (g, guest) = lan.add_guest("intr", "intr0", None);
+        let before = lan.sandbox.state(&g);
+        let start = Instant::now();
+        let asked = std::cell::Cell::new(0);
+        let interrupted = || {
+            asked.set(asked.get() + 1);
+            start.elapsed() > Duration::from_millis(300)
+        };
+        let err = DhcpLease::acquire_interruptible(&guest, "intr0", &config(), &interrupted)
+            .expect_err("interrupted");
+        let waited = start.elapsed();
+        assert!(waited < Duration::from_secs(2), "{waited:?} for a 15 s timeout");
+        assert!(asked.get() >= 3, "asked {} times", asked.get());
+        assert_eq!(err.errno(), nix::errno::Errno::EINTR, "{err}");
+        assert!(err.to_string().contains("cannot acquire a DHCP lease on intr0 in"), "{err}");
+        assert_eq!(lan.sandbox.state(&g), before, "the interface is down again, without address");
+        assert_eq!(dhcp_threads("intr0"), 0, "no client thread is left");
+    }
+
+    #[test]
+    #[ignore = "needs root and dnsmasq; scripts/tier-dhcp.sh runs it"]
     fn a_server_that_naks_is_a_refusal_at_once_not_a_timeout() {
         // The range is closed to requests that name a server: every DHCPREQUEST gets a NAK.
         let mut lan = Lan::with_server(&[

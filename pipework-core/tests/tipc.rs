@@ -150,4 +150,34 @@ mod tier_vm {
         assert_eq!(config.identity.unwrap().to_string(), "1001002");
         assert!(!bus.configure(&guests).unwrap().changed());
     }
+
+    #[test]
+    #[ignore = "needs the VM tier (a kernel with TIPC, root); scripts/tier-vm.sh runs it"]
+    fn an_interrupted_wait_for_links_stops_with_eintr_and_keeps_the_configuration() {
+        let mut sandbox = Sandbox::new();
+        let host = sandbox.host_handle();
+        // Two guests on two separate bridges: their links can never come up.
+        let guests: Vec<Guest> = ["apart1", "apart2"]
+            .iter()
+            .enumerate()
+            .map(|(i, label)| {
+                let name = sandbox.add_guest(label);
+                let guest = sandbox.guest(&name);
+                let plan = AttachPlan::bridge(&format!("br{i}")).guest_ifname("eth0");
+                attach(&host, &guest, &plan).expect("attach");
+                guest
+            })
+            .collect();
+        let start = std::time::Instant::now();
+        let interrupted = || start.elapsed() > Duration::from_millis(500);
+        let bus = TipcBus::new().link_timeout(Some(Duration::from_secs(60)));
+        let err = bus.configure_interruptible(&guests, &interrupted).unwrap_err();
+        assert!(start.elapsed() < Duration::from_secs(10), "{:?}", start.elapsed());
+        assert_eq!(err.errno(), nix::errno::Errno::EINTR, "{err}");
+        assert!(err.to_string().contains("interrupted while these links were still down"), "{err}");
+        // What was configured stays: a second run changes nothing and shows the links down.
+        let report = bus.show(&guests).unwrap();
+        assert!(report.nodes.iter().all(|node| node.bearers == ["eth:eth0"]), "{report}");
+        assert!(!report.all_links_up(), "{report}");
+    }
 }

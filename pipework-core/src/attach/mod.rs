@@ -35,6 +35,9 @@ use crate::{
 /// The container interface name the original script uses when `-i` is not given.
 pub const DEFAULT_GUEST_IFNAME: &str = "eth1";
 
+/// The container interface name of an IPoIB guest when `-i` is not given, like the original.
+pub const DEFAULT_IPOIB_GUEST_IFNAME: &str = "ib0";
+
 /// What the guest's interface is connected to on the host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
@@ -141,11 +144,16 @@ pub struct AttachPlan {
 }
 
 impl AttachPlan {
-    /// A plan that connects the guest through `host` as `eth1`, with no address.
+    /// A plan that connects the guest through `host` as `eth1` (`ib0` for IPoIB, like the
+    /// original), with no address.
     pub fn new(host: HostSide) -> Self {
+        let guest_ifname = match host {
+            HostSide::Ipoib { .. } => DEFAULT_IPOIB_GUEST_IFNAME,
+            _ => DEFAULT_GUEST_IFNAME,
+        };
         AttachPlan {
             host,
-            guest_ifname: DEFAULT_GUEST_IFNAME.to_string(),
+            guest_ifname: guest_ifname.to_string(),
             host_ifname: None,
             addresses: Vec::new(),
             gateways: Vec::new(),
@@ -199,7 +207,6 @@ impl AttachPlan {
     /// original, on partition `pkey` (the parent's when `None`).
     pub fn ipoib(parent: &str, pkey: Option<u16>) -> Self {
         Self::new(HostSide::Ipoib { parent: parent.to_string(), pkey, mode: None, umcast: None })
-            .guest_ifname("ib0")
     }
 
     /// Puts the guest in VLAN `id` (the original's `@VLAN`; its meaning depends on the host side).
@@ -727,4 +734,20 @@ fn already_in_guest(
         ),
         hint: "choose another guest interface name (-i)".into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_guest_ifname_follows_the_host_side() {
+        assert_eq!(AttachPlan::bridge("br1").guest_ifname, DEFAULT_GUEST_IFNAME);
+        assert_eq!(AttachPlan::macvlan("eth2", MacvlanMode::Bridge).guest_ifname, "eth1");
+        // What detection of an IPoIB parent gives, as the command line and the bindings build it.
+        let detected = Detected { name: "ib0".into(), kind: HostKind::Ipoib, link: None };
+        let side = detected.host_side(&HostChoice { pkey: Some(0x8001), ..Default::default() });
+        assert_eq!(AttachPlan::new(side.unwrap()).guest_ifname, DEFAULT_IPOIB_GUEST_IFNAME);
+        assert_eq!(AttachPlan::ipoib("ib0", None).guest_ifname, "ib0");
+    }
 }

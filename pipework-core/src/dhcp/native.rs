@@ -8,13 +8,15 @@
 use std::{
     sync::{
         Arc, Mutex,
-        mpsc::{self, Receiver, Sender, SyncSender},
+        atomic::{AtomicBool, Ordering},
+        mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender},
     },
     thread::JoinHandle,
     time::{Duration, Instant},
 };
 
 use mozim::{DhcpError, DhcpV4Client, DhcpV4Config, DhcpV4Lease, DhcpV4State};
+use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
 use tokio::{runtime::Runtime, sync::mpsc::UnboundedReceiver, sync::mpsc::UnboundedSender};
 
@@ -43,6 +45,12 @@ const ERROR_BACKOFF: Duration = Duration::from_secs(1);
 
 /// How long [`DhcpLease::release`] waits for the client thread to send DHCPRELEASE.
 const RELEASE_WAIT: Duration = Duration::from_secs(10);
+
+/// How often [`DhcpLease::acquire_interruptible`] asks its caller whether to give up.
+const INTERRUPT_CHECK: Duration = Duration::from_millis(100);
+
+/// How often the client thread looks whether its caller gave up.
+const CANCEL_POLL: Duration = Duration::from_millis(10);
 
 /// What happens to a lease while it is kept.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,6 +112,18 @@ impl DhcpLease {
     /// any failure, including the timeout or a DHCPNAK, nothing is left: no address, no
     /// route, no thread, and the link is down again if it was down before.
     pub fn acquire(guest: &Guest, ifname: &str, config: &DhcpConfig) -> Result<Self> {
+        Self::acquire_interruptible(guest, ifname, config, &|| false)
+    }
+
+    /// [`DhcpLease::acquire`] that asks `interrupted` every 100 ms while it waits (for a
+    /// binding to notice Ctrl-C); once that answers true, the exchange is abandoned, nothing is
+    /// left, and the error's errno is EINTR.
+    pub fn acquire_interruptible(
+        guest: &Guest,
+        ifname: &str,
+        config: &DhcpConfig,
+        interrupted: &dyn Fn() -> bool,
+    ) -> Result<Self> {
         let (handle, link) = check(guest, ifname, config)?;
         let mac = link.mac.ok_or_else(|| not_ethernet(&link, guest))?;
         let record = LeaseRecord {
@@ -130,7 +150,7 @@ impl DhcpLease {
         if record.applied.brought_up {
             handle.link_set_up(link.index)?;
         }
-        Self::start(guest, handle, config, Start::Acquire(Box::new(record)))
+        Self::start(guest, handle, config, Start::Acquire(Box::new(record)), interrupted)
     }
 
     /// Keeps a lease obtained earlier (by an attach, or another process): renews it at its
@@ -149,15 +169,23 @@ impl DhcpLease {
             handle,
             config,
             Start::Keep(Box::new(lease.clone()), Box::new(client_lease)),
+            &|| false,
         )
     }
 
-    fn start(guest: &Guest, handle: Handle, config: &DhcpConfig, start: Start) -> Result<Self> {
+    fn start(
+        guest: &Guest,
+        handle: Handle,
+        config: &DhcpConfig,
+        start: Start,
+        interrupted: &dyn Fn() -> bool,
+    ) -> Result<Self> {
         let record = start.record().clone();
         let shared = Arc::new(Mutex::new(record.clone()));
         let (commands, command_receiver) = tokio::sync::mpsc::unbounded_channel();
         let (event_sender, events) = mpsc::channel();
         let (ready_sender, ready) = mpsc::sync_channel(1);
+        let cancel = Arc::new(AtomicBool::new(false));
         let session = Session {
             guest_handle: handle,
             config: config.clone(),
@@ -165,13 +193,26 @@ impl DhcpLease {
             shared: shared.clone(),
             events: event_sender,
             object: format!("{} in {guest}", record.ifname),
+            cancel: cancel.clone(),
         };
         let namespace = guest.namespace.try_clone()?;
         let thread =
             guest.namespace.spawn_thread(&format!("pw-dhcp-{}", record.ifname), move || {
                 session.run(start, command_receiver, ready_sender)
             })?;
-        match ready.recv() {
+        // The thread answers once it holds the lease or has given up and cleaned up.
+        let answer = loop {
+            match ready.recv_timeout(INTERRUPT_CHECK) {
+                Ok(answer) => break Ok(answer),
+                Err(RecvTimeoutError::Timeout) => {
+                    if !cancel.load(Ordering::SeqCst) && interrupted() {
+                        cancel.store(true, Ordering::SeqCst);
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => break Err(()),
+            }
+        };
+        match answer {
             Ok(Ok(())) => Ok(DhcpLease {
                 shared,
                 commands,
@@ -328,6 +369,8 @@ struct Session {
     shared: Arc<Mutex<LeaseRecord>>,
     events: Sender<LeaseEvent>,
     object: String,
+    /// Set when the caller of an interruptible acquire gives up.
+    cancel: Arc<AtomicBool>,
 }
 
 /// The pieces that exist once the thread's runtime does.
@@ -426,6 +469,7 @@ impl Session {
     /// Waits until the link can carry packets, so the first DHCPDISCOVER is not lost.
     fn wait_for_carrier(&self, index: u32, deadline: Instant) -> Result<()> {
         loop {
+            self.check_cancelled()?;
             let link = self.guest_handle.link(index)?;
             if link.has_carrier() {
                 return Ok(());
@@ -476,7 +520,13 @@ impl Session {
                 }
             }
         };
-        let result = tokio::time::timeout_at(deadline.into(), exchange).await;
+        let cancellable = async {
+            tokio::select! {
+                result = exchange => result,
+                () = self.cancelled() => Err(self.interrupted()),
+            }
+        };
+        let result = tokio::time::timeout_at(deadline.into(), cancellable).await;
         result.unwrap_or_else(|_| {
             Err(Error::Timeout {
                 op: Op::DhcpAcquire,
@@ -493,6 +543,25 @@ impl Session {
                 },
             })
         })
+    }
+
+    /// Resolves once the caller of an interruptible acquire has given up.
+    async fn cancelled(&self) {
+        while !self.cancel.load(Ordering::SeqCst) {
+            tokio::time::sleep(CANCEL_POLL).await;
+        }
+    }
+
+    /// `Ok` while the caller waits, the EINTR error once it has given up.
+    fn check_cancelled(&self) -> Result<()> {
+        match self.cancel.load(Ordering::SeqCst) {
+            true => Err(self.interrupted()),
+            false => Ok(()),
+        }
+    }
+
+    fn interrupted(&self) -> Error {
+        Error::kernel(Op::DhcpAcquire, &self.object, Errno::EINTR)
     }
 
     /// Applies a lease that is new to the interface, and its resolv.conf when asked.

@@ -272,6 +272,17 @@ impl TipcBus {
     /// disables the bearers this call enabled; identities and network ids stay, because the
     /// kernel cannot unset them.
     pub fn configure(&self, guests: &[Guest]) -> Result<BusReport> {
+        self.configure_interruptible(guests, &|| false)
+    }
+
+    /// [`TipcBus::configure`] that asks `interrupted` between looks at the links while it
+    /// waits for them (for a binding to notice Ctrl-C); once that answers true it stops
+    /// waiting with an EINTR error, leaving the configuration made so far in place.
+    pub fn configure_interruptible(
+        &self,
+        guests: &[Guest],
+        interrupted: &dyn Fn() -> bool,
+    ) -> Result<BusReport> {
         let mut members = self.prepare(guests)?;
         let mut enabled: Vec<usize> = Vec::new();
         let mut all_changes = Vec::new();
@@ -292,7 +303,7 @@ impl TipcBus {
             }
         }
         if let Some(timeout) = self.link_timeout {
-            self.wait_for_links(&members, timeout)?;
+            self.wait_for_links(&members, timeout, interrupted)?;
         }
         self.report(&members, all_changes)
     }
@@ -436,7 +447,12 @@ impl TipcBus {
     }
 
     /// Polls the link tables until every member has a link up to every other one.
-    fn wait_for_links(&self, members: &[Member], timeout: Duration) -> Result<()> {
+    fn wait_for_links(
+        &self,
+        members: &[Member],
+        timeout: Duration,
+        interrupted: &dyn Fn() -> bool,
+    ) -> Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
             let links = self.pairs(members)?;
@@ -458,6 +474,17 @@ impl TipcBus {
                         down.join(", ")
                     ),
                     Errno::ETIMEDOUT,
+                ));
+            }
+            if interrupted() {
+                return Err(Error::kernel(
+                    Op::TipcBus,
+                    format!(
+                        "on {} guests: interrupted while these links were still down: {}",
+                        members.len(),
+                        down.join(", ")
+                    ),
+                    Errno::EINTR,
                 ));
             }
             std::thread::sleep(Duration::from_millis(200));
