@@ -1,12 +1,14 @@
-//! `resolve()`, `attach()` and the `Attachment` they return: argument conversion around
-//! `pipework_core::{resolve, attach, Attachment::detach}`.
+//! `attach()` and the `Attachment` it returns: argument conversion around
+//! `pipework_core::{attach, Attachment::detach}`, and a lease kept by this process.
 
-use std::sync::Arc;
+use std::borrow::Cow;
 
 use pipework_core::{
-    AttachPlan, AttachStatus, Attachment, Engine, Error, Guest, Handle, HostSide, MacAddr, Op,
+    AttachPlan, AttachStatus, Attachment, DhcpLease, Handle, HostSide, IpvlanMode, MacAddr,
+    MacvlanMode,
     attach::{HostChoice, detect},
-    parse_cidr, parse_ip, resolve as core_resolve,
+    dhcp::{DhcpKeep, DhcpSpec},
+    parse_cidr, parse_ip,
 };
 use pyo3::{
     prelude::*,
@@ -14,138 +16,12 @@ use pyo3::{
 };
 
 use crate::{
+    dhcp::{DhcpArg, PyDhcpLease, PyLeaseRecord},
     errors::{to_py, unlocked},
-    namespace::{Opened, PyNamespace, u32_arg},
-    objects::to_dict,
+    guest::{GuestArg, GuestSource},
+    namespace::{PyNamespace, int_arg},
+    objects::{repr_list, repr_option, to_dict},
 };
-
-/// A container or namespace found by `resolve()`.
-#[pyclass(module = "pipework._native", frozen, name = "Guest")]
-pub(crate) struct PyGuest {
-    namespace: Py<PyNamespace>,
-    pid: Option<u32>,
-    name: Option<String>,
-    id: Option<String>,
-    engine: Engine,
-}
-
-#[pymethods]
-impl PyGuest {
-    /// The guest's network namespace, held open.
-    #[getter]
-    fn namespace(&self, py: Python<'_>) -> Py<PyNamespace> {
-        self.namespace.clone_ref(py)
-    }
-
-    /// A process inside the namespace, when the guest has one.
-    #[getter]
-    fn pid(&self) -> Option<u32> {
-        self.pid
-    }
-
-    /// The guest's name (container or namespace name).
-    #[getter]
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-
-    /// The engine's ID of the guest (container ID).
-    #[getter]
-    fn id(&self) -> Option<&str> {
-        self.id.as_deref()
-    }
-
-    /// Which resolver found it (`pid`, `netns`, ...).
-    #[getter]
-    fn engine(&self) -> String {
-        self.engine.to_string()
-    }
-
-    fn __repr__(&self) -> String {
-        format!(
-            "Guest(engine='{}', name={}, pid={}, namespace={})",
-            self.engine,
-            self.name.as_deref().map_or("None".into(), |n| format!("'{n}'")),
-            self.pid.map_or("None".into(), |p| p.to_string()),
-            self.namespace.get().__repr__(),
-        )
-    }
-}
-
-/// Finds the guest `target` names with the core's default resolver chain.
-///
-/// Equivalent to: what pipework does with its guest argument.
-#[pyfunction]
-pub(crate) fn resolve(py: Python<'_>, target: &str) -> PyResult<PyGuest> {
-    let guest = unlocked(py, || core_resolve(target))?;
-    Ok(PyGuest {
-        namespace: Py::new(py, PyNamespace::new(guest.namespace, false))?,
-        pid: guest.pid,
-        name: guest.name,
-        id: guest.id,
-        engine: guest.engine,
-    })
-}
-
-/// The guest argument of `attach()`: a `Guest`, a `Namespace`, a PID or a target string.
-#[derive(FromPyObject)]
-pub(crate) enum GuestArg<'py> {
-    Guest(PyRef<'py, PyGuest>),
-    Namespace(PyRef<'py, PyNamespace>),
-    Pid(u32),
-    Target(String),
-}
-
-/// What the guest argument becomes before the GIL is released.
-enum GuestSource {
-    /// An open namespace, with what is known of its guest.
-    Opened {
-        opened: Arc<Opened>,
-        pid: Option<u32>,
-        name: Option<String>,
-        id: Option<String>,
-        engine: Option<Engine>,
-    },
-    /// A target for the resolvers.
-    Target(String),
-}
-
-impl GuestSource {
-    fn new(py: Python<'_>, arg: GuestArg<'_>) -> PyResult<Self> {
-        Ok(match arg {
-            GuestArg::Guest(guest) => GuestSource::Opened {
-                opened: guest.namespace.get().opened(py)?,
-                pid: guest.pid,
-                name: guest.name.clone(),
-                id: guest.id.clone(),
-                engine: Some(guest.engine.clone()),
-            },
-            GuestArg::Namespace(namespace) => GuestSource::Opened {
-                opened: namespace.opened(py)?,
-                pid: None,
-                name: None,
-                id: None,
-                engine: None,
-            },
-            GuestArg::Pid(pid) => GuestSource::Target(format!("pid:{pid}")),
-            GuestArg::Target(target) => GuestSource::Target(target),
-        })
-    }
-
-    /// The core guest, resolved or with a second descriptor of the open namespace.
-    fn guest(self) -> pipework_core::Result<Guest> {
-        match self {
-            GuestSource::Target(target) => core_resolve(&target),
-            GuestSource::Opened { opened, pid, name, id, engine } => {
-                let mut guest = Guest::from_namespace(opened.namespace.try_clone()?);
-                if let Some(engine) = engine {
-                    guest = Guest { pid, name, id, engine, ..guest };
-                }
-                Ok(guest)
-            }
-        }
-    }
-}
 
 /// One address or several.
 #[derive(FromPyObject)]
@@ -163,59 +39,59 @@ impl OneOrMany {
     }
 }
 
-/// Builds the plan from the keyword arguments; every error names its argument.
-#[allow(clippy::too_many_arguments)]
-fn plan(
-    host: HostSide,
-    ifname: Option<&str>,
-    host_ifname: Option<&str>,
+/// The keyword arguments that make the plan, converted while the GIL is held.
+struct PlanArgs<'a> {
+    ifname: Option<&'a str>,
+    host_ifname: Option<&'a str>,
     addresses: Vec<String>,
     gateways: Vec<String>,
-    mac: Option<&str>,
+    mac: Option<&'a str>,
     mtu: Option<u32>,
-) -> pipework_core::Result<AttachPlan> {
-    let mut plan = AttachPlan::new(host);
-    if let Some(ifname) = ifname {
-        plan = plan.guest_ifname(ifname);
-    }
-    if let Some(name) = host_ifname {
-        plan = plan.host_ifname(name);
-    }
-    for address in &addresses {
-        plan = plan.address(parse_cidr("address", address)?);
-    }
-    for gateway in &gateways {
-        plan = plan.gateway(parse_ip("gateway", gateway)?);
-    }
-    if let Some(mac) = mac {
-        plan = plan.mac(MacAddr::parse_pipework(mac)?);
-    }
-    if let Some(mtu) = mtu {
-        plan = plan.mtu(mtu);
-    }
-    plan.validate()?;
-    Ok(plan)
+    vlan: Option<u16>,
+    dhcp: Option<DhcpSpec>,
+    host_shim: Option<&'a str>,
+    announce: bool,
 }
 
-/// The error for an option pipework-core cannot honour yet; raised before anything changes.
-fn not_supported_yet(py: Python<'_>, argument: &str, value: &str, feature: &str) -> PyErr {
-    to_py(
-        py,
-        Error::Unsupported {
-            op: Op::Attach,
-            object: format!("with {argument}={value}"),
-            reason: format!("{feature} is not supported by this version of pipework"),
-        },
-    )
+impl PlanArgs<'_> {
+    /// The plan for `host`; every error names its argument.
+    fn plan(self, host: HostSide) -> pipework_core::Result<AttachPlan> {
+        let mut plan = AttachPlan::new(host).announce(self.announce);
+        if let Some(ifname) = self.ifname {
+            plan = plan.guest_ifname(ifname);
+        }
+        if let Some(name) = self.host_ifname {
+            plan = plan.host_ifname(name);
+        }
+        for address in &self.addresses {
+            plan = plan.address(parse_cidr("address", address)?);
+        }
+        for gateway in &self.gateways {
+            plan = plan.gateway(parse_ip("gateway", gateway)?);
+        }
+        if let Some(mac) = self.mac {
+            plan = plan.mac(MacAddr::parse_pipework(mac)?);
+        }
+        if let Some(shim) = self.host_shim {
+            plan = plan.host_shim(parse_cidr("host_shim", shim)?);
+        }
+        plan.mtu = self.mtu;
+        plan.vlan = self.vlan;
+        plan.dhcp = self.dhcp;
+        plan.validate()?;
+        Ok(plan)
+    }
 }
 
-/// Connects `guest` to `host` the way `pipework HOST GUEST ADDRESS[@GATEWAY] [MAC]` does.
+/// Connects `guest` to `host` the way `pipework HOST GUEST ADDRESS[@GATEWAY] [MAC][@VLAN]` does.
 ///
-/// Equivalent to: `pipework [-i IFNAME] [-l HOST_IFNAME] HOST GUEST ADDRESS@GATEWAY MAC [@VLAN]`.
+/// Equivalent to: `pipework [-i IFNAME] [-l HOST_IFNAME] [--mode M] [--macvtap] [--ipvlan M]
+/// [--direct-phys] [--pkey K] [--shim A] [--no-arp] HOST GUEST ADDRESS@GATEWAY|dhcp MAC@VLAN`.
 #[pyfunction]
 #[pyo3(signature = (
     guest, host, *, ifname=None, host_ifname=None, addresses=None, gateway=None, mac=None,
-    mtu=None, vlan=None, dhcp=false, host_netns=None
+    mtu=None, vlan=None, dhcp=None, mode=None, macvtap=false, ipvlan=None, direct_phys=false,
+    pkey=None, host_shim=None, announce=true, host_netns=None
 ))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn attach(
@@ -229,33 +105,69 @@ pub(crate) fn attach(
     mac: Option<&str>,
     mtu: Option<i64>,
     vlan: Option<i64>,
-    dhcp: bool,
+    dhcp: Option<DhcpArg<'_>>,
+    mode: Option<&str>,
+    macvtap: bool,
+    ipvlan: Option<&str>,
+    direct_phys: bool,
+    pkey: Option<i64>,
+    host_shim: Option<&str>,
+    announce: bool,
     host_netns: Option<Py<PyNamespace>>,
 ) -> PyResult<PyAttachment> {
-    if let Some(vlan) = vlan {
-        return Err(not_supported_yet(py, "vlan", &vlan.to_string(), "802.1Q VLAN tagging"));
-    }
-    if dhcp {
-        return Err(not_supported_yet(py, "dhcp", "True", "DHCP"));
-    }
-    let mtu = u32_arg(py, "mtu", mtu)?;
-    let addresses = addresses.map(OneOrMany::into_vec).unwrap_or_default();
-    let gateways = gateway.map(OneOrMany::into_vec).unwrap_or_default();
+    let core = |err| to_py(py, err);
+    let choice = HostChoice {
+        direct_phys,
+        macvlan_mode: mode.map(str::parse::<MacvlanMode>).transpose().map_err(core)?,
+        macvtap,
+        ipvlan: ipvlan.map(str::parse::<IpvlanMode>).transpose().map_err(core)?,
+        pkey: int_arg(py, "pkey", pkey)?,
+    };
+    let args = PlanArgs {
+        ifname,
+        host_ifname,
+        addresses: addresses.map(OneOrMany::into_vec).unwrap_or_default(),
+        gateways: gateway.map(OneOrMany::into_vec).unwrap_or_default(),
+        mac,
+        mtu: int_arg(py, "mtu", mtu)?,
+        vlan: int_arg(py, "vlan", vlan)?,
+        dhcp: dhcp.map(|dhcp| dhcp.spec(py)).transpose()?.flatten(),
+        host_shim,
+        announce,
+    };
     let host_netns = match host_netns {
         Some(namespace) => namespace,
         None => Py::new(py, PyNamespace::current(py)?)?,
     };
     let opened = host_netns.get().opened(py)?;
     let source = GuestSource::new(py, guest)?;
-    let attachment = unlocked(py, || {
+    let (attachment, kept) = unlocked(py, || {
         let handle = opened.handle()?;
         // What the host name means (existing bridge, physical parent, br* to create...).
-        let side = detect(handle, host)?.host_side(&HostChoice::default())?;
-        let plan = plan(side, ifname, host_ifname, addresses, gateways, mac, mtu)?;
+        let side = detect(handle, host)?.host_side(&choice)?;
+        let plan = args.plan(side)?;
         let guest = source.guest()?;
-        pipework_core::attach(handle, &guest, &plan)
+        let attachment = pipework_core::attach(handle, &guest, &plan)?;
+        // keep=True with pipework's own client: this process renews the lease from now on.
+        let keep_here = attachment.status == AttachStatus::Created
+            && attachment.dhcp.as_ref().is_some_and(|dhcp| dhcp.keep == DhcpKeep::Foreground);
+        let kept = match (&attachment.dhcp, &plan.dhcp) {
+            (Some(dhcp), Some(spec)) if keep_here => {
+                match DhcpLease::adopt(&guest, &dhcp.lease, &spec.config) {
+                    Ok(lease) => Some(lease),
+                    Err(err) => {
+                        let guest_handle = Handle::new(&guest.namespace)?;
+                        let _ = attachment.detach(handle, Some(&guest_handle));
+                        return Err(err);
+                    }
+                }
+            }
+            _ => None,
+        };
+        Ok((attachment, kept))
     })?;
-    Ok(PyAttachment { attachment, host_netns })
+    let dhcp = kept.map(|lease| Py::new(py, PyDhcpLease::new(lease))).transpose()?;
+    Ok(PyAttachment { attachment, host_netns, dhcp })
 }
 
 /// What `attach()` made; `detach()` undoes exactly that.
@@ -263,6 +175,21 @@ pub(crate) fn attach(
 pub(crate) struct PyAttachment {
     attachment: Attachment,
     host_netns: Py<PyNamespace>,
+    /// The lease this process keeps renewed (`keep=True` with pipework's own client).
+    dhcp: Option<Py<PyDhcpLease>>,
+}
+
+impl PyAttachment {
+    /// The record, its lease as it is now when this process keeps it.
+    fn current(&self) -> Cow<'_, Attachment> {
+        let mut attachment = Cow::Borrowed(&self.attachment);
+        if let Some(kept) = &self.dhcp
+            && let Some(dhcp) = &mut attachment.to_mut().dhcp
+        {
+            dhcp.lease = kept.get().current();
+        }
+        attachment
+    }
 }
 
 #[pymethods]
@@ -280,6 +207,22 @@ impl PyAttachment {
     #[getter]
     fn host(&self) -> &str {
         self.attachment.plan.host.host_interface()
+    }
+
+    /// What the guest hangs off: `"bridge"`, `"macvlan"` (`tap` for a macvtap in `to_dict()`),
+    /// `"physical"`, `"ovs_bridge"`, `"ipvlan"`, `"dummy"` or `"ipoib"`.
+    #[getter]
+    fn host_kind(&self) -> String {
+        serde_json::to_value(&self.attachment.plan.host)
+            .ok()
+            .and_then(|host| host.get("kind")?.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    /// The VLAN the guest is in (`@VLAN`), if any.
+    #[getter]
+    fn vlan(&self) -> Option<u16> {
+        self.attachment.plan.vlan
     }
 
     /// The namespace of the host side.
@@ -362,17 +305,37 @@ impl PyAttachment {
 
     /// The full record as plain values, the same JSON the command line prints.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        to_dict(py, &self.attachment)
+        to_dict(py, &*self.current())
     }
 
-    /// Removes what the attach created and restores the default routes it replaced.
+    /// The DHCP lease of the guest interface (as it is now), when `dhcp=` was given.
+    #[getter]
+    fn lease(&self) -> Option<PyLeaseRecord> {
+        self.current().dhcp.as_ref().map(|dhcp| PyLeaseRecord(dhcp.lease.clone()))
+    }
+
+    /// The lease this process keeps renewed (`keep=True` with pipework's own client), else None.
+    #[getter]
+    fn dhcp(&self, py: Python<'_>) -> Option<Py<PyDhcpLease>> {
+        self.dhcp.as_ref().map(|lease| lease.clone_ref(py))
+    }
+
+    /// Releases the DHCP lease, removes what the attach created and restores the default
+    /// routes it replaced.
     fn detach(&self, py: Python<'_>) -> PyResult<()> {
         let host = self.host_netns.get().opened(py)?;
-        let attachment = &self.attachment;
+        let kept = self.dhcp.as_ref().map(|lease| lease.clone_ref(py));
         unlocked(py, || {
+            // A lease kept here is given back by its keeper, with what it knows now.
+            let released = kept.as_ref().map_or(Ok(()), |lease| lease.get().release_now());
+            let mut attachment = Cow::Borrowed(&self.attachment);
+            if kept.is_some() {
+                attachment.to_mut().dhcp = None;
+            }
             let guest = attachment.guest.reopen()?;
             let guest = guest.as_ref().map(Handle::new).transpose()?;
-            attachment.detach(host.handle()?, guest.as_ref())
+            attachment.detach(host.handle()?, guest.as_ref())?;
+            released
         })
     }
 
@@ -390,13 +353,17 @@ impl PyAttachment {
     }
 
     fn __repr__(&self) -> String {
+        let lease = match self.current().dhcp.as_ref() {
+            Some(dhcp) => format!(", lease='{}'", dhcp.lease.address),
+            None => String::new(),
+        };
         format!(
-            "Attachment(host='{}', host_ifname='{}', ifname='{}', addresses=[{}], mac={}, mtu={}, status='{}')",
+            "Attachment(host='{}', host_ifname='{}', ifname='{}', addresses={}{lease}, mac={}, mtu={}, status='{}')",
             self.host(),
             self.attachment.host_ifname,
             self.attachment.plan.guest_ifname,
-            self.addresses().iter().map(|a| format!("'{a}'")).collect::<Vec<_>>().join(", "),
-            self.mac().map_or("None".into(), |m| format!("'{m}'")),
+            repr_list(&self.addresses()),
+            repr_option(self.mac(), true),
             self.attachment.mtu,
             self.status(),
         )

@@ -5,6 +5,8 @@
 //! The classes are made with `type(...)` at import because pyo3's `create_exception!`
 //! allows one base only.
 
+use std::sync::Mutex;
+
 use pipework_core::{Category, Error};
 use pyo3::{
     exceptions::{PyOSError, PyPermissionError, PyValueError},
@@ -14,13 +16,14 @@ use pyo3::{
 };
 
 /// The classes, by name, in the order they are made (each base before its subclasses).
-const CLASSES: [(&str, &str); 8] = [
+const CLASSES: [(&str, &str); 9] = [
     ("PipeworkError", "Base class of pipework's errors; an OSError whose .errno is the cause."),
     ("NotFound", "Something the operation needs does not exist (ENOENT, ENODEV)."),
     ("AlreadyExists", "Something the operation would create already exists (EEXIST)."),
     ("ResolveError", "A guest target names no container, process or namespace."),
     ("NamespaceError", "A network namespace cannot be opened, created, entered or deleted."),
-    ("DhcpError", "A DHCP exchange failed."),
+    ("DhcpError", "A DHCP exchange failed: no answer (ETIMEDOUT), a refusal (ECONNREFUSED), ..."),
+    ("TipcError", "A TIPC operation failed; a kernel without TIPC gives EOPNOTSUPP and the fix."),
     ("InvalidArgument", "An argument is malformed or out of range (EINVAL); nothing was changed."),
     ("MissingCapability", "The kernel refused for lack of a capability (EPERM); see .capability."),
 ];
@@ -85,6 +88,8 @@ pub(crate) fn to_py(py: Python<'_>, err: Error) -> PyErr {
         Category::NotFound => "NotFound",
         Category::AlreadyExists => "AlreadyExists",
         Category::Namespace => "NamespaceError",
+        Category::Dhcp => "DhcpError",
+        Category::Tipc => "TipcError",
         _ => "PipeworkError",
     };
     let exception = new_error(py, name, err.errno() as i32, &err.to_string());
@@ -102,4 +107,34 @@ pub(crate) fn unlocked<T: Send>(
     f: impl FnOnce() -> pipework_core::Result<T> + Send,
 ) -> PyResult<T> {
     py.detach(f).map_err(|err| to_py(py, err))
+}
+
+/// Like [`unlocked`] for a call that can give up early: `call` gets a check for Ctrl-C,
+/// which takes the GIL back for the moment to run Python's signal handlers. When a handler
+/// raised (KeyboardInterrupt), that exception is what the caller gets, and a result that
+/// came in anyway is handed to `undo` first.
+pub(crate) fn unlocked_interruptible<T: Send>(
+    py: Python<'_>,
+    call: impl FnOnce(&dyn Fn() -> bool) -> pipework_core::Result<T> + Send,
+    undo: impl FnOnce(T) + Send,
+) -> PyResult<T> {
+    let raised: Mutex<Option<PyErr>> = Mutex::new(None);
+    let outcome = py.detach(|| {
+        let interrupted = || match Python::attach(|py| py.check_signals()) {
+            Ok(()) => false,
+            Err(err) => {
+                *raised.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(err);
+                true
+            }
+        };
+        call(&interrupted)
+    });
+    match (outcome, raised.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner())) {
+        (Ok(value), Some(raised)) => {
+            py.detach(|| undo(value));
+            Err(raised)
+        }
+        (Err(_), Some(raised)) => Err(raised),
+        (outcome, None) => outcome.map_err(|err| to_py(py, err)),
+    }
 }

@@ -16,11 +16,12 @@ use pyo3::{prelude::*, types::PyTuple};
 
 use crate::{
     errors::{new_error, to_py, unlocked},
+    guest::NamespaceArg,
     objects::{Address, Link, Route},
 };
 
 /// How long one slice of a long wait lasts before Ctrl-C is checked.
-const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(100);
+pub(crate) const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
 /// A link named or numbered from Python: `"eth1"` or `7`.
 #[derive(FromPyObject)]
@@ -297,22 +298,7 @@ impl PyNamespace {
         condition: &str,
         timeout: Option<f64>,
     ) -> PyResult<Link> {
-        let condition = match condition {
-            "exists" => Condition::Exists,
-            "up" => Condition::Up,
-            "addressed" => Condition::Addressed,
-            other => {
-                let reason = "expected \"exists\", \"up\" or \"addressed\"";
-                return Err(invalid(py, "condition", other, reason));
-            }
-        };
-        let timeout =
-            timeout.map(|seconds| positive_seconds(py, "timeout", seconds)).transpose()?;
-        let opened = self.opened(py)?;
-        in_slices(py, timeout, |slice| {
-            pipework_core::wait_for(opened.handle()?, ifname, condition, Some(slice))
-        })
-        .map(Link)
+        wait_link(py, &*self.opened(py)?, ifname, ("condition", condition), timeout)
     }
 
     /// Creates a bridge, or finds the existing one, and brings it up.
@@ -320,7 +306,7 @@ impl PyNamespace {
     /// Equivalent to: `ip link add NAME [mtu MTU] up type bridge`.
     #[pyo3(signature = (ifname, *, mtu=None))]
     fn bridge_add(&self, py: Python<'_>, ifname: &str, mtu: Option<i64>) -> PyResult<Link> {
-        let mtu = u32_arg(py, "mtu", mtu)?;
+        let mtu = int_arg(py, "mtu", mtu)?;
         self.with_handle(py, |h| {
             let mut bridge = Bridge::new(ifname)?;
             if let Some(mtu) = mtu {
@@ -352,7 +338,7 @@ impl PyNamespace {
         state: Option<&str>,
     ) -> PyResult<Link> {
         let up = state_is_up(py, state)?;
-        let mtu = u32_arg(py, "mtu", mtu)?;
+        let mtu = int_arg(py, "mtu", mtu)?;
         let peer_opened = peer_netns.map(|ns| ns.opened(py)).transpose()?;
         let master = master.map(LinkRef::from);
         self.with_handle(py, |h| {
@@ -395,7 +381,7 @@ impl PyNamespace {
         address: Option<&str>,
     ) -> PyResult<()> {
         let up = state.map(|_| state_is_up(py, state)).transpose()?;
-        let mtu = u32_arg(py, "mtu", mtu)?;
+        let mtu = int_arg(py, "mtu", mtu)?;
         let link = LinkRef::from(ifname);
         let master = master.map(LinkRef::from);
         self.with_handle(py, |h| {
@@ -449,6 +435,51 @@ impl PyNamespace {
     }
 }
 
+/// Waits until link `ifname` of `namespace` (default: the calling thread's) exists, is up, or
+/// is up with an address; returns it then. `pipework.wait_for`, the module-level form of
+/// `Namespace.wait_for`.
+///
+/// Equivalent to: `pipework --wait -i IFNAME [--addressed] [--timeout S]` inside the namespace.
+#[pyfunction]
+#[pyo3(signature = (namespace, ifname, state="up", timeout=None))]
+pub(crate) fn wait_for(
+    py: Python<'_>,
+    namespace: Option<NamespaceArg<'_>>,
+    ifname: &str,
+    state: &str,
+    timeout: Option<f64>,
+) -> PyResult<Link> {
+    let opened = match namespace {
+        Some(namespace) => namespace.into_namespace(py).get().opened(py)?,
+        None => PyNamespace::current(py)?.opened(py)?,
+    };
+    wait_link(py, &opened, ifname, ("state", state), timeout)
+}
+
+/// The wait of `wait_for`; `(argument, condition)` names the condition's argument in errors.
+fn wait_link(
+    py: Python<'_>,
+    opened: &Opened,
+    ifname: &str,
+    (argument, condition): (&str, &str),
+    timeout: Option<f64>,
+) -> PyResult<Link> {
+    let condition = match condition {
+        "exists" => Condition::Exists,
+        "up" => Condition::Up,
+        "addressed" => Condition::Addressed,
+        other => {
+            let reason = "expected \"exists\", \"up\" or \"addressed\"";
+            return Err(invalid(py, argument, other, reason));
+        }
+    };
+    let timeout = timeout.map(|seconds| positive_seconds(py, "timeout", seconds)).transpose()?;
+    in_slices(py, timeout, |slice| {
+        pipework_core::wait_for(opened.handle()?, ifname, condition, Some(slice))
+    })
+    .map(Link)
+}
+
 /// Runs a wait of `timeout` (`None`: forever) as waits of at most 100 ms without the GIL,
 /// checking for Ctrl-C in between; a slice that times out (ETIMEDOUT) is followed by the next.
 fn in_slices<T: Send>(
@@ -488,13 +519,23 @@ pub(crate) fn positive_seconds(py: Python<'_>, argument: &str, seconds: f64) -> 
     })
 }
 
-/// A value for a `u32` argument (an MTU), refused with InvalidArgument when negative or too large.
-pub(crate) fn u32_arg(py: Python<'_>, argument: &str, value: Option<i64>) -> PyResult<Option<u32>> {
-    value
-        .map(|v| {
-            u32::try_from(v).map_err(|_| invalid(py, argument, &v.to_string(), "out of range"))
-        })
-        .transpose()
+/// A value for an unsigned argument (an MTU, a VLAN id), refused with InvalidArgument when
+/// negative or too large for it.
+pub(crate) fn int_arg<T: TryFrom<i64>>(
+    py: Python<'_>,
+    argument: &str,
+    value: Option<i64>,
+) -> PyResult<Option<T>> {
+    value.map(|value| required_int(py, argument, value)).transpose()
+}
+
+/// A value for a required unsigned argument; see [`int_arg`].
+pub(crate) fn required_int<T: TryFrom<i64>>(
+    py: Python<'_>,
+    argument: &str,
+    value: i64,
+) -> PyResult<T> {
+    T::try_from(value).map_err(|_| invalid(py, argument, &value.to_string(), "out of range"))
 }
 
 /// An InvalidArgument exception naming the argument and the reason.

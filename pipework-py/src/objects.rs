@@ -19,12 +19,24 @@ fn hash_of(value: impl std::hash::Hash) -> u64 {
     BuildHasherDefault::<DefaultHasher>::default().hash_one(value)
 }
 
-fn repr_option<T: std::fmt::Display>(value: Option<T>, quoted: bool) -> String {
+/// An optional value as Python writes it: `'text'` (quoted) or `42`, or `None`.
+pub(crate) fn repr_option<T: std::fmt::Display>(value: Option<T>, quoted: bool) -> String {
     match value {
         Some(v) if quoted => format!("'{v}'"),
         Some(v) => v.to_string(),
         None => "None".into(),
     }
+}
+
+/// A list of texts as Python writes it: `['a', 'b']`.
+pub(crate) fn repr_list<T: std::fmt::Display>(values: &[T]) -> String {
+    let items: Vec<String> = values.iter().map(|v| format!("'{v}'")).collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// A boolean as Python writes it.
+pub(crate) fn repr_bool(value: bool) -> &'static str {
+    if value { "True" } else { "False" }
 }
 
 /// A link as the kernel reports it (`ip -d link show`).

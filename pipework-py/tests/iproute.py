@@ -59,3 +59,15 @@ def pings(ns: Namespace, destination: str) -> bool:
     """Whether ``ping -c 1`` from inside NS gets a reply."""
     command = ["ip", "netns", "exec", _name(ns), "ping", "-c", "1", "-W", "2", destination]
     return subprocess.run(command, capture_output=True).returncode == 0
+
+
+def bridge_vlans(ns: Namespace, ifname: str) -> list[dict[str, Any]]:
+    """``bridge -j vlan show dev IFNAME`` in NS: the port's VLANs with their flags."""
+    out = subprocess.run(
+        ["bridge", "-j", "-n", _name(ns), "vlan", "show", "dev", ifname],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    ports = json.loads(out) if out.strip() else []
+    return [vlan for port in ports for vlan in port.get("vlans", [])]

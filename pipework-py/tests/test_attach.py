@@ -163,17 +163,6 @@ def test_bad_input_is_refused_and_changes_nothing(
     assert before == (ip_json(sandbox_host, "link", "show"), ip_json(netns, "link", "show"))
 
 
-@pytest.mark.parametrize(("keyword", "value"), [("vlan", 100), ("dhcp", True)])
-def test_vlan_and_dhcp_are_refused_as_not_supported_yet(
-    sandbox_host: Namespace, netns: Namespace, keyword: str, value: object
-) -> None:
-    with pytest.raises(pipework.PipeworkError) as caught:
-        pipework.attach(netns, "br1", host_netns=sandbox_host, **{keyword: value})  # type: ignore[arg-type]
-    assert caught.value.errno == errno.EOPNOTSUPP
-    assert f"{keyword}=" in str(caught.value) and "not supported" in str(caught.value)
-    assert "br1" not in link_names(sandbox_host)
-
-
 def test_the_host_name_is_detected_like_the_command_does(
     sandbox_host: Namespace, netns_factory: NetnsFactory
 ) -> None:

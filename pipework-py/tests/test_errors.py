@@ -23,6 +23,7 @@ def test_the_hierarchy() -> None:
         pipework.ResolveError,
         pipework.NamespaceError,
         pipework.DhcpError,
+        pipework.TipcError,
         pipework.InvalidArgument,
         pipework.MissingCapability,
     ]

@@ -173,3 +173,39 @@ def test_building_blocks_refuse_bad_arguments_by_name(sandbox_host: Namespace) -
     with pytest.raises(pipework.InvalidArgument, match="bridge name"):
         sandbox_host.bridge_add("a-name-far-too-long")
     assert link_names(sandbox_host) == {"lo"}
+
+
+def test_the_module_level_wait_for_takes_a_namespace_a_guest_or_none(
+    sandbox_host: Namespace,
+) -> None:
+    import threading
+
+    def later() -> None:
+        sandbox_host.veth_add("vm0", "vm1", state="up")
+        sandbox_host.link_set("vm1", state="up")
+
+    timer = threading.Timer(0.2, later)
+    timer.start()
+    try:
+        link = pipework.wait_for(sandbox_host, "vm0", "up", timeout=10)
+    finally:
+        timer.join()
+    assert link.ifname == "vm0" and link.up and ip_link(sandbox_host, "vm0")["operstate"] == "UP"
+    assert sandbox_host.name is not None
+    guest = pipework.resolve(sandbox_host.name)
+    assert pipework.wait_for(guest, "vm1", state="exists").index == link.link
+    guest.namespace.close()
+    # None: the calling thread's namespace, like `pipework --wait` inside a container.
+    assert pipework.wait_for(None, "lo", "exists", 1).ifname == "lo"
+
+
+def test_the_module_level_wait_for_names_its_arguments(sandbox_host: Namespace) -> None:
+    import errno
+
+    with pytest.raises(pipework.PipeworkError) as caught:
+        pipework.wait_for(sandbox_host, "never2", timeout=0.2)
+    assert caught.value.errno == errno.ETIMEDOUT
+    with pytest.raises(pipework.InvalidArgument, match='invalid state "soon"'):
+        pipework.wait_for(sandbox_host, "never2", "soon")  # type: ignore[arg-type]
+    with pytest.raises(pipework.InvalidArgument, match="timeout"):
+        pipework.wait_for(sandbox_host, "never2", timeout=float("nan"))

@@ -31,11 +31,20 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator, Sequence
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import pytest
 
-from pipework import Attachment, Guest, Link, Namespace, NamespaceError, NotFound, attach
+from pipework import (
+    Attachment,
+    DhcpOptions,
+    Guest,
+    Link,
+    Namespace,
+    NamespaceError,
+    NotFound,
+    attach,
+)
 
 __all__ = [
     "Attacher",
@@ -127,8 +136,18 @@ class Attacher:
         gateway: str | Sequence[str] | None = None,
         mac: str | None = None,
         mtu: int | None = None,
+        vlan: int | None = None,
+        dhcp: bool | str | DhcpOptions | None = None,
+        mode: Literal["bridge", "private", "vepa", "passthru", "source"] | None = None,
+        macvtap: bool = False,
+        ipvlan: Literal["l2", "l3", "l3s"] | None = None,
+        direct_phys: bool = False,
+        host_shim: str | None = None,
     ) -> Attachment:
-        """Attaches ``guest`` to ``host`` (default ``br0``) inside the sandbox host namespace."""
+        """Attaches ``guest`` to ``host`` (default ``br0``) inside the sandbox host namespace.
+
+        The keywords are ``attach()``'s.
+        """
         attachment = attach(
             guest,
             host,
@@ -138,6 +157,13 @@ class Attacher:
             gateway=gateway,
             mac=mac,
             mtu=mtu,
+            vlan=vlan,
+            dhcp=dhcp,
+            mode=mode,
+            macvtap=macvtap,
+            ipvlan=ipvlan,
+            direct_phys=direct_phys,
+            host_shim=host_shim,
             host_netns=self.host_netns,
         )
         self._made.append(attachment)
