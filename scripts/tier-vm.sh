@@ -9,12 +9,19 @@
 # marked #[ignore = "needs the VM tier; scripts/tier-vm.sh runs it"]; this script finds them.
 # Inside the VM, ovsdb-server and ovs-vswitchd run and PIPEWORK_VM=1 is set.
 #
+# The same boot also runs the Python module's tests of these kinds and of TIPC
+# (pipework-py/tests/test_kinds.py and test_tipc.py, whose kernel-dependent tests check the
+# real result there), with the module scripts/tier-python.sh installed in its venv (test.sh runs
+# that tier first); without that venv they are listed as SKIPPED.
+#
 # When the VM cannot be prepared or booted, every VM test is listed as SKIPPED with the reason
 # and the script exits 0, unless PIPEWORK_REQUIRE_VM=1 (set by CI), where that is a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 filter=${1:-tier_vm::}
+# The Python tests run in the VM (relative to pipework-py/).
+python_vm_tests=(tests/test_kinds.py tests/test_tipc.py)
 
 if [ "${PIPEWORK_VM_INSIDE:-0}" = 1 ]; then
     # Inside the VM: run each binary's VM tests, keep going after a failure, report at the end.
@@ -24,6 +31,11 @@ if [ "${PIPEWORK_VM_INSIDE:-0}" = 1 ]; then
         echo "== ${binary##*/}"
         "$binary" --include-ignored --test-threads="$(nproc)" "$filter" || failed+=("${binary##*/}")
     done
+    if [ "${PIPEWORK_VM_PYTHON:-0}" = 1 ]; then
+        echo "== pipework-py: ${python_vm_tests[*]}"
+        (cd pipework-py && ../target/python-venv/bin/python -m pytest -W error -p no:cacheprovider \
+            --timeout 300 -q -rs "${python_vm_tests[@]}") || failed+=(pipework-py)
+    fi
     if [ ${#failed[@]} -gt 0 ]; then
         echo "VM tests failed in: ${failed[*]}" >&2
         exit 1
@@ -54,6 +66,18 @@ for binary in "${binaries[@]}"; do
     echo "VM tests of ${binary##*/}: $("$binary" --list --include-ignored 2>/dev/null | grep -c "$filter.*: test$")"
 done
 
+# The Python tests come along with the default filter, when the Python tier's venv has the module.
+PIPEWORK_VM_PYTHON=0
+if [ "$filter" = tier_vm:: ]; then
+    if target/python-venv/bin/python -c 'import pipework' 2>/dev/null; then
+        PIPEWORK_VM_PYTHON=1
+        echo "Python VM tests: ${python_vm_tests[*]} (pipework-py)"
+    else
+        echo "SKIPPED Python VM tests ${python_vm_tests[*]}: no pipework module in target/python-venv (run scripts/tier-python.sh first)"
+    fi
+fi
+export PIPEWORK_VM_PYTHON
+
 started=$SECONDS
 status=0
 PIPEWORK_VM_INSIDE=1 bash scripts/vm-test.sh --ovs -- bash scripts/tier-vm.sh "$filter" "${binaries[@]}" \
@@ -65,6 +89,7 @@ if [ $status = 125 ]; then
     for binary in "${binaries[@]}"; do
         "$binary" --list --include-ignored 2>/dev/null | sed -n "s/^\([^ ]*$filter[^ ]*\): test$/  SKIPPED \1 (${binary##*/})/p"
     done
+    [ "$PIPEWORK_VM_PYTHON" = 1 ] && echo "  SKIPPED pipework-py ${python_vm_tests[*]}"
     if [ "${PIPEWORK_REQUIRE_VM:-0}" = 1 ]; then
         echo "PIPEWORK_REQUIRE_VM=1: a VM tier that cannot run is a failure here" >&2
         exit 1

@@ -1,11 +1,12 @@
 """pipework.tipc: the parts that need no TIPC in the kernel (bearer specs, identities,
-addresses, bus settings) everywhere, and on a kernel without TIPC the clear error that says
-how to fix it, with nothing changed. The bus itself runs in the VM tier (see test_vm.py).
+addresses, bus settings) everywhere; on a kernel without TIPC the clear error that says how
+to fix it, with nothing changed; on a kernel with TIPC (the VM tier) a bus of three guests.
 """
 
 from __future__ import annotations
 
 import errno
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 import pipework
 from iproute import link_names
 from pipework import tipc
-from pipework.pytest_plugin import NetnsFactory
+from pipework.pytest_plugin import Attacher, NetnsFactory
 from pipework.tipc import BearerSpec, NodeId, TipcAddress, TipcBus, TipcNode
 
 HAS_TIPC = Path("/sys/module/tipc").exists()
@@ -154,3 +155,42 @@ def test_guests_are_checked_before_tipc_is_asked(netns_factory: NetnsFactory) ->
         TipcBus().configure([a, "no-such-guest-anywhere"])
     with pytest.raises(TypeError):
         TipcBus().configure("a string is not a list")
+
+
+@pytest.mark.skipif(not HAS_TIPC, reason="needs a kernel with TIPC: the VM tier runs it")
+def test_a_bus_of_three_guests_links_every_pair_and_a_rerun_changes_nothing(
+    netns_factory: NetnsFactory, attached: Attacher
+) -> None:
+    guests = [netns_factory(label) for label in ("ta", "tb", "tc")]
+    for guest in guests:
+        attached(guest, "br0", ifname="eth0")
+    report = tipc.configure(guests, net_id=4242, wait_links=60)
+    assert report.all_links_up and report.changed, str(report)
+    assert len(report.links) == 6 and all(link.up for link in report.links)
+    for member, guest in zip(report.nodes, guests):
+        assert member.guest == guest.name and member.net_id == 4242
+        assert member.bearers == ["eth:eth0"]
+        assert member.identity == NodeId.derive(str(guest.name))
+        assert "bearer eth:eth0" in member.changes
+    assert report.to_dict()["links"][0]["up"] is True and "LINK" in str(report)
+    # Independently: iproute2's tipc sees two links up and the broadcast link in each guest.
+    for guest in guests:
+        listing = subprocess.run(
+            ["ip", "netns", "exec", str(guest.name), "tipc", "link", "list"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        assert listing.count(": up") == 3, listing
+    node = TipcNode.open(guests[0])
+    assert node.net_id == 4242 and node.identity == report.nodes[0].identity
+    assert [bearer.name for bearer in node.bearers()] == ["eth:eth0"]
+    assert sorted(peer.up for peer in node.peers()) == [True, True]
+    links = [link for link in node.links() if not link.broadcast]
+    assert len(links) == 2 and all(link.up and link.mtu > 0 for link in links)
+    assert all(link.stats["rx_states"] > 0 for link in links)
+    again = TipcBus(net_id=4242).configure(guests)
+    assert not again.changed and again.all_links_up
+    with pytest.raises(pipework.TipcError) as caught:
+        node.set_identity("another")
+    assert caught.value.errno == errno.EBUSY and "cannot be changed" in str(caught.value)
