@@ -49,7 +49,7 @@ PATH="$root/$venv/bin:$PATH" MATURIN_PEP517_ARGS="--profile dev" \
 say "mypy stubtest"
 # Run outside the source tree so that only the installed package is found.
 (cd pipework-py/tests && "$root/$python" -m mypy.stubtest pipework)
-say "mypy --strict (example and tests, against the stubs)"
+say "mypy --strict (examples and tests, against the stubs)"
 "$python" -m mypy --strict --cache-dir target/mypy-cache \
     examples/python/lamp.py examples/python/dhcp.py pipework-py/tests
 

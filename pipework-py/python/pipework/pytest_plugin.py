@@ -142,7 +142,9 @@ class Attacher:
         macvtap: bool = False,
         ipvlan: Literal["l2", "l3", "l3s"] | None = None,
         direct_phys: bool = False,
+        pkey: int | None = None,
         host_shim: str | None = None,
+        announce: bool = True,
     ) -> Attachment:
         """Attaches ``guest`` to ``host`` (default ``br0``) inside the sandbox host namespace.
 
@@ -163,7 +165,9 @@ class Attacher:
             macvtap=macvtap,
             ipvlan=ipvlan,
             direct_phys=direct_phys,
+            pkey=pkey,
             host_shim=host_shim,
+            announce=announce,
             host_netns=self.host_netns,
         )
         self._made.append(attachment)
