@@ -78,6 +78,18 @@ pub struct Guest {
 }
 
 impl Guest {
+    /// Another `Guest` for the same namespace and description (the namespace opened again).
+    pub fn try_clone(&self) -> Result<Self> {
+        Ok(Guest {
+            namespace: self.namespace.try_clone()?,
+            pid: self.pid,
+            process_start: self.process_start,
+            name: self.name.clone(),
+            id: self.id.clone(),
+            engine: self.engine.clone(),
+        })
+    }
+
     /// A guest that is just a namespace, described by how the namespace was opened.
     pub fn from_namespace(namespace: Namespace) -> Self {
         let (pid, name) = match namespace.origin() {
