@@ -355,6 +355,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_clone_opens_the_same_namespace_and_keeps_the_description() {
+        let guest = Guest::from_namespace(Namespace::from_pid(std::process::id()).unwrap());
+        let clone = guest.try_clone().unwrap();
+        assert_eq!(clone.namespace.id(), guest.namespace.id());
+        assert_eq!(clone.record(), guest.record());
+    }
+
+    #[test]
     fn a_record_reopens_its_namespace_while_it_exists() {
         let own = Guest::from_namespace(Namespace::from_pid(std::process::id()).unwrap()).record();
         let reopened = own.reopen().unwrap().expect("own namespace");
