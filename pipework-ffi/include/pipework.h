@@ -149,6 +149,15 @@ typedef struct pipework_link pipework_link;
 // A network namespace, held open (and so kept alive) until `pipework_namespace_free`.
 typedef struct pipework_namespace pipework_namespace;
 
+// The settings of a TIPC bus: network id, bearer, identity scheme, how long to wait for links.
+typedef struct pipework_tipc_bus pipework_tipc_bus;
+
+// TIPC in one network namespace.
+typedef struct pipework_tipc_node pipework_tipc_node;
+
+// The nodes and links of a bus, as configured or found.
+typedef struct pipework_tipc_report pipework_tipc_report;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -684,6 +693,118 @@ pipework_result pipework_namespace_ping(const pipework_namespace *netns,
 // # Safety
 // `netns` is NULL or a namespace object not freed yet.
 void pipework_namespace_free(pipework_namespace *netns);
+
+// A bus with the defaults: network id 4711, bearer `eth:eth0`, identities derived from the
+// guests' names, a 30 s wait for the links.
+//
+// # Safety
+// `bus_out` is valid for a write.
+pipework_result pipework_tipc_bus_new(pipework_tipc_bus **bus_out);
+
+// Joins the members to network id `net_id` (1 to 9999). Equivalent to: `tipc net set id N`.
+//
+// # Safety
+// `bus` is a live bus.
+pipework_result pipework_tipc_bus_set_net_id(pipework_tipc_bus *bus, uint32_t net_id);
+
+// Enables bearer `spec` in every member: `eth:IFNAME` or
+// `udp:NAME[,local=IP[:PORT]][,dev=IFNAME][,port=PORT][,remote=IP[:PORT]]`.
+// Equivalent to: `tipc bearer enable media eth device IFNAME`.
+//
+// # Safety
+// `bus` is a live bus; `spec` a NUL-terminated string.
+pipework_result pipework_tipc_bus_set_bearer(pipework_tipc_bus *bus, const char *spec);
+
+// Gives each member the identity `template` with `{name}` and `{index}` (its position, from 1)
+// replaced, instead of one derived from its name. Equivalent to: `tipc node set identity ID`.
+//
+// # Safety
+// `bus` is a live bus; `template` a NUL-terminated string.
+pipework_result pipework_tipc_bus_set_identity_template(pipework_tipc_bus *bus,
+                                                        const char *template_);
+
+// Waits at most `timeout_ms` milliseconds for every pair of members to have a link up
+// (PIPEWORK_RESULT_TIMEOUT otherwise); 0 does not wait.
+//
+// # Safety
+// `bus` is a live bus.
+pipework_result pipework_tipc_bus_set_link_timeout(pipework_tipc_bus *bus, uint32_t timeout_ms);
+
+// Joins the `count` guests of `guests` into the bus (network id, identity, bearer in each),
+// waits for the links and reports the nodes and links. Running it again changes nothing; a
+// guest added later joins. A kernel without TIPC is PIPEWORK_RESULT_UNSUPPORTED, the message
+// naming the fix (`modprobe tipc`).
+//
+// # Safety
+// `bus` is a live bus; `guests` holds `count` live guests; `report_out` is valid for a write.
+pipework_result pipework_tipc_bus_configure(const pipework_tipc_bus *bus,
+                                            const pipework_guest *const *guests,
+                                            size_t count,
+                                            pipework_tipc_report **report_out);
+
+// Reports the nodes and links of the `count` guests of `guests` without changing anything.
+// Equivalent to: `tipc node list` and `tipc link list` in each guest.
+//
+// # Safety
+// As for `pipework_tipc_bus_configure`.
+pipework_result pipework_tipc_bus_show(const pipework_tipc_bus *bus,
+                                       const pipework_guest *const *guests,
+                                       size_t count,
+                                       pipework_tipc_report **report_out);
+
+// Releases the bus object; NULL does nothing.
+//
+// # Safety
+// `bus` is NULL or a bus not freed yet.
+void pipework_tipc_bus_free(pipework_tipc_bus *bus);
+
+// Copies the report (nodes with their identity, address, bearers and changes; links with
+// their state) as JSON into `buf`, with `pipework_last_error`'s buffer rules.
+//
+// # Safety
+// `report` is a live report; `buf` holds `len` bytes (or is NULL with `len` 0);
+// `written_out` is valid for a write.
+pipework_result pipework_tipc_report_to_json(const pipework_tipc_report *report,
+                                             char *buf,
+                                             size_t len,
+                                             size_t *written_out);
+
+// Whether every pair of members has a link up (false when `report` is NULL).
+//
+// # Safety
+// `report` is NULL or a live report.
+bool pipework_tipc_report_all_links_up(const pipework_tipc_report *report);
+
+// Releases the report; NULL does nothing.
+//
+// # Safety
+// `report` is NULL or a report not freed yet.
+void pipework_tipc_report_free(pipework_tipc_report *report);
+
+// Opens TIPC in `netns` (the namespace object stays the caller's). A kernel without TIPC is
+// PIPEWORK_RESULT_UNSUPPORTED, the message naming the fix (`modprobe tipc`).
+//
+// # Safety
+// `netns` is a live namespace object; `node_out` is valid for a write.
+pipework_result pipework_tipc_node_open(const pipework_namespace *netns,
+                                        pipework_tipc_node **node_out);
+
+// Copies the node's settings (`net_id`, `identity`, `address`, `legacy_address`) as JSON into
+// `buf`, with `pipework_last_error`'s buffer rules. Equivalent to: `tipc node get identity`
+// and `tipc net get id`.
+//
+// # Safety
+// As for `pipework_tipc_report_to_json`, with `node` a live node.
+pipework_result pipework_tipc_node_config_to_json(const pipework_tipc_node *node,
+                                                  char *buf,
+                                                  size_t len,
+                                                  size_t *written_out);
+
+// Releases the node object; NULL does nothing.
+//
+// # Safety
+// `node` is NULL or a node not freed yet.
+void pipework_tipc_node_free(pipework_tipc_node *node);
 
 // The version of the library, as a static NUL-terminated string such as "0.1.0".
 //

@@ -24,4 +24,5 @@ mod handle;
 mod link;
 mod namespace;
 mod panic;
+mod tipc;
 mod version;

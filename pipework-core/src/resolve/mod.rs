@@ -78,6 +78,18 @@ pub struct Guest {
 }
 
 impl Guest {
+    /// Another `Guest` for the same namespace and description (the namespace opened again).
+    pub fn try_clone(&self) -> Result<Self> {
+        Ok(Guest {
+            namespace: self.namespace.try_clone()?,
+            pid: self.pid,
+            process_start: self.process_start,
+            name: self.name.clone(),
+            id: self.id.clone(),
+            engine: self.engine.clone(),
+        })
+    }
+
     /// A guest that is just a namespace, described by how the namespace was opened.
     pub fn from_namespace(namespace: Namespace) -> Self {
         let (pid, name) = match namespace.origin() {
@@ -341,6 +353,14 @@ pub fn resolve(target: &str) -> Result<Guest> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clone_opens_the_same_namespace_and_keeps_the_description() {
+        let guest = Guest::from_namespace(Namespace::from_pid(std::process::id()).unwrap());
+        let clone = guest.try_clone().unwrap();
+        assert_eq!(clone.namespace.id(), guest.namespace.id());
+        assert_eq!(clone.record(), guest.record());
+    }
 
     #[test]
     fn a_record_reopens_its_namespace_while_it_exists() {
