@@ -470,30 +470,10 @@ fn attach_request(cli: AttachCli) -> Result<Request, Usage> {
         Some(text) => parse_mac_vlan(&text)?,
         None => (None, None),
     };
-    let mode = cli
-        .mode
-        .as_deref()
-        .map(str::parse::<MacvlanMode>)
-        .transpose()
-        .map_err(|e| Usage(e.to_string()))?;
-    let ipvlan = cli
-        .ipvlan
-        .as_deref()
-        .map(str::parse::<IpvlanMode>)
-        .transpose()
-        .map_err(|e| Usage(e.to_string()))?;
-    let pkey = cli
-        .pkey
-        .as_deref()
-        .map(|text| parse_pkey("--pkey", text))
-        .transpose()
-        .map_err(|e| Usage(e.to_string()))?;
-    let shim = cli
-        .shim
-        .as_deref()
-        .map(|s| parse_cidr("--shim", s))
-        .transpose()
-        .map_err(|e| Usage(e.to_string()))?;
+    let mode = optional(cli.mode.as_deref(), str::parse::<MacvlanMode>)?;
+    let ipvlan = optional(cli.ipvlan.as_deref(), str::parse::<IpvlanMode>)?;
+    let pkey = optional(cli.pkey.as_deref(), |text| parse_pkey("--pkey", text))?;
+    let shim = optional(cli.shim.as_deref(), |text| parse_cidr("--shim", text))?;
     Ok(Request::Attach(AttachRequest {
         host,
         guest,
@@ -513,6 +493,14 @@ fn attach_request(cli: AttachCli) -> Result<Request, Usage> {
         dry_run: cli.dry_run,
         json: cli.json,
     }))
+}
+
+/// Parses an optional flag value with a core parser, its error becoming a usage error.
+fn optional<T>(
+    value: Option<&str>,
+    parse: impl FnOnce(&str) -> pipework_core::Result<T>,
+) -> Result<Option<T>, Usage> {
+    value.map(parse).transpose().map_err(|e| Usage(e.to_string()))
 }
 
 /// Parses the `<ip>` argument: addresses with gateways, `0/0`, or a DHCP form.
