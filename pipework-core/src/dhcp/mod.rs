@@ -2,8 +2,9 @@
 //! or an external client (udhcpc, dhclient, dhcpcd) for parity with the original.
 //!
 //! - [`DhcpLease`] (`native`): mozim on a thread inside the guest; the lease applied over
-//!   netlink (`apply`), kept and renewed by the thread's `session`, released; a packet listener (`replies`) turns a
-//!   DHCPNAK into an error; the keeper ends when its guest goes away (`watch`).
+//!   netlink (`apply`), kept and renewed by the thread's `session`, released; a packet
+//!   listener (`replies`) turns a DHCPNAK into an error; the keeper ends when its guest goes
+//!   away (`watch`).
 //! - [`DhcpSpec`] (`spec`): the original's words (`dhcp`, `udhcpc-f:OPTS`, ...) as a client,
 //!   a keep mode and options; [`obtain`] runs any of them and returns a [`DhcpRecord`], which
 //!   an [`crate::Attachment`] keeps and detach releases.
