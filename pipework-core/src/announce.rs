@@ -21,7 +21,7 @@ use crate::{
     error::{Error, Op, Result},
     handle::{BatchRequest, Create},
     link::LinkRef,
-    netns::{Namespace, NamespaceGuard},
+    netns::Namespace,
 };
 
 /// IFLA_INET_CONF, inside IFLA_AF_SPEC / AF_INET.
@@ -55,12 +55,13 @@ pub(crate) fn enable_ndisc_notify(namespace: &Namespace, ifname: &str) -> Result
     let path = format!("/proc/sys/net/ipv6/conf/{ifname}/ndisc_notify");
     let object = format!("{path} in {namespace}");
     // Network sysctls are those of the namespace of the thread that opens them.
-    let _inside = NamespaceGuard::enter(namespace)?;
-    fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .and_then(|mut file| file.write_all(b"1"))
-        .map_err(|err| Error::io(Op::LinkSet, object, &err))
+    namespace.within(|| {
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .and_then(|mut file| file.write_all(b"1"))
+            .map_err(|err| Error::io(Op::LinkSet, object, &err))
+    })
 }
 
 #[cfg(test)]

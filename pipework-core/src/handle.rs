@@ -21,7 +21,7 @@ use tokio::runtime::Runtime;
 
 use crate::{
     error::{Error, Op, Result},
-    netns::{Namespace, NamespaceGuard, NamespaceId},
+    netns::{Namespace, NamespaceId},
 };
 
 /// One request of [`Handle::change_batch`].
@@ -67,10 +67,9 @@ impl Handle {
     pub fn new(namespace: &Namespace) -> Result<Self> {
         let object = namespace.to_string();
         let namespace = namespace.try_clone()?;
-        let socket = {
-            let _inside = NamespaceGuard::enter(&namespace)?;
-            Socket::new(NETLINK_ROUTE).map_err(|err| Error::io(Op::OpenNetlink, &object, &err))?
-        };
+        let socket = namespace.within(|| {
+            Socket::new(NETLINK_ROUTE).map_err(|err| Error::io(Op::OpenNetlink, &object, &err))
+        })?;
         socket.set_ext_ack(true).map_err(|err| Error::io(Op::OpenNetlink, &object, &err))?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_io()

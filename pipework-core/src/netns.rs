@@ -282,6 +282,13 @@ impl Namespace {
             .map_err(|err| Error::io(Op::EnterNamespace, self.to_string(), &err))
     }
 
+    /// Runs `work` on the calling thread inside this namespace, then comes back (also when
+    /// `work` panics): for opening a socket or a sysctl file that must belong to this namespace.
+    pub(crate) fn within<T>(&self, work: impl FnOnce() -> Result<T>) -> Result<T> {
+        let _inside = NamespaceGuard::enter(self)?;
+        work()
+    }
+
     /// Makes `command`'s process enter this namespace between fork and exec.
     ///
     /// With `isolation`, the process also gets a private mount namespace (a slave of the

@@ -19,7 +19,7 @@ use nix::{
 
 use crate::{
     error::{Error, Op, Result},
-    netns::{Namespace, NamespaceGuard},
+    netns::Namespace,
 };
 
 const ECHO_REQUEST_V4: u8 = 8;
@@ -37,11 +37,10 @@ pub fn ping(namespace: &Namespace, destination: IpAddr, timeout: Duration) -> Re
         IpAddr::V4(_) => (AddressFamily::Inet, SockProtocol::Icmp),
         IpAddr::V6(_) => (AddressFamily::Inet6, SockProtocol::IcmpV6),
     };
-    let socket = {
-        let _inside = NamespaceGuard::enter(namespace)?;
+    let socket = namespace.within(|| {
         socket(family, SockType::Raw, SockFlag::SOCK_CLOEXEC, protocol)
-            .map_err(|errno| Error::kernel(Op::Probe, &object, errno))?
-    };
+            .map_err(|errno| Error::kernel(Op::Probe, &object, errno))
+    })?;
     let target = SockaddrStorage::from(SocketAddr::new(destination, 0));
     let identifier = (std::process::id() as u16) ^ (socket.as_raw_fd() as u16);
     let deadline = Instant::now() + timeout;

@@ -15,7 +15,6 @@ use crate::{
     error::{Error, Op, Result},
     handle::Handle,
     link::Link,
-    netns::NamespaceGuard,
 };
 
 /// RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR from `linux/rtnetlink.h`.
@@ -47,11 +46,9 @@ pub fn wait_for(
     crate::link::validate_ifname("interface name", name)?;
     let object = format!("link {name} in {}", handle.namespace());
     // Subscribe before the first look, so no change can slip in between.
-    let socket = {
-        let _inside = NamespaceGuard::enter(handle.namespace())?;
-        Socket::new(NETLINK_ROUTE).map_err(|err| Error::io(Op::Wait, &object, &err))?
-    };
-    let mut socket = socket;
+    let mut socket = handle
+        .namespace()
+        .within(|| Socket::new(NETLINK_ROUTE).map_err(|err| Error::io(Op::Wait, &object, &err)))?;
     socket.bind(&SocketAddr::new(0, GROUPS)).map_err(|err| Error::io(Op::Wait, &object, &err))?;
     socket.set_non_blocking(true).map_err(|err| Error::io(Op::Wait, &object, &err))?;
     let deadline = timeout.map(|t| Instant::now() + t);

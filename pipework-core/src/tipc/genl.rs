@@ -25,7 +25,7 @@ use rtnetlink::{
 use super::codec::{FAMILY_NAME, TipcAttr, TipcCmd, TipcMessage};
 use crate::{
     error::{Error, Op, Result},
-    netns::{Namespace, NamespaceGuard},
+    netns::Namespace,
 };
 
 /// How long to wait for the kernel's answer before calling the connection broken.
@@ -49,10 +49,9 @@ impl TipcConnection {
     /// Opens the socket inside `namespace` and resolves the "TIPCv2" family by name.
     pub(crate) fn open(namespace: &Namespace) -> Result<Self> {
         let object = namespace.to_string();
-        let mut socket = {
-            let _inside = NamespaceGuard::enter(namespace)?;
-            Socket::new(NETLINK_GENERIC).map_err(|err| Error::io(Op::OpenNetlink, &object, &err))?
-        };
+        let mut socket = namespace.within(|| {
+            Socket::new(NETLINK_GENERIC).map_err(|err| Error::io(Op::OpenNetlink, &object, &err))
+        })?;
         let setup = |socket: &mut Socket| -> std::io::Result<()> {
             socket.bind_auto()?;
             socket.connect(&SocketAddr::new(0, 0))?;

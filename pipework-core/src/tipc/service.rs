@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     error::{Error, Op, Result},
-    netns::{Namespace, NamespaceGuard},
+    netns::Namespace,
 };
 
 /// `AF_TIPC` (not in the libc crate's constants for every target).
@@ -208,9 +208,9 @@ pub fn node_address(namespace: &Namespace) -> Result<u32> {
 
 /// Opens an AF_TIPC reliable-datagram socket inside `namespace`.
 fn open_socket(namespace: &Namespace, object: &str) -> Result<OwnedFd> {
-    let _inside = NamespaceGuard::enter(namespace)?;
     // SAFETY: plain socket(2); the descriptor is owned right away.
-    let fd = unsafe { libc::socket(AF_TIPC, libc::SOCK_RDM | libc::SOCK_CLOEXEC, 0) };
+    let fd = namespace
+        .within(|| Ok(unsafe { libc::socket(AF_TIPC, libc::SOCK_RDM | libc::SOCK_CLOEXEC, 0) }))?;
     match Errno::result(fd) {
         // SAFETY: a fresh descriptor nobody else owns.
         Ok(fd) => Ok(unsafe { OwnedFd::from_raw_fd(fd) }),
