@@ -14,6 +14,7 @@ use pipework_core::{
     Route, StateStore, attach,
     attach::{HostChoice, detect},
     dhcp::{DhcpClient, DhcpKeep, DhcpLease, DhcpSpec, KeeperCommand, LeaseRecord},
+    error::Failures,
     resolve, wait_for,
 };
 
@@ -188,9 +189,13 @@ pub fn detach_guest(target: &str, ifname: Option<&str>, json: bool) -> Result<()
     let host = Handle::current()?;
     let guest_handle = guest.as_ref().map(|g| Handle::new(&g.namespace)).transpose()?;
     let mut done = Vec::new();
+    // Every record gets its detach; one that fails keeps its record, so detach can be retried.
+    let mut failures = Failures::new(Op::Detach, target);
     for record in records {
-        record.attachment.detach(&host, guest_handle.as_ref())?;
-        store.remove(&record)?;
+        let detached = record.attachment.detach(&host, guest_handle.as_ref());
+        if failures.run(detached.and_then(|()| store.remove(&record))).is_none() {
+            continue;
+        }
         if !json {
             println!(
                 "detached {} from {}",
@@ -203,7 +208,7 @@ pub fn detach_guest(target: &str, ifname: Option<&str>, json: bool) -> Result<()
     if json {
         println!("{}", to_json(&done));
     }
-    Ok(())
+    failures.finish()
 }
 
 /// Prints what pipework attached (to one guest or everywhere).

@@ -103,6 +103,30 @@ fn lamp_pair_show_json_and_detach() {
 
 #[test]
 #[ignore = "needs root; scripts/test.sh runs it"]
+fn detach_goes_on_past_a_record_that_fails_and_keeps_that_one() {
+    let mut sandbox = Sandbox::new();
+    let web = sandbox.add_guest("web");
+    let cli = Cli::new(&sandbox);
+    cli.ok(&["br1", &web, "-i", "eth1", "-l", "pwkept0", "10.9.1.1/24"]);
+    cli.ok(&["br1", &web, "-i", "eth2", "10.9.2.1/24"]);
+    // Someone renames the host end of eth1: pipework must not delete what it no longer knows.
+    let ip = |args: &[&str]| {
+        let status = Command::new("ip").args(["-n", &sandbox.host_name()]).args(args).status();
+        assert!(status.unwrap().success(), "ip {args:?}");
+    };
+    ip(&["link", "set", "pwkept0", "down"]);
+    ip(&["link", "set", "pwkept0", "name", "renamed0"]);
+    let (code, err) = cli.fails(&["detach", &web]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not the one pipework created"), "{err}");
+    assert_eq!(sandbox.link_names(&web), ["lo", "eth1"], "eth2 was detached all the same");
+    let left: Value = serde_json::from_str(&cli.ok(&["show", &web, "--json"])).unwrap();
+    assert_eq!(left.as_array().unwrap().len(), 1, "{left}");
+    assert_eq!(left[0]["plan"]["guest_ifname"], "eth1", "the failed record is kept");
+}
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
 fn custom_names_netmask_gateway_unique_mac_and_any_flag_order() {
     let mut sandbox = Sandbox::new();
     let g = sandbox.add_guest("g");

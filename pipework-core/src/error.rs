@@ -280,6 +280,24 @@ pub enum Error {
         /// What was unexpected.
         detail: String,
     },
+    /// Several steps failed: a teardown runs every step and keeps each failure, in order.
+    #[error("cannot {op} {object}: {} steps failed: {}", errors.len(), list(errors))]
+    Several {
+        /// What was being done.
+        op: Op,
+        /// What it was done to.
+        object: String,
+        /// Every failure, in the order the steps ran (never fewer than two).
+        errors: Vec<Error>,
+    },
+    /// An operation failed, and undoing what it had made failed too: something may be left.
+    #[error("{error}; undoing what it made failed too, so something may be left: {rollback}")]
+    RollbackFailed {
+        /// The failure that made the rollback necessary.
+        error: Box<Error>,
+        /// The rollback's own failure.
+        rollback: Box<Error>,
+    },
     /// No resolver of the chain recognised a guest; every resolver's answer is kept.
     #[error("cannot resolve guest {target:?}: no resolver knows it ({})", answers.join("; "))]
     Unresolved {
@@ -301,14 +319,53 @@ fn format_duration(duration: std::time::Duration) -> String {
     }
 }
 
+/// `(1) first; (2) second`: every failure of a teardown, numbered.
+fn list(errors: &[Error]) -> String {
+    let numbered = errors.iter().enumerate().map(|(i, err)| format!("({}) {err}", i + 1));
+    numbered.collect::<Vec<_>>().join("; ")
+}
+
 fn hint_suffix(hint: &str) -> String {
     if hint.is_empty() { String::new() } else { format!("; {hint}") }
 }
 
 impl Error {
+    /// The failure that stands for this error: the first of [`Error::Several`], the cause of
+    /// [`Error::RollbackFailed`], the error itself otherwise. Its errno and category are this
+    /// error's.
+    pub fn primary(&self) -> &Error {
+        match self {
+            Error::Several { errors, .. } => errors.first().map_or(self, Error::primary),
+            Error::RollbackFailed { error, .. } => error.primary(),
+            _ => self,
+        }
+    }
+
+    /// Every failure this error holds: the steps of [`Error::Several`], the cause and the
+    /// rollback of [`Error::RollbackFailed`], or the error itself.
+    pub fn failures(&self) -> Vec<&Error> {
+        match self {
+            Error::Several { errors, .. } => errors.iter().flat_map(Error::failures).collect(),
+            Error::RollbackFailed { error, rollback } => {
+                error.failures().into_iter().chain(rollback.failures()).collect()
+            }
+            _ => vec![self],
+        }
+    }
+
+    /// This error with the failure of the rollback it caused beside it, if the rollback failed.
+    pub fn rolled_back(self, rollback: Result<()>) -> Error {
+        match rollback {
+            Ok(()) => self,
+            Err(failed) => {
+                Error::RollbackFailed { error: Box::new(self), rollback: Box::new(failed) }
+            }
+        }
+    }
+
     /// The errno that best describes this error (the kernel's own for kernel failures).
     pub fn errno(&self) -> Errno {
-        match self {
+        match self.primary() {
             Error::Kernel { errno, .. } => *errno,
             Error::InvalidArgument { .. } => Errno::EINVAL,
             Error::NotFound { .. } => Errno::ENOENT,
@@ -320,11 +377,15 @@ impl Error {
             Error::Timeout { .. } => Errno::ETIMEDOUT,
             Error::Refused { .. } => Errno::ECONNREFUSED,
             Error::Failed { .. } => Errno::EIO,
+            Error::Several { .. } | Error::RollbackFailed { .. } => Errno::EIO,
         }
     }
 
     /// The family of this error, which the bindings turn into their own error types.
     pub fn category(&self) -> Category {
+        if !std::ptr::eq(self.primary(), self) {
+            return self.primary().category();
+        }
         match self {
             Error::InvalidArgument { .. } => return Category::InvalidArgument,
             Error::Kernel { errno: Errno::EPERM | Errno::EACCES, .. } => {
@@ -347,7 +408,7 @@ impl Error {
 
     /// The capability whose absence made the kernel refuse, for EPERM and EACCES.
     pub fn missing_capability(&self) -> Option<&'static str> {
-        match self {
+        match self.primary() {
             Error::Kernel { op, errno: Errno::EPERM | Errno::EACCES, .. } => Some(op.capability()),
             _ => None,
         }
@@ -364,7 +425,9 @@ impl Error {
             | Error::Protocol { op, .. }
             | Error::Timeout { op, .. }
             | Error::Refused { op, .. }
-            | Error::Failed { op, .. } => Some(*op),
+            | Error::Failed { op, .. }
+            | Error::Several { op, .. } => Some(*op),
+            Error::RollbackFailed { error, .. } => error.op(),
             Error::Unresolved { .. } => Some(Op::Resolve),
             Error::InvalidArgument { .. } => None,
         }
@@ -394,6 +457,58 @@ impl Error {
             argument: argument.into(),
             value: value.into(),
             reason: reason.into(),
+        }
+    }
+}
+
+/// Runs every step of a teardown and keeps every failure, so that one failed step skips nothing.
+///
+/// ```
+/// use pipework_core::error::{Error, Failures, Op, Result};
+///
+/// let failed = |reason: &str| -> Result<()> { Err(Error::invalid("step", "1", reason)) };
+/// let mut steps = Failures::new(Op::Detach, "eth1");
+/// steps.run(failed("first"));
+/// steps.run(Ok(()));
+/// steps.run(failed("second"));
+/// let err = steps.finish().unwrap_err();
+/// assert_eq!(err.failures().len(), 2);
+/// ```
+#[derive(Debug)]
+pub struct Failures {
+    op: Op,
+    object: String,
+    errors: Vec<Error>,
+}
+
+impl Failures {
+    /// No failure yet, for doing `op` to `object`.
+    pub fn new(op: Op, object: impl Into<String>) -> Self {
+        Failures { op, object: object.into(), errors: Vec::new() }
+    }
+
+    /// Keeps the failure of one step (the steps of a nested teardown one by one) and gives
+    /// back its value when it succeeded.
+    pub fn run<T>(&mut self, step: Result<T>) -> Option<T> {
+        match step {
+            Ok(value) => Some(value),
+            Err(Error::Several { errors, .. }) => {
+                self.errors.extend(errors);
+                None
+            }
+            Err(err) => {
+                self.errors.push(err);
+                None
+            }
+        }
+    }
+
+    /// `Ok` when every step succeeded, the one failure, or [`Error::Several`] for more.
+    pub fn finish(mut self) -> Result<()> {
+        match self.errors.len() {
+            0 => Ok(()),
+            1 => Err(self.errors.remove(0)),
+            _ => Err(Error::Several { op: self.op, object: self.object, errors: self.errors }),
         }
     }
 }
@@ -487,6 +602,50 @@ mod tests {
         assert_eq!(err.missing_capability(), Some("CAP_NET_RAW"));
         assert_eq!(Error::kernel(Op::Probe, "x", Errno::EIO).missing_capability(), None);
         assert_eq!(Error::invalid("mac", "x", "bad").missing_capability(), None);
+    }
+
+    #[test]
+    fn several_failures_and_a_failed_rollback_keep_every_error_and_the_first_errno() {
+        let failed = |err: Error| -> Result<()> { Err(err) };
+        let mut steps = Failures::new(Op::Detach, "eth1 from br1");
+        steps.run(failed(Error::kernel(Op::LinkDel, "veth1", Errno::EPERM)));
+        steps.run(Ok::<(), Error>(()));
+        let mut nested = Failures::new(Op::Detach, "inner");
+        nested.run(failed(Error::kernel(Op::RouteAdd, "default", Errno::EBUSY)));
+        nested.run(failed(Error::NotFound { op: Op::LinkGet, object: "br1".into() }));
+        steps.run(nested.finish());
+        let err = steps.finish().unwrap_err();
+        assert_eq!(err.failures().len(), 3, "a nested teardown's steps are flattened");
+        assert_eq!(err.errno(), Errno::EPERM);
+        assert_eq!(err.category(), Category::MissingCapability);
+        assert_eq!(err.missing_capability(), Some("CAP_NET_ADMIN"));
+        let text = err.to_string();
+        assert!(
+            text.starts_with(
+                "cannot detach eth1 from br1: 3 steps failed: (1) cannot delete link veth1"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("; (3) cannot read link: br1 does not exist"), "{text}");
+        let one = Failures::new(Op::Detach, "x");
+        assert!(one.finish().is_ok());
+        let mut one = Failures::new(Op::Detach, "x");
+        one.run(failed(Error::invalid("a", "1", "bad")));
+        assert!(
+            matches!(one.finish(), Err(Error::InvalidArgument { .. })),
+            "one failure is itself"
+        );
+
+        let cause = Error::kernel(Op::AddrAdd, "10.0.0.2/24", Errno::EEXIST);
+        assert!(matches!(cause.rolled_back(Ok(())), Error::Kernel { .. }));
+        let cause = Error::kernel(Op::AddrAdd, "10.0.0.2/24", Errno::EEXIST);
+        let both = cause.rolled_back(Err(Error::kernel(Op::LinkDel, "veth1", Errno::EBUSY)));
+        assert_eq!((both.errno(), both.category()), (Errno::EEXIST, Category::AlreadyExists));
+        assert_eq!(both.op(), Some(Op::AddrAdd));
+        assert_eq!(
+            both.to_string(),
+            "cannot add address 10.0.0.2/24: File exists (os error 17); undoing what it made failed too, so something may be left: cannot delete link veth1: Device or resource busy (os error 16)"
+        );
     }
 
     #[test]

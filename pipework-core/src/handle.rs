@@ -148,14 +148,17 @@ impl Handle {
         let pending: Vec<_> = requests
             .iter()
             .map(|request| {
+                if let Some(errno) = injected(request.op) {
+                    return Err(Some(errno));
+                }
                 let mut message = NetlinkMessage::from(request.message.clone());
                 message.header.flags = change_flags(request.create);
-                self.netlink.clone().request(message)
+                self.netlink.clone().request(message).map_err(|_| None)
             })
             .collect();
         let outcomes = self.block_on(futures_util::future::join_all(pending.into_iter().map(
             |stream| async move {
-                let mut stream = stream.map_err(|_| None)?;
+                let mut stream = stream?;
                 while let Some(answer) = stream.next().await {
                     if let NetlinkPayload::Error(err) = answer.payload
                         && let Some(code) = err.code
@@ -222,7 +225,7 @@ impl Handle {
         let mut request = NetlinkMessage::from(message);
         request.header.flags = flags;
         let mut netlink = self.netlink.clone();
-        let answers = self.block_on(async move {
+        let exchanged = async move {
             let mut answers = Vec::new();
             let mut stream = netlink.request(request).map_err(|_| None)?;
             while let Some(answer) = stream.next().await {
@@ -238,7 +241,11 @@ impl Handle {
                 }
             }
             Ok(answers)
-        });
+        };
+        let answers = match injected(op) {
+            Some(errno) => Err(Some(errno)),
+            None => self.block_on(exchanged),
+        };
         answers.map_err(|errno| {
             let object = format!("{object} in {}", self.namespace);
             match errno {
@@ -250,6 +257,18 @@ impl Handle {
                 },
             }
         })
+    }
+}
+
+/// The errno of a failure injected into the calling thread's next request of `op` (cargo
+/// feature `fault-injection`, see [`crate::fault`]); never one without the feature.
+fn injected(op: Op) -> Option<Errno> {
+    #[cfg(feature = "fault-injection")]
+    return crate::fault::check(op);
+    #[cfg(not(feature = "fault-injection"))]
+    {
+        let _ = op;
+        None
     }
 }
 

@@ -20,6 +20,8 @@ pub mod announce;
 pub mod attach;
 pub mod dhcp;
 pub mod error;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 pub mod handle;
 pub mod ifname;
 pub mod link;

@@ -80,7 +80,7 @@ impl Failure {
 
 impl From<Error> for Failure {
     fn from(err: Error) -> Self {
-        let result = match &err {
+        let result = match err.primary() {
             Error::Kernel { .. } => pipework_result::Kernel,
             Error::InvalidArgument { .. } => pipework_result::InvalidArgument,
             Error::NotFound { .. } | Error::Unresolved { .. } => pipework_result::NotFound,

@@ -4,7 +4,7 @@ use nix::errno::Errno;
 
 use super::{AttachPlan, AttachStatus, Attachment, bridge_vlan, ip};
 use crate::{
-    error::{Error, Op, Result},
+    error::{Error, Failures, Op, Result},
     handle::Handle,
     ifname,
     link::{Bridge, Link, Veth},
@@ -26,10 +26,9 @@ pub(super) fn attach(
     let host_ifname = host_veth_name(plan, guest);
     let mtu = plan.mtu.unwrap_or(bridge.link.mtu);
     let veth = guest_veth(plan, guest, &host_ifname, mtu)?.master(bridge.link.index);
-    let undo_bridge = || {
-        if bridge.created {
-            let _ = host.link_del(bridge.link.index);
-        }
+    let undo_bridge = || match bridge.created {
+        true => host.link_del(bridge.link.index),
+        false => Ok(()),
     };
     log::info!(
         "creating veth {host_ifname} on bridge {bridge_name} (#{}, created now: {}), peer {} in the guest, mtu {mtu}",
@@ -40,10 +39,10 @@ pub(super) fn attach(
     let host_link = match veth.add(host) {
         Ok(link) => link,
         Err(err) => {
-            undo_bridge();
             if err.errno() != Errno::EEXIST {
-                return Err(err);
+                return Err(err.rolled_back(undo_bridge()));
             }
+            undo_bridge()?;
             let (host_link, guest_link) =
                 existing_pair(host, guest_handle, plan, &host_ifname, &bridge.link, guest)?;
             if let Some(vid) = plan.vlan {
@@ -77,9 +76,10 @@ pub(super) fn attach(
         }
         Err(err) => {
             // Deleting the host end removes the peer, its addresses and its routes.
-            let _ = host.link_del(host_link.index);
-            undo_bridge();
-            Err(err)
+            let mut undo = super::rollback(plan);
+            undo.run(host.link_del(host_link.index));
+            undo.run(undo_bridge());
+            Err(err.rolled_back(undo.finish()))
         }
     }
 }
@@ -174,10 +174,14 @@ pub(super) fn existing_pair(
 }
 
 /// Deletes the host end (the kernel removes the guest end with it) and a bridge we created.
-pub(super) fn detach(attachment: &Attachment, host: &Handle, bridge_name: &str) -> Result<()> {
-    delete_host_end(attachment, host)?;
-    Bridge::new(bridge_name)?.delete_if_unused(host)?;
-    Ok(())
+pub(super) fn detach(
+    attachment: &Attachment,
+    host: &Handle,
+    bridge_name: &str,
+    steps: &mut Failures,
+) {
+    steps.run(delete_host_end(attachment, host));
+    steps.run(Bridge::new(bridge_name).and_then(|bridge| bridge.delete_if_unused(host)));
 }
 
 /// Deletes the host end of the guest's veth when it is still the one pipework created.

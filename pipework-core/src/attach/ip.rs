@@ -6,7 +6,7 @@ use super::AttachPlan;
 use crate::{
     addr, announce,
     dhcp::{self, DhcpRecord},
-    error::{Error, Result},
+    error::{Error, Failures, Op, Result},
     handle::{BatchRequest, Handle},
     link::{self, Link},
     resolve::Guest,
@@ -44,10 +44,7 @@ pub(super) fn setup(
     let dhcp = match &plan.dhcp {
         Some(spec) => match dhcp::obtain(guest, &link.name, spec) {
             Ok(record) => Some(record),
-            Err(err) => {
-                restore_routes(guest_handle, &routes.replaced)?;
-                return Err(err);
-            }
+            Err(err) => return Err(err.rolled_back(restore_routes(guest_handle, &routes.replaced))),
         },
         None => None,
     };
@@ -116,8 +113,7 @@ fn configure(
     }
     for default in to_replace {
         if let Err(err) = replace_default(guest, &default, &mut changes) {
-            restore_routes(guest, &changes.replaced)?;
-            return Err(err);
+            return Err(err.rolled_back(restore_routes(guest, &changes.replaced)));
         }
     }
     Ok(changes)
@@ -137,17 +133,18 @@ fn replace_default(guest: &Handle, default: &Route, changes: &mut RouteChanges) 
     Ok(())
 }
 
-/// Puts back default routes that an attach replaced, skipping those whose interface is gone.
+/// Puts back default routes that an attach replaced, skipping those whose interface is gone;
+/// one that cannot be put back does not stop the others.
 pub(super) fn restore_routes(guest: &Handle, routes: &[Route]) -> Result<()> {
+    let mut steps = Failures::new(Op::RouteAdd, format!("default routes in {}", guest.namespace()));
     for route in routes {
         match guest.route_add(route) {
-            Ok(()) => {}
             Err(Error::Kernel {
                 errno: Errno::EEXIST | Errno::ENODEV | Errno::ENETUNREACH,
                 ..
             }) => {}
-            Err(err) => return Err(err),
+            other => steps.run(other).unwrap_or(()),
         }
     }
-    Ok(())
+    steps.finish()
 }

@@ -62,8 +62,7 @@ pub(super) fn attach(
     if let Err(err) =
         host.link_set_namespace(name.as_str(), &guest.namespace, &plan.guest_ifname, plan.mtu, None)
     {
-        let _ = host.link_del(name.as_str());
-        return Err(err);
+        return Err(err.rolled_back(host.link_del(name.as_str())));
     }
     finish_in_guest(
         host,

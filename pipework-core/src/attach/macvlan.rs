@@ -2,7 +2,7 @@
 
 use super::{AttachPlan, Attachment, Shim, finish_in_guest};
 use crate::{
-    error::{Error, Op, Result},
+    error::{Error, Failures, Op, Result},
     handle::Handle,
     ifname,
     link::{Link, Macvlan, MacvlanMode},
@@ -83,7 +83,7 @@ fn add_shim(
     let name = ifname::hashed("pws", &[&parent.name, &plan.guest_ifname, &guest.naming_key()]);
     log::info!("creating host shim {name} on {} with {address}", parent.name);
     Macvlan::new(&name, parent.index, MacvlanMode::Bridge)?.add(host)?;
-    let built = (|| {
+    let built = (|| -> Result<Shim> {
         let link = host.link(name.as_str())?;
         host.addr_add(link.index, address)?;
         host.link_set_up(link.index)?;
@@ -95,19 +95,27 @@ fn add_shim(
         }
         Ok(Shim { name: name.clone(), index: link.index, address, routes })
     })();
-    built.inspect_err(|_| {
-        let _ = host.link_del(name.as_str());
-    })
+    built.map_err(|err| err.rolled_back(host.link_del(name.as_str())))
 }
 
-/// Deletes the guest's child (when the guest still exists) and the shim.
-pub(super) fn detach(attachment: &Attachment, host: &Handle, guest: Option<&Handle>) -> Result<()> {
-    super::delete_guest_end(attachment, guest)?;
-    if let Some(shim) = &attachment.shim
-        && let Some(link) = host.link_get(shim.index)?
-        && link.name == shim.name
-    {
-        host.link_del(link.index)?;
+/// Deletes the guest's child (when the guest still exists) and the shim, each even when the
+/// other fails.
+pub(super) fn detach(
+    attachment: &Attachment,
+    host: &Handle,
+    guest: Option<&Handle>,
+    steps: &mut Failures,
+) {
+    steps.run(super::delete_guest_end(attachment, guest));
+    if let Some(shim) = &attachment.shim {
+        steps.run(delete_shim(host, shim));
     }
-    Ok(())
+}
+
+/// Deletes the shim when it is still the one pipework made (same index and name).
+fn delete_shim(host: &Handle, shim: &Shim) -> Result<()> {
+    match host.link_get(shim.index)? {
+        Some(link) if link.name == shim.name => host.link_del(link.index),
+        _ => Ok(()),
+    }
 }

@@ -25,7 +25,7 @@ pub use self::{
     record::{AttachStatus, Attachment, PhysicalOrigin, Shim, VlanUse},
 };
 use crate::{
-    error::{Error, Op, Result},
+    error::{Error, Failures, Op, Result},
     handle::Handle,
     link::Link,
     resolve::Guest,
@@ -79,31 +79,34 @@ impl Attachment {
                 ),
             });
         }
-        log::info!("detaching {} from {}", self.plan.guest_ifname, self.plan.host.host_interface());
-        // The lease first, while its interface still exists; the links go even if that fails.
-        let released = match &self.dhcp {
-            Some(dhcp) => {
-                let again = guest.and_then(|_| self.guest.reopen().ok().flatten());
-                dhcp.release(again.map(|namespace| self.guest.with_namespace(namespace)).as_ref())
-            }
-            None => Ok(()),
-        };
+        let object = format!("{} from {}", self.plan.guest_ifname, self.plan.host.host_interface());
+        log::info!("detaching {object}");
+        // Every step runs, whatever failed before it; every failure is reported.
+        let mut steps = Failures::new(Op::Detach, object);
+        // The lease first, while its interface still exists.
+        if let Some(dhcp) = &self.dhcp {
+            let again = guest.and_then(|_| self.guest.reopen().ok().flatten());
+            let guest = again.map(|namespace| self.guest.with_namespace(namespace));
+            steps.run(dhcp.release(guest.as_ref()));
+        }
         match &self.plan.host {
-            HostSide::Bridge { name } => bridge::detach(self, host, name)?,
-            HostSide::Macvlan { .. } => macvlan::detach(self, host, guest)?,
-            HostSide::Physical { .. } => physical::detach(self, host, guest)?,
-            HostSide::OvsBridge { name } => ovs::detach(self, host, name)?,
+            HostSide::Bridge { name } => bridge::detach(self, host, name, &mut steps),
+            HostSide::Macvlan { .. } => macvlan::detach(self, host, guest, &mut steps),
+            HostSide::Physical { .. } => {
+                steps.run(physical::detach(self, host, guest)).unwrap_or(())
+            }
+            HostSide::OvsBridge { name } => ovs::detach(self, host, name, &mut steps),
             HostSide::Ipvlan { .. } | HostSide::Dummy { .. } | HostSide::Ipoib { .. } => {
-                delete_guest_end(self, guest)?
+                steps.run(delete_guest_end(self, guest)).unwrap_or(())
             }
         }
         if let Some(vlan_link) = &self.vlan_link {
-            vlan::release(host, vlan_link)?;
+            steps.run(vlan::release(host, vlan_link));
         }
         if let Some(guest) = guest {
-            ip::restore_routes(guest, &self.routes_replaced)?;
+            steps.run(ip::restore_routes(guest, &self.routes_replaced));
         }
-        released
+        steps.finish()
     }
 }
 
@@ -143,9 +146,12 @@ fn finish_in_guest(
         extra(&mut attachment)?;
         Ok(attachment)
     });
-    made.inspect_err(|_| {
-        let _ = guest_handle.link_del(plan.guest_ifname.as_str());
-    })
+    made.map_err(|err| err.rolled_back(guest_handle.link_del(plan.guest_ifname.as_str())))
+}
+
+/// Collects the failures of undoing what a failed attach of `plan` had made.
+fn rollback(plan: &AttachPlan) -> Failures {
+    Failures::new(Op::Detach, format!("what the attach of {} had made", plan.guest_ifname))
 }
 
 /// After EEXIST in the guest: the same kind of interface (one of `kinds`, on `host_link` when

@@ -8,7 +8,7 @@ use nix::errno::Errno;
 
 use super::{AttachPlan, AttachStatus, Attachment, bridge, ip};
 use crate::{
-    error::{Error, Op, Result},
+    error::{Error, Failures, Op, Result},
     handle::Handle,
     ovs::{Ovs, OvsPort},
     resolve::Guest,
@@ -43,15 +43,16 @@ pub(super) fn attach(
         });
     }
     let created = ovs.bridge_ensure(bridge_name)?;
-    let undo_bridge = || {
-        if created {
-            let _ = ovs.bridge_delete(bridge_name);
-        }
+    let undo_bridge = || match created {
+        true => ovs.bridge_delete(bridge_name),
+        false => Ok(()),
     };
     let host_ifname = bridge::host_veth_name(plan, guest);
     let mtu = match plan.mtu {
         Some(mtu) => mtu,
-        None => host.link(bridge_name).map(|link| link.mtu).inspect_err(|_| undo_bridge())?,
+        None => {
+            host.link(bridge_name).map(|link| link.mtu).map_err(|e| e.rolled_back(undo_bridge()))?
+        }
     };
     let veth = bridge::guest_veth(plan, guest, &host_ifname, mtu)?;
     log::info!(
@@ -61,10 +62,10 @@ pub(super) fn attach(
     let host_link = match veth.add(host) {
         Ok(link) => link,
         Err(err) => {
-            undo_bridge();
             if err.errno() != Errno::EEXIST {
-                return Err(err);
+                return Err(err.rolled_back(undo_bridge()));
             }
+            undo_bridge()?;
             return already_attached(
                 &ovs,
                 host,
@@ -94,10 +95,11 @@ pub(super) fn attach(
             Ok(attachment)
         }
         Err(err) => {
-            let _ = ovs.port_del(&host_ifname);
-            let _ = host.link_del(host_link.index);
-            undo_bridge();
-            Err(err)
+            let mut undo = super::rollback(plan);
+            undo.run(ovs.port_del(&host_ifname));
+            undo.run(host.link_del(host_link.index));
+            undo.run(undo_bridge());
+            Err(err.rolled_back(undo.finish()))
         }
     }
 }
@@ -171,14 +173,28 @@ fn already_attached(
 /// pipework created it and no other port is left.
 ///
 /// Equivalent to: `ovs-vsctl --if-exists del-port HOSTIF; ip link del HOSTIF; [ovs-vsctl del-br BRIDGE]`.
-pub(super) fn detach(attachment: &Attachment, host: &Handle, bridge_name: &str) -> Result<()> {
-    let ovs = Ovs::connect()?;
-    if let Some(port) = ovs.port(&attachment.host_ifname)?
-        && port.external_ids.get(INTERFACE_KEY) == Some(&attachment.host_ifname)
-    {
-        ovs.port_del(&attachment.host_ifname)?;
+pub(super) fn detach(
+    attachment: &Attachment,
+    host: &Handle,
+    bridge_name: &str,
+    steps: &mut Failures,
+) {
+    let ovs = steps.run(Ovs::connect());
+    if let Some(ovs) = &ovs {
+        steps.run(delete_port(ovs, &attachment.host_ifname));
     }
-    bridge::delete_host_end(attachment, host)?;
-    ovs.bridge_delete_if_unused(bridge_name)?;
-    Ok(())
+    steps.run(bridge::delete_host_end(attachment, host));
+    if let Some(ovs) = &ovs {
+        steps.run(ovs.bridge_delete_if_unused(bridge_name));
+    }
+}
+
+/// Deletes port `name` when it is still the one pipework added (its external ids say so).
+fn delete_port(ovs: &Ovs, name: &str) -> Result<()> {
+    match ovs.port(name)? {
+        Some(port) if port.external_ids.get(INTERFACE_KEY).map(String::as_str) == Some(name) => {
+            ovs.port_del(name).map(drop)
+        }
+        _ => Ok(()),
+    }
 }

@@ -47,8 +47,8 @@ pub(super) fn attach(
         attachment.physical = Some(origin.clone());
         Ok(attachment)
     });
-    made.inspect_err(|_| {
-        let _ = give_back(host, guest_handle, plan.guest_ifname.as_str().into(), &origin);
+    made.map_err(|err| {
+        err.rolled_back(give_back(host, guest_handle, plan.guest_ifname.as_str().into(), &origin))
     })
 }
 

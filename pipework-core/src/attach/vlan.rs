@@ -28,12 +28,8 @@ pub(super) fn beneath(
             attachment.vlan_link = Some(vlan);
             Ok(attachment)
         }
-        Err(err) => {
-            if vlan.created {
-                let _ = host.link_del(vlan.index);
-            }
-            Err(err)
-        }
+        Err(err) if vlan.created => Err(err.rolled_back(host.link_del(vlan.index))),
+        Err(err) => Err(err),
     }
 }
 
@@ -67,11 +63,12 @@ fn ensure(
         }
         host.nsid_ensure(&guest.namespace)
     })();
-    if let Err(err) = made {
-        if ensured.created {
-            let _ = host.link_del(ensured.link.index);
+    match made {
+        Err(err) if ensured.created => {
+            return Err(err.rolled_back(host.link_del(ensured.link.index)));
         }
-        return Err(err);
+        Err(err) => return Err(err),
+        Ok(_) => {}
     }
     Ok(VlanUse { name, index: ensured.link.index, created: ensured.created })
 }

@@ -23,11 +23,8 @@ const MIN_IPV4_MTU: u16 = 68;
 /// otherwise it stays and the lease's router is not installed, so there are never two.
 /// On failure, whatever this call changed is undone.
 pub(super) fn apply(guest: &Handle, record: &mut LeaseRecord, replace_default: bool) -> Result<()> {
-    let result = apply_steps(guest, record, replace_default);
-    if result.is_err() {
-        let _ = unapply(guest, record);
-    }
-    result
+    apply_steps(guest, record, replace_default)
+        .map_err(|err| err.rolled_back(unapply(guest, record)))
 }
 
 fn apply_steps(guest: &Handle, record: &mut LeaseRecord, replace_default: bool) -> Result<()> {

@@ -26,7 +26,7 @@ use super::{
     spec::{DhcpClient, DhcpKeep, DhcpSpec},
 };
 use crate::{
-    error::{Error, Op, Result},
+    error::{Error, Failures, Op, Result},
     handle::Handle,
     link::{Link, validate_ifname},
     netns::{ChildIsolation, Namespace},
@@ -77,18 +77,21 @@ pub(crate) fn start(guest: &Guest, ifname: &str, spec: &DhcpSpec) -> Result<Exte
     let files = Files::create(&dir, client)?;
     let mut run =
         Run { guest, handle: &handle, link: &link, spec, files: &files, replaced: Vec::new() };
-    let result = run.until_leased(&program);
-    if result.is_err() {
+    run.until_leased(&program).map_err(|err| {
+        let mut undo = Failures::new(Op::DhcpAcquire, format!("{ifname} in {guest}"));
         if let Some(process) = running_client(client, &dir, ifname) {
-            let _ = process.stop(Signal::SIGKILL, Duration::ZERO);
+            undo.run(process.stop(Signal::SIGKILL, Duration::ZERO));
         }
-        run.restore_routes();
+        for route in &run.replaced {
+            undo.run(handle.route_add(route));
+        }
         if !link.is_up() {
-            let _ = handle.link_set_down(link.index);
+            undo.run(handle.link_set_down(link.index));
         }
-        let _ = fs::remove_dir_all(&dir);
-    }
-    result
+        let removed = fs::remove_dir_all(&dir);
+        undo.run(removed.map_err(|e| Error::io(Op::WriteFile, dir.display().to_string(), &e)));
+        err.rolled_back(undo.finish())
+    })
 }
 
 /// Stops a kept client: it releases its lease and deconfigures the interface, then exits.
@@ -429,12 +432,6 @@ impl Run<'_> {
                 ..Default::default()
             },
         })
-    }
-
-    fn restore_routes(&self) {
-        for route in &self.replaced {
-            let _ = self.handle.route_add(route);
-        }
     }
 
     /// The client's complaint for error messages: the first lines of its log (a usage

@@ -61,10 +61,7 @@ pub fn obtain(guest: &Guest, ifname: &str, spec: &DhcpSpec) -> Result<DhcpRecord
         (DhcpKeep::Daemon { pidfile }, Some(keeper)) => {
             match daemon::spawn(guest, &spec.config, &record, pidfile.as_deref(), &keeper) {
                 Ok(process) => Some(process),
-                Err(err) => {
-                    let _ = lease.release();
-                    return Err(err);
-                }
+                Err(err) => return Err(err.rolled_back(lease.release())),
             }
         }
         _ => None,

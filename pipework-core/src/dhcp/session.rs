@@ -25,7 +25,7 @@ use super::{
     watch::GuestWatch,
 };
 use crate::{
-    error::{Error, Op, Result},
+    error::{Error, Failures, Op, Result},
     handle::Handle,
     mac::MacAddr,
     resolve::GuestRecord,
@@ -117,8 +117,8 @@ impl Session {
         let (mut client, watch) = match begun {
             Ok(begun) => begun,
             Err(err) => {
-                let _ = apply::restore_link_state(&self.guest_handle, &record);
-                let _ = ready.send(Err(err));
+                let restored = apply::restore_link_state(&self.guest_handle, &record);
+                let _ = ready.send(Err(err.rolled_back(restored)));
                 return;
             }
         };
@@ -161,8 +161,10 @@ impl Session {
                 record.set_facts(&lease, &self.config.request_options);
                 if let Err(err) = self.apply_new(record) {
                     // Applying failed: the server should not keep an address nobody uses.
-                    let _ = runtime.block_on(mozim.release(&lease));
-                    return Err(err);
+                    let released = runtime
+                        .block_on(mozim.release(&lease))
+                        .map_err(|failed| self.mozim_error(Op::DhcpRelease, failed));
+                    return Err(err.rolled_back(released));
                 }
                 lease
             }
@@ -291,10 +293,7 @@ impl Session {
         if self.config.write_resolv_conf {
             match resolv::write(&self.guest, &resolv::render(record)) {
                 Ok(written) => record.applied.resolv_conf = Some(written),
-                Err(err) => {
-                    let _ = apply::unapply(&self.guest_handle, record);
-                    return Err(err);
-                }
+                Err(err) => return Err(err.rolled_back(apply::unapply(&self.guest_handle, record))),
             }
         }
         Ok(())
@@ -394,7 +393,9 @@ impl Session {
                     std::thread::sleep(ERROR_BACKOFF);
                 }
                 Wake::GuestGone(reason) => {
-                    let _ = self.release(client, record);
+                    if let Err(err) = self.release(client, record) {
+                        log::warn!("{}: releasing after the guest went away: {err}", self.object);
+                    }
                     self.emit(LeaseEvent::Ended { reason });
                     return;
                 }
@@ -451,9 +452,13 @@ impl Session {
         reason: String,
     ) {
         if *phase != Phase::Lost {
-            let _ = apply::unapply(&self.guest_handle, record);
+            let mut undo = Failures::new(Op::DhcpRenew, &self.object);
+            undo.run(apply::unapply(&self.guest_handle, record));
             if let Some(written) = record.applied.resolv_conf.take() {
-                let _ = resolv::restore(&self.guest, &written);
+                undo.run(resolv::restore(&self.guest, &written));
+            }
+            if let Err(err) = undo.finish() {
+                log::warn!("{}: removing a lost lease: {err}", self.object);
             }
             let brought_up = record.applied.brought_up;
             record.applied = Applied { brought_up, ..Default::default() };

@@ -313,8 +313,8 @@ impl Ovs {
         if let Some(error) = rows(&opened[0]).first().and_then(|row| optional(&row["error"])) {
             let reason =
                 format!("ovs-vswitchd could not open it: {}", error.as_str().unwrap_or_default());
-            let _ = self.port_del(&port.name);
-            return Err(Error::Conflict { op: Op::Ovsdb, object, reason });
+            let refused = Error::Conflict { op: Op::Ovsdb, object, reason };
+            return Err(refused.rolled_back(self.port_del(&port.name).map(drop)));
         }
         Ok(())
     }

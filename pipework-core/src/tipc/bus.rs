@@ -15,7 +15,7 @@ use super::{
     node::{DEFAULT_NET_ID, NodeConfig, TipcNode, link_name_part},
 };
 use crate::{
-    error::{Error, Op, Result},
+    error::{Error, Failures, Op, Result},
     handle::Handle,
     resolve::Guest,
 };
@@ -295,10 +295,11 @@ impl TipcBus {
                     all_changes.push(changes);
                 }
                 Err(err) => {
+                    let mut undo = Failures::new(Op::TipcBearer, self.bearer.name());
                     for &j in &enabled {
-                        let _ = members[j].node.disable_bearer(&self.bearer.name());
+                        undo.run(members[j].node.disable_bearer(&self.bearer.name()));
                     }
-                    return Err(err);
+                    return Err(err.rolled_back(undo.finish()));
                 }
             }
         }

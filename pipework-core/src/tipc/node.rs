@@ -422,8 +422,7 @@ impl TipcNode {
         if !rest.is_empty()
             && let Err(err) = self.set_bearer_props(&name, &rest)
         {
-            let _ = self.disable_bearer(&name);
-            return Err(err);
+            return Err(err.rolled_back(self.disable_bearer(&name)));
         }
         Ok(())
     }

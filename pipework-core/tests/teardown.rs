@@ -1,0 +1,156 @@
+//! Teardown that runs every step and reports every failure, proved with failures injected into
+//! the middle of a detach and of a rollback (`pipework_core::fault`), in private namespaces.
+
+mod common;
+
+use common::Sandbox;
+use nix::errno::Errno;
+use pipework_core::{
+    AttachPlan, Error, Handle, IpNet, MacvlanMode, Route, Veth, attach, error::Op, fault::Faults,
+};
+
+fn net(text: &str) -> IpNet {
+    text.parse().unwrap()
+}
+
+/// A guest with a default route of its own on eth0 (like Docker's), which an attach with a
+/// gateway replaces; returns the guest's namespace name.
+fn guest_with_replaced_default(sandbox: &mut Sandbox, host: &Handle) -> String {
+    let g = sandbox.add_guest("g");
+    let guest = sandbox.guest(&g);
+    let guest_handle = Handle::new(&guest.namespace).unwrap();
+    Veth::new("pre0h", "eth0").unwrap().peer_namespace(&guest.namespace).add(host).unwrap();
+    let eth0 = guest_handle.link("eth0").unwrap();
+    guest_handle.addr_add(eth0.index, net("172.17.0.2/16")).unwrap();
+    guest_handle.link_set_up(eth0.index).unwrap();
+    host.link_set_up("pre0h").unwrap();
+    guest_handle.route_add(&Route::default_via("172.17.0.1".parse().unwrap(), eth0.index)).unwrap();
+    g
+}
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
+fn a_failed_step_in_the_middle_of_a_detach_skips_no_other_step() {
+    let mut sandbox = Sandbox::new();
+    let host = sandbox.host_handle();
+    let g = guest_with_replaced_default(&mut sandbox, &host);
+    let guest = sandbox.guest(&g);
+    let guest_handle = Handle::new(&guest.namespace).unwrap();
+    let plan = AttachPlan::bridge("br-td")
+        .address(net("10.41.0.2/24"))
+        .gateway("10.41.0.1".parse().unwrap());
+    let attachment = attach(&host, &guest, &plan).unwrap();
+    assert_eq!(sandbox.ip_json(&g, &["route", "show", "default"])[0]["dev"], "eth1");
+
+    // The middle step (removing the bridge, after the host end) fails; the route restore
+    // after it still runs.
+    let armed = Faults::new().fail(Op::LinkDel, 2, Errno::EIO).arm();
+    let err = attachment.detach(&host, Some(&guest_handle)).unwrap_err();
+    assert_eq!(armed.counted(), [2], "the host end, then the bridge");
+    drop(armed);
+    assert_eq!(err.errno(), Errno::EIO, "{err}");
+    let text = err.to_string();
+    assert!(text.contains("cannot delete link link #"), "{text}");
+    let defaults = sandbox.ip_json(&g, &["route", "show", "default"]);
+    assert_eq!(defaults.as_array().unwrap().len(), 1, "{defaults}");
+    assert_eq!(defaults[0]["dev"], "eth0", "the replaced default route is back: {defaults}");
+    let hostname = sandbox.host_name();
+    assert!(!sandbox.link_names(&hostname).contains(&attachment.host_ifname));
+    assert!(sandbox.link_names(&hostname).contains(&"br-td".to_string()), "the failed step");
+
+    // Detach again, nothing injected: what was left goes, the rest is already done.
+    attachment.detach(&host, Some(&guest_handle)).expect("second detach");
+    assert_eq!(sandbox.link_names(&hostname), ["lo", "pre0h"]);
+    assert_eq!(sandbox.ip_json(&g, &["route", "show", "default"])[0]["dev"], "eth0");
+}
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
+fn every_failure_of_a_detach_is_reported_in_order() {
+    let mut sandbox = Sandbox::new();
+    let host = sandbox.host_handle();
+    let g = guest_with_replaced_default(&mut sandbox, &host);
+    let guest = sandbox.guest(&g);
+    let guest_handle = Handle::new(&guest.namespace).unwrap();
+    let plan = AttachPlan::bridge("br-tf")
+        .address(net("10.42.0.2/24"))
+        .gateway("10.42.0.1".parse().unwrap());
+    let attachment = attach(&host, &guest, &plan).unwrap();
+    let armed =
+        Faults::new().fail(Op::LinkDel, 1, Errno::EIO).fail(Op::RouteAdd, 1, Errno::EBUSY).arm();
+    let err = attachment.detach(&host, Some(&guest_handle)).unwrap_err();
+    assert_eq!(armed.counted(), [1, 1], "one host-end delete, one route restore");
+    drop(armed);
+    let Error::Several { op: Op::Detach, errors, .. } = &err else {
+        panic!("not Several: {err:?}");
+    };
+    assert_eq!(errors.iter().map(Error::errno).collect::<Vec<_>>(), [Errno::EIO, Errno::EBUSY]);
+    assert_eq!(err.errno(), Errno::EIO, "the first failure stands for the whole");
+    let text = err.to_string();
+    assert!(text.starts_with("cannot detach eth1 from br-tf: 2 steps failed: (1) "), "{text}");
+    assert!(text.contains("(2) cannot add route default"), "{text}");
+    attachment.detach(&host, Some(&guest_handle)).expect("second detach");
+    assert_eq!(sandbox.link_names(&sandbox.host_name()), ["lo", "pre0h"]);
+    assert_eq!(sandbox.ip_json(&g, &["route", "show", "default"])[0]["dev"], "eth0");
+}
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
+fn a_macvlan_detach_removes_the_shim_when_the_guest_end_fails() {
+    let mut sandbox = Sandbox::new();
+    let g = sandbox.add_guest("g");
+    let host = sandbox.host_handle();
+    Veth::new("phys0", "wire0").unwrap().add(&host).unwrap();
+    host.link_set_up("wire0").unwrap();
+    let guest = sandbox.guest(&g);
+    let guest_handle = Handle::new(&guest.namespace).unwrap();
+    let plan = AttachPlan::macvlan("phys0", MacvlanMode::Bridge)
+        .address(net("10.43.0.2/24"))
+        .host_shim(net("10.43.0.254/32"));
+    let attachment = attach(&host, &guest, &plan).unwrap();
+    let shim = attachment.shim.clone().unwrap();
+    // The first link deletion is the guest's macvlan; the shim's comes after it.
+    let armed = Faults::new().fail(Op::LinkDel, 1, Errno::EIO).arm();
+    let err = attachment.detach(&host, Some(&guest_handle)).unwrap_err();
+    assert_eq!(armed.counted(), [2], "both deletions were asked for");
+    drop(armed);
+    assert_eq!(err.errno(), Errno::EIO, "{err}");
+    assert!(!sandbox.link_names(&sandbox.host_name()).contains(&shim.name), "shim removed");
+    assert!(sandbox.link_names(&g).contains(&"eth1".to_string()), "the failed step left eth1");
+    attachment.detach(&host, Some(&guest_handle)).expect("second detach");
+    assert_eq!(sandbox.link_names(&g), ["lo"]);
+}
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
+fn a_rollback_that_fails_is_reported_beside_the_error_that_caused_it() {
+    let mut sandbox = Sandbox::new();
+    let g = sandbox.add_guest("g");
+    let host = sandbox.host_handle();
+    let guest = sandbox.guest(&g);
+    let plan = AttachPlan::bridge("br-rf").address(net("10.44.0.2/24"));
+    // The address fails, then the rollback's deletion of the host end fails too.
+    let armed =
+        Faults::new().fail(Op::AddrAdd, 1, Errno::EIO).fail(Op::LinkDel, 1, Errno::EBUSY).arm();
+    let err = attach(&host, &guest, &plan).unwrap_err();
+    drop(armed);
+    let Error::RollbackFailed { error, rollback } = &err else {
+        panic!("not RollbackFailed: {err:?}");
+    };
+    assert_eq!((error.errno(), rollback.errno()), (Errno::EIO, Errno::EBUSY));
+    assert_eq!(err.errno(), Errno::EIO, "the cause stands for the whole");
+    let text = err.to_string();
+    assert!(
+        text.contains("cannot add address 10.44.0.2/24")
+            && text.contains("undoing what it made failed too")
+            && text.contains("Device or resource busy"),
+        "{text}"
+    );
+    // What the report says is true: the host end is left, the bridge (deleted after it) is not.
+    let left = sandbox.link_names(&sandbox.host_name());
+    assert!(
+        left.iter().any(|name| name.starts_with("veth1pl") || name.starts_with("pw")),
+        "{left:?}"
+    );
+    assert!(!left.contains(&"br-rf".to_string()), "{left:?}");
+}
