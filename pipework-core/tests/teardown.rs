@@ -6,16 +6,21 @@ mod common;
 use common::Sandbox;
 use nix::errno::Errno;
 use pipework_core::{
-    AttachPlan, Error, Handle, IpNet, MacvlanMode, Route, Veth, attach, error::Op, fault::Faults,
+    AttachPlan, Attachment, Error, Handle, IpNet, MacvlanMode, Route, Veth, attach, error::Op,
+    fault::Faults,
 };
 
 fn net(text: &str) -> IpNet {
     text.parse().unwrap()
 }
 
-/// A guest with a default route of its own on eth0 (like Docker's), which an attach with a
-/// gateway replaces; returns the guest's namespace name.
-fn guest_with_replaced_default(sandbox: &mut Sandbox, host: &Handle) -> String {
+/// A guest with a default route of its own on eth0 (like Docker's), attached to bridge
+/// `bridge` with a gateway that replaces it: the guest's name, its handle and the attachment.
+fn attached_over_a_default_route(
+    sandbox: &mut Sandbox,
+    host: &Handle,
+    bridge: &str,
+) -> (String, Handle, Attachment) {
     let g = sandbox.add_guest("g");
     let guest = sandbox.guest(&g);
     let guest_handle = Handle::new(&guest.namespace).unwrap();
@@ -25,7 +30,12 @@ fn guest_with_replaced_default(sandbox: &mut Sandbox, host: &Handle) -> String {
     guest_handle.link_set_up(eth0.index).unwrap();
     host.link_set_up("pre0h").unwrap();
     guest_handle.route_add(&Route::default_via("172.17.0.1".parse().unwrap(), eth0.index)).unwrap();
-    g
+    let plan = AttachPlan::bridge(bridge)
+        .address(net("10.41.0.2/24"))
+        .gateway("10.41.0.1".parse().unwrap());
+    let attachment = attach(host, &guest, &plan).unwrap();
+    assert_eq!(sandbox.ip_json(&g, &["route", "show", "default"])[0]["dev"], "eth1");
+    (g, guest_handle, attachment)
 }
 
 #[test]
@@ -33,14 +43,7 @@ fn guest_with_replaced_default(sandbox: &mut Sandbox, host: &Handle) -> String {
 fn a_failed_step_in_the_middle_of_a_detach_skips_no_other_step() {
     let mut sandbox = Sandbox::new();
     let host = sandbox.host_handle();
-    let g = guest_with_replaced_default(&mut sandbox, &host);
-    let guest = sandbox.guest(&g);
-    let guest_handle = Handle::new(&guest.namespace).unwrap();
-    let plan = AttachPlan::bridge("br-td")
-        .address(net("10.41.0.2/24"))
-        .gateway("10.41.0.1".parse().unwrap());
-    let attachment = attach(&host, &guest, &plan).unwrap();
-    assert_eq!(sandbox.ip_json(&g, &["route", "show", "default"])[0]["dev"], "eth1");
+    let (g, guest_handle, attachment) = attached_over_a_default_route(&mut sandbox, &host, "br-td");
 
     // The middle step (removing the bridge, after the host end) fails; the route restore
     // after it still runs.
@@ -69,13 +72,7 @@ fn a_failed_step_in_the_middle_of_a_detach_skips_no_other_step() {
 fn every_failure_of_a_detach_is_reported_in_order() {
     let mut sandbox = Sandbox::new();
     let host = sandbox.host_handle();
-    let g = guest_with_replaced_default(&mut sandbox, &host);
-    let guest = sandbox.guest(&g);
-    let guest_handle = Handle::new(&guest.namespace).unwrap();
-    let plan = AttachPlan::bridge("br-tf")
-        .address(net("10.42.0.2/24"))
-        .gateway("10.42.0.1".parse().unwrap());
-    let attachment = attach(&host, &guest, &plan).unwrap();
+    let (g, guest_handle, attachment) = attached_over_a_default_route(&mut sandbox, &host, "br-tf");
     let armed =
         Faults::new().fail(Op::LinkDel, 1, Errno::EIO).fail(Op::RouteAdd, 1, Errno::EBUSY).arm();
     let err = attachment.detach(&host, Some(&guest_handle)).unwrap_err();
