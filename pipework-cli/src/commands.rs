@@ -150,13 +150,8 @@ fn print_plan(
     }
     println!("dry run: nothing will be changed");
     println!("guest: {guest}");
-    println!(
-        "host interface {}: {:?}{}",
-        detected.name,
-        detected.kind,
-        if detected.link.is_none() { " (to create)" } else { "" }
-    );
-    println!("host side: {:?}", plan.host);
+    println!("host interface {}: {}", detected.name, detected.kind);
+    println!("host side: {}", plan.host);
     println!("guest interface: {}", plan.guest_ifname);
     let list =
         |items: Vec<String>| if items.is_empty() { "none".to_string() } else { items.join(", ") };
@@ -167,6 +162,15 @@ fn print_plan(
     }
     if let Some(mtu) = plan.mtu {
         println!("mtu: {mtu}");
+    }
+    if let Some(vlan) = plan.vlan {
+        println!("vlan: {vlan} ({})", plan.vlan_protocol);
+    }
+    if let Some(shim) = plan.host_shim {
+        println!("host shim: {shim}");
+    }
+    if let Some(spec) = &plan.dhcp {
+        println!("dhcp: {}", spec.client.program().unwrap_or("pipework's own client"));
     }
     Ok(())
 }
@@ -267,22 +271,30 @@ pub fn tipc(request: &TipcRequest) -> Result<(), Error> {
     Ok(())
 }
 
+/// How a route/rule/tc form was carried out.
+pub enum Passed {
+    /// Done with netlink by pipework itself.
+    Natively,
+    /// Run by `ip` or `tc`, which ended with this status.
+    Program(ExitStatus),
+}
+
 /// Runs a route/rule/tc form inside the guest: common `route` forms natively, the rest by `ip`/`tc`.
-pub fn passthrough(tool: Tool, target: &str, args: &[String]) -> Result<ExitStatus, Error> {
+pub fn passthrough(tool: Tool, target: &str, args: &[String]) -> Result<Passed, Error> {
     let guest = resolve(target)?;
     if tool == Tool::Route
         && let Some(typed) = TypedRoute::parse(args)
     {
         let handle = Handle::new(&guest.namespace)?;
         typed.apply(&handle)?;
-        return Ok(std::os::unix::process::ExitStatusExt::from_raw(0));
+        return Ok(Passed::Natively);
     }
     let (program, prefix): (&str, &[&str]) = match tool {
         Tool::Route => ("ip", &["route"]),
         Tool::Rule => ("ip", &["rule"]),
         Tool::Tc => ("tc", &[]),
     };
-    run_in(&guest.namespace, program, prefix, args)
+    run_in(&guest.namespace, program, prefix, args).map(Passed::Program)
 }
 
 fn run_in(
@@ -296,7 +308,7 @@ fn run_in(
     log::info!("running {program} {} {} in {namespace}", prefix.join(" "), args.join(" "));
     command
         .status()
-        .map_err(|err| Error::io(Op::Attach, format!("run {program} in {namespace}"), &err))
+        .map_err(|err| Error::io(Op::RunProgram, format!("{program} in {namespace}"), &err))
 }
 
 /// `add|del|replace default|PREFIX [via GW] [dev IF] [table N] [metric N]`, done with netlink.
@@ -377,17 +389,7 @@ fn describe(attachment: &Attachment) -> String {
         "{who} {} on {} ({}) via {}: {} mac {} mtu {}{}",
         attachment.plan.guest_ifname,
         attachment.plan.host.host_interface(),
-        match &attachment.plan.host {
-            pipework_core::HostSide::Bridge { .. } => "bridge".to_string(),
-            pipework_core::HostSide::Macvlan { mode, tap, .. } =>
-                format!("{} {mode}", if *tap { "macvtap" } else { "macvlan" }),
-            pipework_core::HostSide::Physical { .. } => "moved device".to_string(),
-            pipework_core::HostSide::OvsBridge { .. } => "Open vSwitch bridge".to_string(),
-            pipework_core::HostSide::Ipvlan { mode, .. } => format!("ipvlan {mode}"),
-            pipework_core::HostSide::Dummy { .. } => "dummy".to_string(),
-            pipework_core::HostSide::Ipoib { .. } => "IPoIB child".to_string(),
-            _ => "other".to_string(),
-        },
+        attachment.plan.host.kind_name(),
         if attachment.host_ifname.is_empty() { "-" } else { &attachment.host_ifname },
         if addresses.is_empty() { "no address".to_string() } else { addresses.join(", ") },
         attachment.mac.map(|m| m.to_string()).unwrap_or_else(|| "-".into()),

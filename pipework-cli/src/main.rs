@@ -53,7 +53,8 @@ fn main() -> ExitCode {
         Request::Tipc(tipc) => commands::tipc(tipc),
         Request::Passthrough { tool, guest, args } => {
             match commands::passthrough(*tool, guest, args) {
-                Ok(status) => return ExitCode::from(status.code().unwrap_or(1).clamp(0, 255) as u8),
+                Ok(commands::Passed::Natively) => Ok(()),
+                Ok(commands::Passed::Program(status)) => return program_exit(status),
                 Err(err) => Err(err),
             }
         }
@@ -65,6 +66,14 @@ fn main() -> ExitCode {
             exit_code(&err)
         }
     }
+}
+
+/// The exit status of `ip` or `tc` as a shell gives it: its own code, or 128 and the signal
+/// that ended it.
+fn program_exit(status: std::process::ExitStatus) -> ExitCode {
+    use std::os::unix::process::ExitStatusExt;
+    let code = status.code().or(status.signal().map(|signal| 128 + signal)).unwrap_or(1);
+    ExitCode::from(code.clamp(0, 255) as u8)
 }
 
 /// 2 for arguments that are wrong in themselves, 1 for everything the system refused.

@@ -276,7 +276,10 @@ fn dry_run_and_verbose() {
     let before = (sandbox.state(&sandbox.host_name()), sandbox.state(&g));
     let out = cli.ok(&["br1", &g, "10.1.0.2/24@10.1.0.1", "--dry-run"]);
     assert!(
-        out.contains("dry run") && out.contains("NewLinuxBridge") && out.contains("10.1.0.2/24"),
+        out.contains("dry run")
+            && out.contains("host interface br1: a new Linux bridge")
+            && out.contains("host side: bridge br1")
+            && out.contains("10.1.0.2/24"),
         "{out}"
     );
     let out = cli.ok(&["br1", &g, "10.1.0.2/24", "--dry-run", "--json"]);

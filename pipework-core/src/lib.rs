@@ -15,6 +15,8 @@
 //! # Ok::<(), pipework_core::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod addr;
 pub mod announce;
 pub mod attach;

@@ -1,6 +1,7 @@
 //! The exception classes of `pipework`, and the conversion of core errors into them.
 //!
-//! Every class derives from `PipeworkError(OSError)`, so `.errno` and `.strerror` are there;
+//! Every class derives from `PipeworkError(OSError)`, so `.errno` and `.strerror` are there
+//! (and `.code`, pyroute2's name for the errno);
 //! `InvalidArgument` is also a `ValueError` and `MissingCapability` a `PermissionError`.
 //! The classes are made with `type(...)` at import because pyo3's `create_exception!`
 //! allows one base only.
@@ -58,6 +59,14 @@ fn make_types(py: Python<'_>) -> PyResult<Vec<Py<PyType>>> {
         let namespace = PyDict::new(py);
         namespace.set_item("__module__", "pipework")?;
         namespace.set_item("__doc__", doc)?;
+        if made.is_empty() {
+            // `.code`: pyroute2's name for the errno, so code written against it keeps working.
+            let errno = py.import("operator")?.getattr("attrgetter")?.call1(("errno",))?;
+            let options = PyDict::new(py);
+            options.set_item("doc", "The errno, as pyroute2's NetlinkError.code.")?;
+            let property = py.import("builtins")?.getattr("property")?;
+            namespace.set_item("code", property.call((errno,), Some(&options))?)?;
+        }
         let class = type_of.call1((name, bases, namespace))?.cast_into::<PyType>()?;
         made.push(class.unbind());
     }

@@ -37,12 +37,15 @@ def test_the_hierarchy() -> None:
     # Constructed by hand they behave like any OSError.
     err = pipework.DhcpError(errno.ETIMEDOUT, "no DHCPOFFER")
     assert err.errno == errno.ETIMEDOUT and err.strerror == "no DHCPOFFER"
+    # pyroute2's name for the errno.
+    assert err.code == errno.ETIMEDOUT
 
 
 def test_not_found_is_enoent(sandbox_host: Namespace) -> None:
     with pytest.raises(pipework.NotFound) as caught:
         Namespace.from_pid(2**22 + 12345)
     assert caught.value.errno == errno.ENOENT and "process" in str(caught.value)
+    assert caught.value.code == errno.ENOENT
     with pytest.raises(pipework.NotFound) as caught:
         sandbox_host.link("missing0")
     assert caught.value.errno == errno.ENOENT

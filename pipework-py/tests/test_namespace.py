@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import subprocess
 import threading
 
@@ -20,9 +21,15 @@ def listed(name: str) -> bool:
     return name in {line.split()[0] for line in out.stdout.splitlines() if line}
 
 
-def test_version_is_the_crate_version() -> None:
+def test_version_is_the_crate_version_in_pep_440() -> None:
     assert pipework.__version__ == pipework._native.__version__
     assert pipework.__version__.count(".") == 2
+    # PEP 440's canonical form (its appendix B), what pip and packaging accept.
+    canonical = (
+        r"([1-9][0-9]*!)?(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*((a|b|rc)(0|[1-9][0-9]*))?"
+        r"(\.post(0|[1-9][0-9]*))?(\.dev(0|[1-9][0-9]*))?(\+[a-z0-9]+(\.[a-z0-9]+)*)?"
+    )
+    assert re.fullmatch(canonical, pipework.__version__), pipework.__version__
 
 
 def test_create_named_is_ip_netns_add_and_the_with_block_deletes_it() -> None:

@@ -40,6 +40,22 @@ pub enum HostKind {
     NewDummy,
 }
 
+/// In words, as `pipework --dry-run` prints it: `an existing Linux bridge`, `a new dummy`...
+impl std::fmt::Display for HostKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            HostKind::LinuxBridge => "an existing Linux bridge",
+            HostKind::OvsBridge => "an existing Open vSwitch bridge",
+            HostKind::Ipoib => "an existing IPoIB device",
+            HostKind::Loopback => "the loopback device",
+            HostKind::Physical => "an existing device",
+            HostKind::NewLinuxBridge => "a new Linux bridge (created by the attach)",
+            HostKind::NewOvsBridge => "a new Open vSwitch bridge (created by the attach)",
+            HostKind::NewDummy => "a new dummy (created in the guest)",
+        })
+    }
+}
+
 /// How the caller wants a host interface used, beyond what detection says.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostChoice {

@@ -92,6 +92,41 @@ impl HostSide {
     }
 }
 
+impl HostSide {
+    /// What the guest's interface hangs off, in a few words (`bridge`, `macvlan private`,
+    /// `moved device`, `ipvlan l2`...), without the host interface's name.
+    pub fn kind_name(&self) -> String {
+        match self {
+            HostSide::Bridge { .. } => "bridge".into(),
+            HostSide::Macvlan { mode, tap, .. } => {
+                format!("{} {mode}", if *tap { "macvtap" } else { "macvlan" })
+            }
+            HostSide::Physical { .. } => "moved device".into(),
+            HostSide::OvsBridge { .. } => "Open vSwitch bridge".into(),
+            HostSide::Ipvlan { mode, flag: IpvlanFlag::Bridge, .. } => format!("ipvlan {mode}"),
+            HostSide::Ipvlan { mode, flag, .. } => format!("ipvlan {mode} {flag}"),
+            HostSide::Dummy { .. } => "dummy".into(),
+            HostSide::Ipoib { .. } => "IPoIB child".into(),
+        }
+    }
+}
+
+/// In words: `bridge br1`, `macvlan private on eth2`, `moved device eth4`, `dummy`...
+impl std::fmt::Display for HostSide {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = self.kind_name();
+        match self {
+            HostSide::Bridge { name } | HostSide::OvsBridge { name } => write!(f, "{kind} {name}"),
+            HostSide::Physical { device } => write!(f, "{kind} {device}"),
+            HostSide::Dummy { .. } => write!(f, "{kind} in the guest"),
+            HostSide::Ipoib { pkey: Some(pkey), .. } => {
+                write!(f, "{kind} on {} with P_Key {pkey:#06x}", self.host_interface())
+            }
+            _ => write!(f, "{kind} on {}", self.host_interface()),
+        }
+    }
+}
+
 /// Everything an attach should do, validated before anything changes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttachPlan {

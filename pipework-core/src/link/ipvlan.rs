@@ -76,6 +76,16 @@ impl fmt::Display for IpvlanMode {
     }
 }
 
+impl fmt::Display for IpvlanFlag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IpvlanFlag::Bridge => "bridge",
+            IpvlanFlag::Private => "private",
+            IpvlanFlag::Vepa => "vepa",
+        })
+    }
+}
+
 impl From<IpvlanMode> for IpVlanMode {
     fn from(mode: IpvlanMode) -> Self {
         match mode {

@@ -48,6 +48,10 @@ class PipeworkError(OSError):
     argument) and ``str()`` names the operation, the object and the cause.
     """
 
+    @property
+    def code(self) -> int | None:
+        """The errno, as pyroute2's ``NetlinkError.code``."""
+
 class NotFound(PipeworkError):
     """Something the operation needs does not exist (``ENOENT``, ``ENODEV``)."""
 
