@@ -44,8 +44,9 @@ pub use crate::{
     error::{Category, Error, Op, Result},
     handle::Handle,
     link::{
-        Bridge, BridgeVlan, Dummy, IpoibChild, IpoibMode, Ipvlan, IpvlanFlag, IpvlanMode, Link,
-        LinkRef, Macvlan, MacvlanMode, OperState, Veth, Vlan, VlanProtocol, Vxlan,
+        Bridge, BridgeVlan, Dummy, GenericLink, IpoibChild, IpoibMode, Ipvlan, IpvlanFlag,
+        IpvlanMode, Link, LinkRef, Macvlan, MacvlanMode, OperState, Veth, Vlan, VlanProtocol,
+        Vxlan,
     },
     mac::MacAddr,
     netns::{Namespace, NamespaceId, NamespaceOrigin},

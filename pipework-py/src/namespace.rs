@@ -356,13 +356,12 @@ impl PyNamespace {
                 veth = veth.peer_mac(MacAddr::parse(mac)?);
             }
             if let Some(master) = master {
-                veth = veth.master(h.link(master)?.index);
+                veth = veth.master(master);
             }
             if up {
                 veth = veth.up();
             }
-            veth.add(h)?;
-            h.link(ifname)
+            veth.add(h)
         })
         .map(Link)
     }

@@ -47,30 +47,24 @@ pub(super) fn attach(
         host.link_set_up(parent.index)?;
     }
     let name = ipoib_child_name(&parent.name, *pkey, &guest.naming_key());
-    let mut child = IpoibChild::new(&name, parent.index)?;
+    let mut builder = IpoibChild::new(&name, parent.index)?;
     if let Some(pkey) = pkey {
-        child = child.pkey(*pkey)?;
+        builder = builder.pkey(*pkey)?;
     }
     if let Some(mode) = mode {
-        child = child.mode(*mode);
+        builder = builder.mode(*mode);
     }
     if let Some(umcast) = umcast {
-        child = child.umcast(*umcast);
+        builder = builder.umcast(*umcast);
     }
     log::info!("creating IPoIB child {name} of {} and moving it into the guest", parent.name);
-    child.add(host)?;
+    let child = builder.add(host)?;
     if let Err(err) =
-        host.link_set_namespace(name.as_str(), &guest.namespace, &plan.guest_ifname, plan.mtu, None)
+        host.link_set_namespace(child.index, &guest.namespace, &plan.guest_ifname, plan.mtu, None)
     {
-        return Err(err.rolled_back(host.link_del(name.as_str())));
+        return Err(err.rolled_back(host.link_del(child.index)));
     }
-    finish_in_guest(
-        host,
-        guest_handle,
-        guest,
-        plan,
-        (Some(&parent), &["ipoib"]),
-        Ok(()),
-        |_| Ok(()),
-    )
+    let ifname = plan.guest_ifname.as_str();
+    let moved = guest_handle.link(ifname).map_err(|e| e.rolled_back(guest_handle.link_del(ifname)));
+    finish_in_guest(host, guest_handle, guest, plan, (Some(&parent), &["ipoib"]), moved, |_| Ok(()))
 }

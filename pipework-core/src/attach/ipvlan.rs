@@ -21,7 +21,7 @@ pub(super) fn attach(
     let parent = usable_parent(host, parent_name)?;
     let child = Ipvlan::new(&plan.guest_ifname, parent.index, mode)?
         .flag(flag)
-        .namespace(&guest.namespace)
+        .namespace_of(guest_handle)
         .mtu(plan.mtu.unwrap_or(parent.mtu));
     log::info!("creating ipvlan {} on {parent_name} (mode {mode}) in the guest", plan.guest_ifname);
     let added = child.add(host);

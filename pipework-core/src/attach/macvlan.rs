@@ -25,7 +25,7 @@ pub(super) fn attach(
 ) -> Result<Attachment> {
     let parent = usable_parent(host, parent_name)?;
     let mut child = Macvlan::new(&plan.guest_ifname, parent.index, mode)?
-        .namespace(&guest.namespace)
+        .namespace_of(guest_handle)
         .mtu(plan.mtu.unwrap_or(parent.mtu));
     if tap {
         child = child.tap();
@@ -82,9 +82,8 @@ fn add_shim(
 ) -> Result<Shim> {
     let name = ifname::hashed("pws", &[&parent.name, &plan.guest_ifname, &guest.naming_key()]);
     log::info!("creating host shim {name} on {} with {address}", parent.name);
-    Macvlan::new(&name, parent.index, MacvlanMode::Bridge)?.add(host)?;
+    let link = Macvlan::new(&name, parent.index, MacvlanMode::Bridge)?.add(host)?;
     let built = (|| -> Result<Shim> {
-        let link = host.link(name.as_str())?;
         host.addr_add(link.index, address)?;
         host.link_set_up(link.index)?;
         let mut routes = Vec::new();
@@ -95,7 +94,7 @@ fn add_shim(
         }
         Ok(Shim { name: name.clone(), index: link.index, address, routes })
     })();
-    built.map_err(|err| err.rolled_back(host.link_del(name.as_str())))
+    built.map_err(|err| err.rolled_back(host.link_del(link.index)))
 }
 
 /// Deletes the guest's child (when the guest still exists) and the shim, each even when the

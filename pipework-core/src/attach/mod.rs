@@ -131,22 +131,23 @@ fn finish_in_guest(
     guest: &Guest,
     plan: &AttachPlan,
     (host_link, kinds): (Option<&Link>, &[&str]),
-    added: Result<()>,
+    added: Result<Link>,
     extra: impl FnOnce(&mut Attachment) -> Result<()>,
 ) -> Result<Attachment> {
-    if let Err(err) = added {
-        if err.errno() != nix::errno::Errno::EEXIST {
-            return Err(err);
+    let guest_link = match added {
+        Ok(link) => link,
+        Err(err) if err.errno() == nix::errno::Errno::EEXIST => {
+            return already_in_guest(host, guest_handle, guest, plan, host_link, kinds);
         }
-        return already_in_guest(host, guest_handle, guest, plan, host_link, kinds);
-    }
-    let made = guest_handle.link(plan.guest_ifname.as_str()).and_then(|guest_link| {
+        Err(err) => return Err(err),
+    };
+    let made = (|| -> Result<Attachment> {
         let setup = ip::setup(guest_handle, guest, &guest_link, plan)?;
         let mut attachment = Attachment::created(plan, host, guest, host_link, &guest_link, setup);
         extra(&mut attachment)?;
         Ok(attachment)
-    });
-    made.map_err(|err| err.rolled_back(guest_handle.link_del(plan.guest_ifname.as_str())))
+    })();
+    made.map_err(|err| err.rolled_back(guest_handle.link_del(guest_link.index)))
 }
 
 /// Collects the failures of undoing what a failed attach of `plan` had made.

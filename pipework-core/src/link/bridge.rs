@@ -1,22 +1,22 @@
 //! Linux bridges: created when missing, brought up, deleted.
 
-use rtnetlink::{LinkBridge, packet_route::RouteNetlinkMessage};
+use rtnetlink::LinkBridge;
 
-use super::{Link, validate_ifname};
+use super::{Birth, Link, birth_setters, index_in, validate_ifname};
 use crate::{
     error::{Error, Op, Result},
-    handle::{Create, Handle},
+    handle::Handle,
 };
 
 /// The alias pipework gives the bridges it creates, so any later detach knows it may remove them.
 pub const PIPEWORK_ALIAS: &str = "created by pipework";
 
-/// A Linux bridge by name, with the settings pipework gives one it creates.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bridge {
+/// A Linux bridge by name, with the settings it is created with.
+#[derive(Debug, Clone)]
+pub struct Bridge<'a> {
     name: String,
-    mtu: Option<u32>,
     vlan_filtering: bool,
+    birth: Birth<'a>,
 }
 
 /// The bridge after [`Bridge::ensure`]: what the kernel reports and whether it was created now.
@@ -28,17 +28,11 @@ pub struct EnsuredBridge {
     pub created: bool,
 }
 
-impl Bridge {
+impl<'a> Bridge<'a> {
     /// A bridge named `name`; the name is checked against the kernel's rules.
     pub fn new(name: &str) -> Result<Self> {
         validate_ifname("bridge name", name)?;
-        Ok(Bridge { name: name.to_string(), mtu: None, vlan_filtering: false })
-    }
-
-    /// The MTU to give the bridge if it is created (the kernel's default otherwise).
-    pub fn mtu(mut self, mtu: u32) -> Self {
-        self.mtu = Some(mtu);
-        self
+        Ok(Bridge { name: name.to_string(), vlan_filtering: false, birth: Birth::default() })
     }
 
     /// Creates the bridge with VLAN filtering on (an existing bridge is left as it is).
@@ -47,36 +41,42 @@ impl Bridge {
         self
     }
 
+    // An existing bridge found by `ensure` keeps its own.
+    birth_setters!(mac);
+
     /// The bridge's name.
     pub fn name(&self) -> &str {
         &self.name
     }
 
-    /// Creates the bridge if it is missing and brings it up; an existing non-bridge is an error.
+    /// Creates the bridge in one request and returns it as the kernel made it.
+    ///
+    /// Equivalent to: `ip link add NAME [address MAC] [mtu M] [up] type bridge [vlan_filtering 1]`.
+    pub fn add(&self, handle: &Handle) -> Result<Link> {
+        let mut message = LinkBridge::new(&self.name);
+        if self.vlan_filtering {
+            message = message.vlan_filtering(true);
+        }
+        let message = self.birth.apply(message, &|link| index_in(handle, link))?.build();
+        self.birth.create(handle, message, &self.name, &format_args!("bridge {}", self.name))
+    }
+
+    /// Creates the bridge (up) if it is missing, or brings the existing one up; an existing
+    /// non-bridge is an error. It looks in the handle's namespace.
     ///
     /// A bridge created here carries the alias [`PIPEWORK_ALIAS`].
     /// Equivalent to: `ip link add NAME up type bridge [vlan_filtering 1]; ip link set NAME alias "created by pipework"`.
     pub fn ensure(&self, handle: &Handle) -> Result<EnsuredBridge> {
+        self.birth.check_ensure(handle, &self.name)?;
         if let Some(link) = handle.link_get(self.name.as_str())? {
             return self.adopt(handle, link);
         }
-        let mut message = LinkBridge::new(&self.name).up();
-        if let Some(mtu) = self.mtu {
-            message = message.mtu(mtu);
-        }
-        if self.vlan_filtering {
-            message = message.vlan_filtering(true);
-        }
-        match handle.change(
-            RouteNetlinkMessage::NewLink(message.build()),
-            Create::Exclusive,
-            Op::LinkAdd,
-            &format_args!("bridge {}", self.name),
-        ) {
-            Ok(()) => {
+        match self.clone().up().add(handle) {
+            Ok(mut link) => {
                 // The kernel ignores IFLA_IFALIAS when it creates a link.
-                handle.link_set_alias(self.name.as_str(), PIPEWORK_ALIAS)?;
-                Ok(EnsuredBridge { link: handle.link(self.name.as_str())?, created: true })
+                handle.link_set_alias(link.index, PIPEWORK_ALIAS)?;
+                link.alias = Some(PIPEWORK_ALIAS.to_string());
+                Ok(EnsuredBridge { link, created: true })
             }
             // Someone else created it between our lookup and our request.
             Err(err) if err.errno() == nix::errno::Errno::EEXIST => {

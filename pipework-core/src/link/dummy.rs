@@ -2,14 +2,13 @@
 
 use rtnetlink::{LinkDummy, packet_route::link::LinkMessage};
 
-use super::{Birth, birth_setters, create, validate_ifname};
-use crate::{error::Result, handle::Handle, mac::MacAddr};
+use super::{Birth, Link, Resolve, birth_setters, index_in, validate_ifname};
+use crate::{error::Result, handle::Handle};
 
 /// A dummy interface to create.
 #[derive(Debug, Clone)]
 pub struct Dummy<'a> {
     name: String,
-    mac: Option<MacAddr>,
     birth: Birth<'a>,
 }
 
@@ -17,30 +16,21 @@ impl<'a> Dummy<'a> {
     /// A dummy named `name`; the name is checked.
     pub fn new(name: &str) -> Result<Self> {
         validate_ifname("dummy ifname", name)?;
-        Ok(Dummy { name: name.to_string(), mac: None, birth: Birth::default() })
+        Ok(Dummy { name: name.to_string(), birth: Birth::default() })
     }
 
-    /// The hardware address (a random one when not set).
-    pub fn mac(mut self, mac: MacAddr) -> Self {
-        self.mac = Some(mac);
-        self
-    }
-
-    birth_setters!();
+    birth_setters!(mac);
 
     /// The RTM_NEWLINK request that creates this dummy.
-    pub(crate) fn message(&self) -> LinkMessage {
-        let mut message = LinkDummy::new(&self.name);
-        if let Some(mac) = self.mac {
-            message = message.address(mac.octets().to_vec());
-        }
-        self.birth.apply(message).build()
+    fn message(&self, index: Resolve<'_>) -> Result<LinkMessage> {
+        Ok(self.birth.apply(LinkDummy::new(&self.name), index)?.build())
     }
 
-    /// Creates the dummy in one request.
+    /// Creates the dummy in one request and returns it as the kernel made it.
     ///
-    /// Equivalent to: `ip link add NAME [address MAC] [mtu M] [up] type dummy`.
-    pub fn add(&self, handle: &Handle) -> Result<()> {
-        create(handle, self.message(), &format_args!("dummy {}", self.name))
+    /// Equivalent to: `ip link add NAME [address MAC] [mtu M] [master BR] [up] type dummy`.
+    pub fn add(&self, handle: &Handle) -> Result<Link> {
+        let message = self.message(&|link| index_in(handle, link))?;
+        self.birth.create(handle, message, &self.name, &format_args!("dummy {}", self.name))
     }
 }

@@ -8,7 +8,7 @@ use rtnetlink::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Birth, birth_setters, create, validate_ifname};
+use super::{Birth, Link, LinkRef, Resolve, birth_setters, index_in, validate_ifname};
 use crate::{
     error::{Error, Result},
     handle::Handle,
@@ -76,7 +76,7 @@ pub fn ipoib_child_name(parent: &str, pkey: Option<u16>, key: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct IpoibChild<'a> {
     name: String,
-    parent: u32,
+    parent: LinkRef,
     pkey: Option<u16>,
     mode: Option<IpoibMode>,
     umcast: Option<bool>,
@@ -84,12 +84,12 @@ pub struct IpoibChild<'a> {
 }
 
 impl<'a> IpoibChild<'a> {
-    /// A child named `name` of the IPoIB link with index `parent`; the name is checked.
-    pub fn new(name: &str, parent: u32) -> Result<Self> {
+    /// A child named `name` of IPoIB link `parent`; the name is checked.
+    pub fn new(name: &str, parent: impl Into<LinkRef>) -> Result<Self> {
         validate_ifname("ipoib ifname", name)?;
         Ok(IpoibChild {
             name: name.to_string(),
-            parent,
+            parent: parent.into(),
             pkey: None,
             mode: None,
             umcast: None,
@@ -119,8 +119,8 @@ impl<'a> IpoibChild<'a> {
     birth_setters!();
 
     /// The RTM_NEWLINK request that creates this child.
-    pub(crate) fn message(&self) -> LinkMessage {
-        let mut message = LinkIpoib::new(&self.name).link(self.parent);
+    fn message(&self, index: Resolve<'_>) -> Result<LinkMessage> {
+        let mut message = LinkIpoib::new(&self.name).link(index(&self.parent)?);
         if let Some(pkey) = self.pkey {
             message = message.pkey(pkey);
         }
@@ -130,23 +130,21 @@ impl<'a> IpoibChild<'a> {
         if let Some(umcast) = self.umcast {
             message = message.umcast(umcast.into());
         }
-        self.birth.apply(message).build()
+        Ok(self.birth.apply(message, index)?.build())
     }
 
-    /// Creates the child in one request.
+    /// Creates the child in one request and returns it as the kernel made it.
     ///
     /// The kernel answers ENODEV when the parent is not an IPoIB device and EOPNOTSUPP when it
     /// has no IPoIB support (module `ib_ipoib`).
     /// Equivalent to: `ip link add link PARENT name NAME type ipoib [pkey P] [mode M] [umcast U]`.
-    pub fn add(&self, handle: &Handle) -> Result<()> {
-        create(
-            handle,
-            self.message(),
-            &format_args!(
-                "ipoib {} on link #{} (needs an InfiniBand parent and the ib_ipoib module)",
-                self.name, self.parent
-            ),
-        )
+    pub fn add(&self, handle: &Handle) -> Result<Link> {
+        let message = self.message(&|link| index_in(handle, link))?;
+        let what = format_args!(
+            "ipoib {} on {} (needs an InfiniBand parent and the ib_ipoib module)",
+            self.name, self.parent
+        );
+        self.birth.create(handle, message, &self.name, &what)
     }
 }
 
@@ -171,7 +169,7 @@ mod tests {
             .unwrap()
             .mode(IpoibMode::Connected)
             .umcast(true);
-        let message = child.message();
+        let message = child.message(&super::super::by_index).unwrap();
         assert_eq!(
             message.attributes,
             vec![
@@ -211,7 +209,8 @@ mod tests {
 
     #[test]
     fn unset_options_are_left_to_the_kernel() {
-        let message = IpoibChild::new("ib0.42", 2).unwrap().message();
+        let message =
+            IpoibChild::new("ib0.42", 2).unwrap().message(&super::super::by_index).unwrap();
         let bytes = emitted(&message);
         // Only IFLA_INFO_KIND inside IFLA_LINKINFO: no IFLA_INFO_DATA nest at all.
         assert_eq!(

@@ -8,7 +8,7 @@ use rtnetlink::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Birth, birth_setters, create, validate_ifname};
+use super::{Birth, Link, LinkRef, Resolve, birth_setters, index_in, validate_ifname};
 use crate::{
     error::{Error, Result},
     handle::Handle,
@@ -106,21 +106,29 @@ impl From<IpvlanFlag> for IpVlanFlags {
     }
 }
 
-/// An ipvlan link to create on a parent.
+/// An ipvlan link to create on a parent. It has no MAC of its own: it always has its
+/// parent's.
 #[derive(Debug, Clone)]
 pub struct Ipvlan<'a> {
     name: String,
-    parent: u32,
+    parent: LinkRef,
     mode: IpvlanMode,
     flag: Option<IpvlanFlag>,
     birth: Birth<'a>,
 }
 
 impl<'a> Ipvlan<'a> {
-    /// An ipvlan named `name` on the link with index `parent`, in `mode`; the name is checked.
-    pub fn new(name: &str, parent: u32, mode: IpvlanMode) -> Result<Self> {
+    /// An ipvlan named `name` on link `parent` (in the handle's namespace), in `mode`; the
+    /// name is checked.
+    pub fn new(name: &str, parent: impl Into<LinkRef>, mode: IpvlanMode) -> Result<Self> {
         validate_ifname("ipvlan ifname", name)?;
-        Ok(Ipvlan { name: name.to_string(), parent, mode, flag: None, birth: Birth::default() })
+        Ok(Ipvlan {
+            name: name.to_string(),
+            parent: parent.into(),
+            mode,
+            flag: None,
+            birth: Birth::default(),
+        })
     }
 
     /// How guests on the same parent may talk to each other (the kernel's bridge when not set).
@@ -132,19 +140,21 @@ impl<'a> Ipvlan<'a> {
     birth_setters!();
 
     /// The RTM_NEWLINK request that creates this link.
-    pub(crate) fn message(&self) -> LinkMessage {
-        let mut message = LinkIpVlan::new(&self.name, self.parent, self.mode.into());
+    fn message(&self, index: Resolve<'_>) -> Result<LinkMessage> {
+        let mut message = LinkIpVlan::new(&self.name, index(&self.parent)?, self.mode.into());
         if let Some(flag) = self.flag {
             message = message.flag(flag.into());
         }
-        self.birth.apply(message).build()
+        Ok(self.birth.apply(message, index)?.build())
     }
 
-    /// Creates the link in one request.
+    /// Creates the link in one request and returns it as the kernel made it.
     ///
     /// Equivalent to: `ip link add link PARENT name NAME [netns NS] [mtu M] type ipvlan mode MODE [FLAG]`.
-    pub fn add(&self, handle: &Handle) -> Result<()> {
-        create(handle, self.message(), &format_args!("ipvlan {} ({})", self.name, self.mode))
+    pub fn add(&self, handle: &Handle) -> Result<Link> {
+        let message = self.message(&|link| index_in(handle, link))?;
+        let what = format_args!("ipvlan {} ({})", self.name, self.mode);
+        self.birth.create(handle, message, &self.name, &what)
     }
 }
 
@@ -155,7 +165,7 @@ mod tests {
     use super::*;
 
     fn bytes_of(ipvlan: &Ipvlan) -> Vec<u8> {
-        let message = ipvlan.message();
+        let message = ipvlan.message(&super::super::by_index).unwrap();
         let mut bytes = vec![0; message.buffer_len()];
         message.emit(&mut bytes);
         bytes

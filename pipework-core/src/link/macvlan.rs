@@ -1,23 +1,14 @@
 //! macvlan and macvtap children of a parent device, created directly inside their namespace.
 
-use std::{
-    fmt,
-    os::fd::{AsFd, AsRawFd},
-    str::FromStr,
-};
+use std::{fmt, str::FromStr};
 
-use rtnetlink::{
-    LinkMacVlan, LinkMacVtap, LinkMessageBuilder,
-    packet_route::{RouteNetlinkMessage, link::MacVlanMode as KernelMode},
-};
+use rtnetlink::{LinkMacVlan, LinkMacVtap, packet_route::link::MacVlanMode as KernelMode};
 use serde::{Deserialize, Serialize};
 
-use super::validate_ifname;
+use super::{Birth, Link, LinkRef, birth_setters, index_in, validate_ifname};
 use crate::{
-    error::{Error, Op, Result},
-    handle::{Create, Handle},
-    mac::MacAddr,
-    netns::Namespace,
+    error::{Error, Result},
+    handle::Handle,
 };
 
 /// How a macvlan child shares its parent with its siblings (`ip link ... type macvlan mode M`).
@@ -82,30 +73,27 @@ impl FromStr for MacvlanMode {
     }
 }
 
-/// A macvlan (or macvtap) child of `parent`, possibly born inside another namespace.
-#[derive(Debug)]
+/// A macvlan (or macvtap) child of a parent, possibly born inside another namespace.
+#[derive(Debug, Clone)]
 pub struct Macvlan<'a> {
     name: String,
-    parent: u32,
+    parent: LinkRef,
     mode: MacvlanMode,
     tap: bool,
-    namespace: Option<&'a Namespace>,
-    mac: Option<MacAddr>,
-    mtu: Option<u32>,
+    birth: Birth<'a>,
 }
 
 impl<'a> Macvlan<'a> {
-    /// A macvlan named `name` on the parent with index `parent` (in the handle's namespace).
-    pub fn new(name: &str, parent: u32, mode: MacvlanMode) -> Result<Self> {
-        validate_ifname("guest ifname", name)?;
+    /// A macvlan named `name` (its name wherever it is born) on link `parent` of the handle's
+    /// namespace; the name is checked.
+    pub fn new(name: &str, parent: impl Into<LinkRef>, mode: MacvlanMode) -> Result<Self> {
+        validate_ifname("macvlan ifname", name)?;
         Ok(Macvlan {
             name: name.to_string(),
-            parent,
+            parent: parent.into(),
             mode,
             tap: false,
-            namespace: None,
-            mac: None,
-            mtu: None,
+            birth: Birth::default(),
         })
     }
 
@@ -115,63 +103,28 @@ impl<'a> Macvlan<'a> {
         self
     }
 
-    /// Creates it directly inside `namespace`, with its final name.
-    pub fn namespace(mut self, namespace: &'a Namespace) -> Self {
-        self.namespace = Some(namespace);
-        self
-    }
+    birth_setters!(mac);
 
-    /// Its hardware address (random when not given).
-    pub fn mac(mut self, mac: MacAddr) -> Self {
-        self.mac = Some(mac);
-        self
-    }
-
-    /// Its MTU (the kernel inherits the parent's when not given).
-    pub fn mtu(mut self, mtu: u32) -> Self {
-        self.mtu = Some(mtu);
-        self
-    }
-
-    /// Creates it in one request.
+    /// Creates it in one request and returns it as the kernel made it.
     ///
     /// Equivalent to: `ip link add link PARENT name NAME [netns NS] [address MAC] [mtu M] type macvlan mode MODE`.
-    pub fn add(&self, handle: &Handle) -> Result<()> {
+    pub fn add(&self, handle: &Handle) -> Result<Link> {
+        let index = |link: &LinkRef| index_in(handle, link);
+        let parent = index(&self.parent)?;
         let message = if self.tap {
-            self.common(LinkMacVtap::new(&self.name, self.parent, self.mode.kernel()))
+            self.birth
+                .apply(LinkMacVtap::new(&self.name, parent, self.mode.kernel()), &index)?
+                .build()
         } else {
-            self.common(LinkMacVlan::new(&self.name, self.parent, self.mode.kernel()))
+            self.birth
+                .apply(LinkMacVlan::new(&self.name, parent, self.mode.kernel()), &index)?
+                .build()
         };
-        handle.change(
-            RouteNetlinkMessage::NewLink(message),
-            Create::Exclusive,
-            Op::LinkAdd,
-            &format_args!(
-                "{} {} on link #{}",
-                if self.tap { "macvtap" } else { "macvlan" },
-                self.name,
-                self.parent
-            ),
-        )
-    }
-
-    fn common<T>(
-        &self,
-        mut builder: LinkMessageBuilder<T>,
-    ) -> rtnetlink::packet_route::link::LinkMessage {
-        if let Some(namespace) = self.namespace {
-            builder = builder.setns_by_fd(namespace.as_fd().as_raw_fd());
-        }
-        if let Some(mac) = self.mac {
-            builder = builder.address(mac.octets().to_vec());
-        }
-        if let Some(mtu) = self.mtu {
-            builder = builder.mtu(mtu);
-        }
-        builder.build()
+        let kind = if self.tap { "macvtap" } else { "macvlan" };
+        let what = format_args!("{kind} {} on {}", self.name, self.parent);
+        self.birth.create(handle, message, &self.name, &what)
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

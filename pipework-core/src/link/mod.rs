@@ -3,6 +3,7 @@
 mod bridge;
 mod bridge_vlan;
 mod dummy;
+mod generic;
 mod ipoib;
 mod ipvlan;
 mod macvlan;
@@ -29,6 +30,7 @@ pub use self::{
     bridge::{Bridge, EnsuredBridge, PIPEWORK_ALIAS},
     bridge_vlan::BridgeVlan,
     dummy::Dummy,
+    generic::GenericLink,
     ipoib::{IpoibChild, IpoibMode, ipoib_child_name, parse_pkey, validate_pkey},
     ipvlan::{Ipvlan, IpvlanFlag, IpvlanMode},
     macvlan::{Macvlan, MacvlanMode},
@@ -43,37 +45,149 @@ use crate::{
     netns::Namespace,
 };
 
-/// What every kind created by pipework can be given: the namespace it is born in, its MTU and
-/// whether it comes up in the same request. `None` lets the kernel decide.
-#[derive(Debug, Clone, Copy, Default)]
+/// What every kind can be given at birth, in its creation request: the namespace it is born
+/// in, its MTU, its MAC, whether it comes up, its master. `None` lets the kernel decide.
+#[derive(Debug, Clone, Default)]
 struct Birth<'a> {
     namespace: Option<&'a Namespace>,
+    /// A handle in `namespace`, to read the new link back through (see `namespace_of`).
+    reader: Option<&'a Handle>,
     mtu: Option<u32>,
+    mac: Option<MacAddr>,
     up: bool,
+    master: Option<LinkRef>,
 }
 
+/// Turns a [`LinkRef`] (a parent, a master) into the index a request carries.
+type Resolve<'r> = &'r dyn Fn(&LinkRef) -> Result<u32>;
+
 impl Birth<'_> {
-    /// Adds IFLA_NET_NS_FD, IFLA_MTU and IFF_UP to a creation request as set.
-    fn apply<T>(&self, mut message: LinkMessageBuilder<T>) -> LinkMessageBuilder<T> {
+    /// Adds IFLA_NET_NS_FD, IFLA_MTU, IFLA_ADDRESS, IFF_UP and IFLA_MASTER as set.
+    fn apply<T>(
+        &self,
+        mut message: LinkMessageBuilder<T>,
+        index: Resolve<'_>,
+    ) -> Result<LinkMessageBuilder<T>> {
         if let Some(namespace) = self.namespace {
             message = message.setns_by_fd(namespace.as_fd().as_raw_fd());
         }
         if let Some(mtu) = self.mtu {
             message = message.mtu(mtu);
         }
+        if let Some(mac) = self.mac {
+            message = message.address(mac.octets().to_vec());
+        }
         if self.up {
             message = message.up();
         }
-        message
+        if let Some(master) = &self.master {
+            message = message.controller(index(master)?);
+        }
+        Ok(message)
+    }
+
+    /// Sends the creation request `message` for link `name` and returns the link as the kernel
+    /// made it: from the kernel's echo when it is born in the handle's namespace (no second
+    /// request), read back in its own namespace otherwise (the kernel echoes a link born
+    /// elsewhere to that namespace only).
+    fn create(
+        &self,
+        handle: &Handle,
+        message: LinkMessage,
+        name: &str,
+        what: &dyn fmt::Display,
+    ) -> Result<Link> {
+        // The kernel echoes the new link before it joins its master; the request did both.
+        let master = message.attributes.iter().find_map(|attribute| match attribute {
+            LinkAttribute::Controller(index) => Some(*index),
+            _ => None,
+        });
+        let answers = handle.change_echo(
+            RouteNetlinkMessage::NewLink(message),
+            Create::Exclusive,
+            Op::LinkAdd,
+            what,
+        )?;
+        match self.namespace.filter(|namespace| namespace.id() != handle.namespace_id()) {
+            Some(namespace) => match self.reader {
+                Some(reader) => reader.link(name),
+                None => Handle::new(namespace)?.link(name),
+            },
+            None => {
+                let echoed = answers.iter().find_map(|answer| match answer {
+                    RouteNetlinkMessage::NewLink(link) => {
+                        Some(Link::from_message(link)).filter(|link| link.name == name)
+                    }
+                    _ => None,
+                });
+                Ok(match echoed {
+                    Some(link) => Link { master: link.master.or(master), ..link },
+                    None => handle.link(name)?,
+                })
+            }
+        }
     }
 }
 
-/// The `namespace`, `mtu` and `up` setters of a kind that keeps a [`Birth`] in `self.birth`.
+impl Birth<'_> {
+    /// `ensure` looks for the link in the handle's namespace: a birth namespace elsewhere is
+    /// refused before anything is asked.
+    fn check_ensure(&self, handle: &Handle, name: &str) -> Result<()> {
+        match self.namespace.filter(|namespace| namespace.id() != handle.namespace_id()) {
+            Some(namespace) => Err(Error::invalid(
+                "namespace",
+                namespace.to_string(),
+                format!(
+                    "ensure looks for {name} in the handle's namespace; use a handle in that namespace instead"
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A [`Resolve`] for message-level tests: indexes only.
+#[cfg(test)]
+fn by_index(link: &LinkRef) -> Result<u32> {
+    match link {
+        LinkRef::Index(index) => Ok(*index),
+        LinkRef::Name(name) => panic!("a test message names {name}"),
+    }
+}
+
+/// The index of `link` in `handle`'s namespace: the index itself, or the named link's.
+fn index_in(handle: &Handle, link: &LinkRef) -> Result<u32> {
+    match link {
+        LinkRef::Index(index) => Ok(*index),
+        LinkRef::Name(name) => Ok(handle.link(name.as_str())?.index),
+    }
+}
+
+/// The birth setters every kind shares (`namespace`, `namespace_of`, `mtu`, `up`, `master`),
+/// for a kind that keeps a [`Birth`] in `self.birth`; with `mac`, the `mac` setter too.
 macro_rules! birth_setters {
+    (mac) => {
+        /// The hardware address; a random one when not set.
+        pub fn mac(mut self, mac: crate::mac::MacAddr) -> Self {
+            self.birth.mac = Some(mac);
+            self
+        }
+
+        crate::link::birth_setters!();
+    };
     () => {
-        /// Creates the link directly inside `namespace` (no move afterwards).
+        /// Creates the link directly inside `namespace` (no move afterwards); `add` then reads
+        /// it back there through a handle of its own.
         pub fn namespace(mut self, namespace: &'a crate::netns::Namespace) -> Self {
             self.birth.namespace = Some(namespace);
+            self
+        }
+
+        /// Creates the link directly inside the namespace of `handle`, and reads it back
+        /// through that handle.
+        pub fn namespace_of(mut self, handle: &'a crate::handle::Handle) -> Self {
+            self.birth.namespace = Some(handle.namespace());
+            self.birth.reader = Some(handle);
             self
         }
 
@@ -88,14 +202,15 @@ macro_rules! birth_setters {
             self.birth.up = true;
             self
         }
+
+        /// Makes the link a port of bridge (or bond) `master`, in the same request.
+        pub fn master(mut self, master: impl Into<crate::link::LinkRef>) -> Self {
+            self.birth.master = Some(master.into());
+            self
+        }
     };
 }
 use birth_setters;
-
-/// Sends a creation request built by a kind (RTM_NEWLINK with NLM_F_CREATE | NLM_F_EXCL).
-fn create(handle: &Handle, message: LinkMessage, what: &dyn fmt::Display) -> Result<()> {
-    handle.change(RouteNetlinkMessage::NewLink(message), Create::Exclusive, Op::LinkAdd, what)
-}
 
 /// The kind-specific data (IFLA_INFO_DATA) of a link message, when it has some.
 fn info_data(message: &LinkMessage) -> Option<&InfoData> {

@@ -6,7 +6,7 @@ use rtnetlink::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Birth, Link, LinkRef, birth_setters, create, info_data, validate_ifname};
+use super::{Birth, Link, LinkRef, Resolve, birth_setters, index_in, info_data, validate_ifname};
 use crate::{
     error::{Error, Op, Result},
     handle::Handle,
@@ -68,7 +68,7 @@ pub fn vlan_ifname(parent: &str, id: u16) -> String {
 #[derive(Debug, Clone)]
 pub struct Vlan<'a> {
     name: String,
-    parent: u32,
+    parent: LinkRef,
     id: u16,
     protocol: VlanProtocol,
     birth: Birth<'a>,
@@ -95,13 +95,13 @@ pub struct EnsuredVlan {
 }
 
 impl<'a> Vlan<'a> {
-    /// VLAN `id` named `name` on the link with index `parent`; name and ID are checked.
-    pub fn new(name: &str, parent: u32, id: u16) -> Result<Self> {
+    /// VLAN `id` named `name` on link `parent`; name and ID are checked.
+    pub fn new(name: &str, parent: impl Into<LinkRef>, id: u16) -> Result<Self> {
         validate_ifname("vlan ifname", name)?;
         validate_vlan_id("vlan", id)?;
         Ok(Vlan {
             name: name.to_string(),
-            parent,
+            parent: parent.into(),
             id,
             protocol: VlanProtocol::default(),
             birth: Birth::default(),
@@ -114,40 +114,51 @@ impl<'a> Vlan<'a> {
         self
     }
 
-    birth_setters!();
+    birth_setters!(mac);
 
     /// The RTM_NEWLINK request that creates this sub-interface.
-    pub(crate) fn message(&self) -> LinkMessage {
+    fn message(&self, index: Resolve<'_>) -> Result<LinkMessage> {
         let message =
-            LinkVlan::new(&self.name, self.parent, self.id).protocol(self.protocol.into());
-        self.birth.apply(message).build()
+            LinkVlan::new(&self.name, index(&self.parent)?, self.id).protocol(self.protocol.into());
+        Ok(self.birth.apply(message, index)?.build())
     }
 
-    /// Creates the sub-interface in one request.
+    /// Creates the sub-interface in one request and returns it as the kernel made it.
     ///
-    /// Equivalent to: `ip link add link PARENT name NAME [mtu M] [up] type vlan protocol P id ID`.
-    pub fn add(&self, handle: &Handle) -> Result<()> {
-        create(handle, self.message(), &format_args!("vlan {} (id {})", self.name, self.id))
+    /// Equivalent to: `ip link add link PARENT name NAME [address MAC] [mtu M] [up] type vlan protocol P id ID`.
+    pub fn add(&self, handle: &Handle) -> Result<Link> {
+        let message = self.message(&|link| index_in(handle, link))?;
+        let what = format_args!("vlan {} (id {})", self.name, self.id);
+        self.birth.create(handle, message, &self.name, &what)
     }
 
     /// Creates the sub-interface, or finds it and checks that it is this very VLAN (same parent,
     /// ID and protocol); anything else under that name is an error that says what it is.
+    ///
+    /// It looks in the handle's namespace, so a birth namespace elsewhere is refused.
     pub fn ensure(&self, handle: &Handle) -> Result<EnsuredVlan> {
+        self.birth.check_ensure(handle, &self.name)?;
+        let parent = index_in(handle, &self.parent)?;
         if let Some(existing) = handle.vlan_get(self.name.as_str())? {
-            return self.check(handle, existing);
+            return self.check(handle, parent, existing);
         }
         match self.add(handle) {
-            Ok(()) => Ok(EnsuredVlan { link: handle.link(self.name.as_str())?, created: true }),
+            Ok(link) => Ok(EnsuredVlan { link, created: true }),
             // Created by someone else between our look-up and our request.
             Err(err) if err.errno() == nix::errno::Errno::EEXIST => {
                 let existing = handle.vlan_get(self.name.as_str())?.ok_or(err)?;
-                self.check(handle, existing)
+                self.check(handle, parent, existing)
             }
             Err(err) => Err(err),
         }
     }
 
-    fn check(&self, handle: &Handle, existing: Result<VlanLink, Link>) -> Result<EnsuredVlan> {
+    fn check(
+        &self,
+        handle: &Handle,
+        parent: u32,
+        existing: Result<VlanLink, Link>,
+    ) -> Result<EnsuredVlan> {
         let parent_name = |index: Option<u32>| match index {
             Some(index) => match handle.link_get(index) {
                 Ok(Some(link)) => link.name,
@@ -157,7 +168,7 @@ impl<'a> Vlan<'a> {
         };
         let reason = match existing {
             Ok(vlan)
-                if vlan.link.parent == Some(self.parent)
+                if vlan.link.parent == Some(parent)
                     && vlan.id == self.id
                     && vlan.protocol == self.protocol =>
             {
@@ -181,7 +192,7 @@ impl<'a> Vlan<'a> {
                 self.protocol,
                 self.id,
                 self.name,
-                parent_name(Some(self.parent)),
+                parent_name(Some(parent)),
                 handle.namespace()
             ),
             reason,
@@ -255,7 +266,8 @@ mod tests {
             .protocol(VlanProtocol::Dot1ad)
             .mtu(1496)
             .up()
-            .message();
+            .message(&super::super::by_index)
+            .unwrap();
         let mut bytes = vec![0; message.buffer_len()];
         message.emit(&mut bytes);
         // IFLA_LINK (5) = 7

@@ -2,31 +2,31 @@
 
 use std::net::IpAddr;
 
-use rtnetlink::{LinkVxlan, packet_route::RouteNetlinkMessage};
+use rtnetlink::LinkVxlan;
 
-use super::validate_ifname;
+use super::{Birth, Link, LinkRef, birth_setters, index_in, validate_ifname};
 use crate::{
-    error::{Error, Op, Result},
-    handle::{Create, Handle},
+    error::{Error, Result},
+    handle::Handle,
 };
 
 /// The largest VXLAN network identifier (24 bits).
 pub const MAX_VNI: u32 = (1 << 24) - 1;
 
 /// A VXLAN device to create.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Vxlan {
+#[derive(Debug, Clone)]
+pub struct Vxlan<'a> {
     name: String,
     vni: u32,
     remote: Option<IpAddr>,
     group: Option<IpAddr>,
     local: Option<IpAddr>,
     port: Option<u16>,
-    parent: Option<u32>,
-    mtu: Option<u32>,
+    parent: Option<LinkRef>,
+    birth: Birth<'a>,
 }
 
-impl Vxlan {
+impl<'a> Vxlan<'a> {
     /// A VXLAN device `name` with network identifier `vni` (1 to 16777215).
     pub fn new(name: &str, vni: u32) -> Result<Self> {
         validate_ifname("vxlan name", name)?;
@@ -45,7 +45,7 @@ impl Vxlan {
             local: None,
             port: None,
             parent: None,
-            mtu: None,
+            birth: Birth::default(),
         })
     }
 
@@ -73,22 +73,18 @@ impl Vxlan {
         self
     }
 
-    /// The device the tunnel's packets leave through (`dev`).
-    pub fn parent(mut self, index: u32) -> Self {
-        self.parent = Some(index);
+    /// The device the tunnel's packets leave through (`dev`), in the handle's namespace.
+    pub fn parent(mut self, parent: impl Into<LinkRef>) -> Self {
+        self.parent = Some(parent.into());
         self
     }
 
-    /// The MTU.
-    pub fn mtu(mut self, mtu: u32) -> Self {
-        self.mtu = Some(mtu);
-        self
-    }
+    birth_setters!(mac);
 
-    /// Creates the device.
+    /// Creates the device in one request and returns it as the kernel made it.
     ///
-    /// Equivalent to: `ip link add NAME type vxlan id VNI [remote IP|group IP] [local IP] [dstport P] [dev DEV]`.
-    pub fn add(&self, handle: &Handle) -> Result<()> {
+    /// Equivalent to: `ip link add NAME [address MAC] [mtu M] type vxlan id VNI [remote IP|group IP] [local IP] [dstport P] [dev DEV]`.
+    pub fn add(&self, handle: &Handle) -> Result<Link> {
         let family = |ip: &IpAddr| if ip.is_ipv4() { 4 } else { 6 };
         if self.remote.is_some() && self.group.is_some() {
             return Err(Error::invalid(
@@ -115,6 +111,7 @@ impl Vxlan {
                 "is not in the family of the remote or group",
             ));
         }
+        let index = |link: &LinkRef| index_in(handle, link);
         let mut message = LinkVxlan::new(&self.name, self.vni);
         message = match self.remote {
             Some(IpAddr::V4(v4)) => message.remote(v4),
@@ -134,18 +131,12 @@ impl Vxlan {
         if let Some(port) = self.port {
             message = message.port(port);
         }
-        if let Some(parent) = self.parent {
-            message = message.dev(parent);
+        if let Some(parent) = &self.parent {
+            message = message.dev(index(parent)?);
         }
-        if let Some(mtu) = self.mtu {
-            message = message.mtu(mtu);
-        }
-        handle.change(
-            RouteNetlinkMessage::NewLink(message.build()),
-            Create::Exclusive,
-            Op::LinkAdd,
-            &format_args!("vxlan {} (vni {})", self.name, self.vni),
-        )
+        let message = self.birth.apply(message, &index)?.build();
+        let what = format_args!("vxlan {} (vni {})", self.name, self.vni);
+        self.birth.create(handle, message, &self.name, &what)
     }
 }
 
