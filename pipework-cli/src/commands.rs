@@ -11,9 +11,9 @@ use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction
 
 use pipework_core::{
     AttachPlan, AttachStatus, Attachment, Condition, Error, Guest, Handle, IpNet, Namespace, Op,
-    Route, StateStore, attach,
-    attach::{HostChoice, detect},
-    dhcp::{DhcpClient, DhcpKeep, DhcpLease, DhcpSpec, KeeperCommand, LeaseRecord},
+    Route, StateStore,
+    attach::{HostChoice, attach_keeping, choose_host},
+    dhcp::{DhcpClient, DhcpKeep, DhcpLease, KeeperCommand},
     error::Failures,
     resolve, wait_for,
 };
@@ -24,7 +24,6 @@ use crate::grammar::{Addressing, AttachRequest, TipcRequest, Tool};
 pub fn attach_guest(request: &AttachRequest) -> Result<(), Error> {
     let host = Handle::current()?;
     let guest = resolve(&request.guest)?;
-    let detected = detect(&host, &request.host)?;
     let choice = HostChoice {
         direct_phys: request.direct_phys,
         macvlan_mode: request.mode,
@@ -32,8 +31,8 @@ pub fn attach_guest(request: &AttachRequest) -> Result<(), Error> {
         ipvlan: request.ipvlan,
         pkey: request.pkey,
     };
-    let side = detected.host_side(&choice)?;
-    let mut plan = AttachPlan::new(side).announce(request.announce);
+    let chosen = choose_host(&host, &request.host, &choice)?;
+    let mut plan = AttachPlan::new(chosen.side.clone()).announce(request.announce);
     match &request.addressing {
         Addressing::Static { addresses, gateways } => {
             plan.addresses = addresses.clone();
@@ -60,7 +59,7 @@ pub fn attach_guest(request: &AttachRequest) -> Result<(), Error> {
     }
     plan.validate()?;
     if request.dry_run {
-        return print_plan(request, &guest, &detected, &plan);
+        return print_plan(request, &guest, &chosen.detected, &plan);
     }
     let keep_in_foreground =
         plan.dhcp.as_ref().is_some_and(|spec| spec.keep == DhcpKeep::Foreground);
@@ -68,7 +67,7 @@ pub fn attach_guest(request: &AttachRequest) -> Result<(), Error> {
         // From here on an interrupt ends the foreground keeper cleanly, whenever it comes.
         catch_stop_signals()?;
     }
-    let attachment = attach(&host, &guest, &plan)?;
+    let (attachment, kept) = attach_keeping(&host, &guest, &plan)?;
     let store = StateStore::from_env();
     // A re-run keeps the first record: it knows which default routes were replaced.
     if attachment.status == AttachStatus::Created || !store.path_of(&attachment).exists() {
@@ -82,11 +81,9 @@ pub fn attach_guest(request: &AttachRequest) -> Result<(), Error> {
     } else {
         println!("{}", describe(&attachment));
     }
-    match (&plan.dhcp, &attachment.dhcp) {
-        (Some(spec), Some(record)) if keep_in_foreground => {
-            keep_lease_in_foreground(&guest, spec, &record.lease, &store, &attachment)
-        }
-        _ => Ok(()),
+    match kept {
+        Some(lease) => keep_lease_in_foreground(lease, &store, &attachment),
+        None => Ok(()),
     }
 }
 
@@ -113,16 +110,13 @@ fn catch_stop_signals() -> Result<(), Error> {
 /// `dhcp:-f` / `--keep`: renew the lease in the foreground, printing each event, until
 /// SIGINT or SIGTERM; then release it and forget the attachment's lease.
 fn keep_lease_in_foreground(
-    guest: &Guest,
-    spec: &DhcpSpec,
-    lease: &LeaseRecord,
+    kept: DhcpLease,
     store: &StateStore,
     attachment: &Attachment,
 ) -> Result<(), Error> {
-    let kept = DhcpLease::adopt(guest, lease, &spec.config)?;
     eprintln!(
         "pipework: keeping the lease of {} in the foreground; Ctrl-C releases it",
-        lease.address
+        kept.record().address
     );
     while !STOP.load(Ordering::SeqCst) {
         if let Some(event) = kept.next_event(Duration::from_millis(200)) {
@@ -251,7 +245,10 @@ pub fn tipc(request: &TipcRequest) -> Result<(), Error> {
     use pipework_core::tipc::{IdentityScheme, TipcBus};
     let guests =
         request.guests.iter().map(|g| resolve(g)).collect::<Result<Vec<Guest>, Error>>()?;
-    let mut bus = TipcBus::new().link_timeout(request.wait_links);
+    let mut bus = TipcBus::new();
+    if let Some(wait) = request.wait_links {
+        bus = bus.link_timeout(wait);
+    }
     if let Some(net_id) = request.net_id {
         bus = bus.net_id(net_id);
     }

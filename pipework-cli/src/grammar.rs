@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 use pipework_core::{
     IpNet, IpvlanMode, MacAddr, MacvlanMode,
     dhcp::{DhcpKeep, DhcpSpec},
-    link::parse_pkey,
+    link::{MAX_VLAN_ID, parse_pkey, validate_vlan_id},
     parse_cidr,
 };
 
@@ -40,8 +40,9 @@ pub struct TipcRequest {
     pub bearer: Option<String>,
     /// `--identity TEMPLATE` (`{name}`, `{index}`).
     pub identity: Option<String>,
-    /// `--wait-links [SECONDS]`.
-    pub wait_links: Option<Duration>,
+    /// `--wait-links SECONDS` (`Some(Some(..))`) or `--no-wait-links` (`Some(None)`); `None`
+    /// (also a bare `--wait-links`) leaves the core's default wait.
+    pub wait_links: Option<Option<Duration>>,
     /// `--json`.
     pub json: bool,
 }
@@ -135,7 +136,7 @@ USAGE (the original's forms):
 NEW COMMANDS:
   pipework detach <guest> [-i guestif]     undo exactly what attach made
   pipework show [<guest>] [--json]         what pipework attached, and where
-  pipework tipc <guest>... [--net-id N] [--bearer eth:IF|udp:...] [--wait-links [S]] [--json]
+  pipework tipc <guest>... [--net-id N] [--bearer eth:IF|udp:...] [--wait-links S | --no-wait-links] [--json]
                                            join guests into one TIPC bus (tipc show <guest>...)
 
 <hostif> is an existing bridge (a veth port is added), any other device (a macvlan child, or
@@ -282,9 +283,12 @@ struct TipcArgs {
     /// Identity template instead of derived ones: {name} and {index} are replaced.
     #[arg(long, value_name = "TEMPLATE")]
     identity: Option<String>,
-    /// Wait until every pair of members has a link up (default 30 s).
-    #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "30")]
-    wait_links: Option<f64>,
+    /// How long to wait until every pair of members has a link up (the default: 30 s).
+    #[arg(long, value_name = "SECONDS", num_args = 0..=1)]
+    wait_links: Option<Option<f64>>,
+    /// Do not wait for the links.
+    #[arg(long, conflicts_with = "wait_links")]
+    no_wait_links: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -346,14 +350,16 @@ pub fn parse(args: &[OsString]) -> Result<(Request, bool), clap::Error> {
                         "tipc show needs at least one guest",
                     ));
                 }
-                let wait_links = match a.wait_links {
+                let wait_links = match a.wait_links.flatten() {
                     Some(s) if !(s.is_finite() && s > 0.0) => {
                         return Err(SubCli::command_for_errors().error(
                             clap::error::ErrorKind::ValueValidation,
                             format!("--wait-links {s}: give a positive number of seconds"),
                         ));
                     }
-                    s => s.map(Duration::from_secs_f64),
+                    Some(s) => Some(Some(Duration::from_secs_f64(s))),
+                    None if a.no_wait_links => Some(None),
+                    None => None,
                 };
                 Request::Tipc(TipcRequest {
                     show,
@@ -549,8 +555,10 @@ pub fn parse_mac_vlan(text: &str) -> Result<(Option<MacAddr>, Option<u16>), Usag
         .map_err(|e| Usage(e.to_string()))?;
     let vlan = vlan
         .map(|v| match v.parse::<u16>() {
-            Ok(id @ 1..=4094) => Ok(id),
-            _ => Err(Usage(format!("invalid VLAN {v:?}: expected a number from 1 to 4094"))),
+            Ok(id) => validate_vlan_id("VLAN", id).map(|()| id).map_err(|e| Usage(e.to_string())),
+            Err(_) => {
+                Err(Usage(format!("invalid VLAN {v:?}: expected a number from 1 to {MAX_VLAN_ID}")))
+            }
         })
         .transpose()?;
     Ok((mac, vlan))
@@ -810,6 +818,19 @@ mod tests {
             parse_line("show web").unwrap(),
             Request::Show { guest: Some("web".into()), json: false }
         );
+    }
+
+    #[test]
+    fn tipc_waits_the_cores_default_unless_told() {
+        let wait = |line: &str| match parse_line(line).unwrap() {
+            Request::Tipc(request) => request.wait_links,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(wait("tipc a b"), None, "the core's default");
+        assert_eq!(wait("tipc a b --wait-links"), None, "the core's default");
+        assert_eq!(wait("tipc a b --wait-links 5"), Some(Some(Duration::from_secs(5))));
+        assert_eq!(wait("tipc a b --no-wait-links"), Some(None));
+        assert!(parse_line("tipc a --wait-links 5 --no-wait-links").is_err());
     }
 
     #[test]

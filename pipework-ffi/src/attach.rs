@@ -3,8 +3,8 @@
 use std::ffi::c_char;
 
 use pipework_core::{
-    AttachPlan, Attachment, Error, MacAddr, MacvlanMode, attach,
-    attach::{HostChoice, detect},
+    AttachPlan, Attachment, MacAddr, MacvlanMode, attach,
+    attach::{HostChoice, choose_host},
     dhcp::DhcpSpec,
     link::{IpvlanMode, validate_ifname, validate_pkey, validate_vlan_id},
     parse_cidr, parse_ip,
@@ -313,13 +313,7 @@ pub unsafe extern "C" fn pipework_attach_options_set_dhcp(
     set(options, |options| {
         // SAFETY: the caller's contract.
         let client = unsafe { text(client, "client") }?;
-        let spec = DhcpSpec::parse(client)?.ok_or_else(|| Error::InvalidArgument {
-            argument: "dhcp client".into(),
-            value: client.into(),
-            reason: "expected dhcp[:OPTS], udhcpc[-f][:OPTS], dhclient[-f][:OPTS] or dhcpcd[:OPTS]"
-                .into(),
-        })?;
-        options.plan.dhcp = Some(spec);
+        options.plan.dhcp = Some(DhcpSpec::parse_word("dhcp client", client)?);
         Ok(())
     })
 }
@@ -400,7 +394,7 @@ pub unsafe extern "C" fn pipework_handle_attach(
             )
         };
         let mut plan = options.plan.clone();
-        plan.host = detect(&host.0, &options.host)?.host_side(&options.choice)?;
+        plan.host = choose_host(&host.0, &options.host, &options.choice)?.side;
         out.write(into_raw(pipework_attachment(attach(&host.0, &guest.0, &plan)?)));
         Ok(())
     })

@@ -4,10 +4,9 @@
 use std::borrow::Cow;
 
 use pipework_core::{
-    AttachPlan, AttachStatus, Attachment, DhcpLease, Handle, HostSide, IpvlanMode, MacAddr,
-    MacvlanMode,
-    attach::{HostChoice, detect},
-    dhcp::{DhcpKeep, DhcpSpec},
+    AttachPlan, AttachStatus, Attachment, Handle, HostSide, IpvlanMode, MacAddr, MacvlanMode,
+    attach::{HostChoice, choose_host},
+    dhcp::DhcpSpec,
     parse_cidr, parse_ip,
 };
 use pyo3::{
@@ -144,27 +143,11 @@ pub(crate) fn attach(
     let (attachment, kept) = unlocked(py, || {
         let handle = opened.handle()?;
         // What the host name means (existing bridge, physical parent, br* to create...).
-        let side = detect(handle, host)?.host_side(&choice)?;
+        let side = choose_host(handle, host, &choice)?.side;
         let plan = args.plan(side)?;
         let guest = source.guest()?;
-        let attachment = pipework_core::attach(handle, &guest, &plan)?;
         // keep=True with pipework's own client: this process renews the lease from now on.
-        let keep_here = attachment.status == AttachStatus::Created
-            && attachment.dhcp.as_ref().is_some_and(|dhcp| dhcp.keep == DhcpKeep::Foreground);
-        let kept = match (&attachment.dhcp, &plan.dhcp) {
-            (Some(dhcp), Some(spec)) if keep_here => {
-                match DhcpLease::adopt(&guest, &dhcp.lease, &spec.config) {
-                    Ok(lease) => Some(lease),
-                    Err(err) => {
-                        let guest_handle = Handle::new(&guest.namespace)?;
-                        let _ = attachment.detach(handle, Some(&guest_handle));
-                        return Err(err);
-                    }
-                }
-            }
-            _ => None,
-        };
-        Ok((attachment, kept))
+        pipework_core::attach::attach_keeping(handle, &guest, &plan)
     })?;
     let dhcp = kept.map(|lease| Py::new(py, PyDhcpLease::new(lease))).transpose()?;
     Ok(PyAttachment { attachment, host_netns, dhcp })

@@ -59,23 +59,11 @@ impl DhcpArg<'_> {
         Ok(match self {
             DhcpArg::Flag(false) => None,
             DhcpArg::Flag(true) => Some(DhcpSpec::native()),
-            DhcpArg::Word(word) => Some(parse_word(py, &word)?),
+            DhcpArg::Word(word) => {
+                Some(DhcpSpec::parse_word("dhcp", &word).map_err(|e| to_py(py, e))?)
+            }
             DhcpArg::Options(options) => Some(options.spec.clone()),
         })
-    }
-}
-
-/// A DHCP word of the original grammar (`dhcp`, `udhcpc-f:-V x`, ...), checked.
-fn parse_word(py: Python<'_>, word: &str) -> PyResult<DhcpSpec> {
-    match DhcpSpec::parse(word).map_err(|err| to_py(py, err))? {
-        Some(spec) => Ok(spec),
-        None => Err(invalid(
-            py,
-            "dhcp",
-            word,
-            "is not a DHCP word; expected dhcp[:OPTIONS], udhcpc[-f][:OPTIONS], \
-             dhclient[-f][:OPTIONS] or dhcpcd[:OPTIONS]",
-        )),
     }
 }
 
@@ -163,7 +151,7 @@ impl PyDhcpOptions {
         replace_default_route: bool,
         write_resolv_conf: bool,
     ) -> PyResult<Self> {
-        let mut spec = parse_word(py, word)?;
+        let mut spec = DhcpSpec::parse_word("dhcp", word).map_err(|e| to_py(py, e))?;
         let args = ConfigArgs {
             timeout,
             hostname,

@@ -167,6 +167,26 @@ impl Detected {
     }
 }
 
+/// A host interface argument read as the command line, the C API and the Python module all
+/// read it: what it is, and the host side it gives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChosenHost {
+    /// What detection found (for a dry run).
+    pub detected: Detected,
+    /// The host side: the original script's choice for it, adjusted by the caller's choice.
+    pub side: HostSide,
+}
+
+/// Reads host interface argument `argument` (a name or `mac:<address>`) in `host` and gives
+/// the host side it means with `choice` (`--direct-phys`, `--mode`, `--ipvlan`, `--pkey`...).
+///
+/// Equivalent to what the original script decides from `/sys/class/net/NAME` and its options.
+pub fn choose_host(host: &Handle, argument: &str, choice: &HostChoice) -> Result<ChosenHost> {
+    let detected = detect(host, argument)?;
+    let side = detected.host_side(choice)?;
+    Ok(ChosenHost { detected, side })
+}
+
 /// Reads what host interface argument `argument` (a name or `mac:<address>`) means in `host`.
 ///
 /// Equivalent to the original script's look at `/sys/class/net/NAME` (bridge/, type) and

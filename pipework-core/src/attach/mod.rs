@@ -20,11 +20,12 @@ mod record;
 mod vlan;
 
 pub use self::{
-    detect::{Detected, HostChoice, HostKind, detect, select_by_mac},
+    detect::{ChosenHost, Detected, HostChoice, HostKind, choose_host, detect, select_by_mac},
     plan::{AttachPlan, DEFAULT_GUEST_IFNAME, DEFAULT_IPOIB_GUEST_IFNAME, HostSide},
     record::{AttachStatus, Attachment, PhysicalOrigin, Shim, VlanUse},
 };
 use crate::{
+    dhcp::{DhcpKeep, DhcpLease},
     error::{Error, Failures, Op, Result},
     handle::Handle,
     link::Link,
@@ -59,6 +60,32 @@ pub fn attach(host: &Handle, guest: &Guest, plan: &AttachPlan) -> Result<Attachm
         }
         HostSide::Dummy { .. } => dummy::attach(host, guest_handle, guest, plan),
         HostSide::Ipoib { .. } => ipoib::attach(host, guest_handle, guest, plan),
+    }
+}
+
+/// [`attach`], and the DHCP lease kept by this process when the plan asks for it
+/// ([`DhcpKeep::Foreground`], the original's `dhcp:-f`): the returned [`DhcpLease`] renews it
+/// from then on. When the lease cannot be kept, the attachment is undone and the error says so
+/// (with the undo's own failure beside it, if any).
+pub fn attach_keeping(
+    host: &Handle,
+    guest: &Guest,
+    plan: &AttachPlan,
+) -> Result<(Attachment, Option<DhcpLease>)> {
+    let attachment = attach(host, guest, plan)?;
+    let (Some(spec), Some(dhcp)) = (&plan.dhcp, &attachment.dhcp) else {
+        return Ok((attachment, None));
+    };
+    if dhcp.keep != DhcpKeep::Foreground || attachment.status != AttachStatus::Created {
+        return Ok((attachment, None));
+    }
+    match DhcpLease::adopt(guest, &dhcp.lease, &spec.config) {
+        Ok(lease) => Ok((attachment, Some(lease))),
+        Err(err) => {
+            let guest_handle = Handle::new(&guest.namespace);
+            let undone = guest_handle.and_then(|handle| attachment.detach(host, Some(&handle)));
+            Err(err.rolled_back(undone))
+        }
     }
 }
 

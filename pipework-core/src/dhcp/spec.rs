@@ -88,6 +88,19 @@ impl DhcpSpec {
         }
     }
 
+    /// Parses a word that must be a DHCP word (`argument` names it in the error otherwise);
+    /// see [`DhcpSpec::parse`].
+    pub fn parse_word(argument: &str, word: &str) -> Result<Self> {
+        Self::parse(word)?.ok_or_else(|| {
+            Error::invalid(
+                argument,
+                word,
+                "is not a DHCP word; expected dhcp[:OPTS], udhcpc[-f][:OPTS], dhclient[-f][:OPTS] \
+                 or dhcpcd[:OPTS]",
+            )
+        })
+    }
+
     /// Parses an address word of the original grammar; `Ok(None)` when it is not a DHCP word.
     ///
     /// `dhcp[:OPTS]` is pipework's own client; it understands udhcpc's `-f`, `-q`, `-n`,

@@ -35,7 +35,7 @@ pub use self::{
     ipvlan::{Ipvlan, IpvlanFlag, IpvlanMode},
     macvlan::{Macvlan, MacvlanMode},
     veth::Veth,
-    vlan::{EnsuredVlan, Vlan, VlanLink, VlanProtocol, validate_vlan_id, vlan_ifname},
+    vlan::{EnsuredVlan, MAX_VLAN_ID, Vlan, VlanLink, VlanProtocol, validate_vlan_id, vlan_ifname},
     vxlan::{MAX_VNI, Vxlan},
 };
 use crate::{

@@ -333,7 +333,7 @@ static void test_bad_input(void) {
     EXPECT_ERR(pipework_attach_options_set_ipvlan_mode(options, "l4"), PIPEWORK_RESULT_INVALID_ARGUMENT, EINVAL,
                "invalid ipvlan mode \"l4\": must be l2, l3 or l3s");
     EXPECT_ERR(pipework_attach_options_set_dhcp(options, "nodhcp"), PIPEWORK_RESULT_INVALID_ARGUMENT, EINVAL,
-               "invalid dhcp client \"nodhcp\": expected dhcp[:OPTS]");
+               "invalid dhcp client \"nodhcp\": is not a DHCP word; expected dhcp[:OPTS]");
     EXPECT_ERR(pipework_attach_options_set_dhcp(options, "dhcp:-Z"), PIPEWORK_RESULT_INVALID_ARGUMENT, EINVAL,
                "invalid dhcp option \"-Z\": the native DHCP client does not know it");
     EXPECT_ERR(pipework_attach_options_set_pkey(options, 0x8000), PIPEWORK_RESULT_INVALID_ARGUMENT, EINVAL,

@@ -1133,7 +1133,7 @@ class TipcBus:
     """A set of guests joined into one TIPC network: one network id, one bearer, unique identities.
 
     Args:
-        net_id: the network id of every member, 1 to 9999.
+        net_id: the network id of every member, 1 to 9999 (None: 4711, the core's default).
         bearer: the bearer every member enables (default ``"eth:eth0"``).
         identity: None derives each identity from the guest's name (stable across
             restarts); a string is a template where ``{name}`` and ``{index}`` (from 1) are
@@ -1149,7 +1149,7 @@ class TipcBus:
     def __new__(
         cls,
         *,
-        net_id: int = 4711,
+        net_id: int | None = None,
         bearer: BearerSpec | str | None = None,
         identity: str | TipcAddress | None = None,
         priority: int | None = None,

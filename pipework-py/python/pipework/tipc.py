@@ -57,7 +57,7 @@ __all__ = [
 def configure(
     guests: Sequence[Guest | Namespace | int | str],
     *,
-    net_id: int = 4711,
+    net_id: int | None = None,
     bearer: BearerSpec | str | None = None,
     identity: str | TipcAddress | None = None,
     priority: int | None = None,

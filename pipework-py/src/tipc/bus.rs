@@ -2,9 +2,7 @@
 
 use std::time::Duration;
 
-use pipework_core::tipc::{
-    BusLink, BusNode, BusReport, IdentityScheme, TipcBus, bus::DEFAULT_LINK_TIMEOUT,
-};
+use pipework_core::tipc::{BusLink, BusNode, BusReport, IdentityScheme, TipcBus};
 use pyo3::{prelude::*, types::PyDict};
 
 use super::{
@@ -41,13 +39,13 @@ impl PyTipcBus {
     /// The bus settings, checked before anything is changed.
     #[new]
     #[pyo3(signature = (
-        *, net_id=4711, bearer=None, identity=None, priority=None, tolerance=None, window=None,
+        *, net_id=None, bearer=None, identity=None, priority=None, tolerance=None, window=None,
         wait_links=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
-        net_id: i64,
+        net_id: Option<i64>,
         bearer: Option<BearerArg<'_>>,
         identity: Option<SchemeArg<'_>>,
         priority: Option<i64>,
@@ -55,9 +53,11 @@ impl PyTipcBus {
         window: Option<i64>,
         wait_links: Option<WaitArg>,
     ) -> PyResult<Self> {
-        let mut bus = TipcBus::new()
-            .net_id(net_id_arg(py, net_id)?)
-            .props(props(py, priority, tolerance, window)?);
+        // Every setting left out is the core's default (net id 4711, eth:eth0, a 30 s wait).
+        let mut bus = TipcBus::new().props(props(py, priority, tolerance, window)?);
+        if let Some(net_id) = net_id {
+            bus = bus.net_id(net_id_arg(py, net_id)?);
+        }
         if let Some(bearer) = bearer {
             bus = bus.bearer(bearer.spec(py)?);
         }
@@ -70,11 +70,13 @@ impl PyTipcBus {
                 first_node: start.0.node,
             },
         });
-        bus = bus.link_timeout(match wait_links {
-            None | Some(WaitArg::Flag(true)) => Some(DEFAULT_LINK_TIMEOUT),
-            Some(WaitArg::Flag(false)) => None,
-            Some(WaitArg::Seconds(seconds)) => Some(positive_seconds(py, "wait_links", seconds)?),
-        });
+        match wait_links {
+            None | Some(WaitArg::Flag(true)) => {}
+            Some(WaitArg::Flag(false)) => bus = bus.link_timeout(None),
+            Some(WaitArg::Seconds(seconds)) => {
+                bus = bus.link_timeout(Some(positive_seconds(py, "wait_links", seconds)?))
+            }
+        }
         bus.validate().map_err(|err| to_py(py, err))?;
         Ok(PyTipcBus(bus))
     }
