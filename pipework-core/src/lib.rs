@@ -55,7 +55,7 @@ pub use crate::{
     resolve::{Engine, Guest, GuestRecord, Resolver, Resolvers, resolve},
     route::Route,
     state::StateStore,
-    wait::{Condition, wait_for},
+    wait::{Condition, wait_for, wait_for_interruptible},
 };
 /// The network types pipework's API uses.
 pub use ipnet::IpNet;

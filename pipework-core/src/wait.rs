@@ -17,6 +17,9 @@ use crate::{
     link::Link,
 };
 
+/// How often [`wait_for_interruptible`] asks its caller whether to give up.
+const INTERRUPT_CHECK: Duration = Duration::from_millis(100);
+
 /// RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR from `linux/rtnetlink.h`.
 const GROUPS: u32 = 0x1 | 0x10 | 0x100;
 
@@ -43,6 +46,18 @@ pub fn wait_for(
     condition: Condition,
     timeout: Option<Duration>,
 ) -> Result<Link> {
+    wait_for_interruptible(handle, name, condition, timeout, &|| false)
+}
+
+/// [`wait_for`] that asks `interrupted` every 100 ms (for a binding to notice Ctrl-C); once that
+/// answers true, the wait ends with errno EINTR.
+pub fn wait_for_interruptible(
+    handle: &Handle,
+    name: &str,
+    condition: Condition,
+    timeout: Option<Duration>,
+    interrupted: &dyn Fn() -> bool,
+) -> Result<Link> {
     crate::link::validate_ifname("interface name", name)?;
     let object = format!("link {name} in {}", handle.namespace());
     // Subscribe before the first look, so no change can slip in between.
@@ -56,13 +71,17 @@ pub fn wait_for(
         if let Some(link) = check(handle, name, condition)? {
             return Ok(link);
         }
-        let remaining = match deadline {
+        if interrupted() {
+            return Err(Error::kernel(Op::Wait, object, Errno::EINTR));
+        }
+        let slice = match deadline {
             Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
-                Some(left) => PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX),
+                Some(left) => left.min(INTERRUPT_CHECK),
                 None => return Err(Error::kernel(Op::Wait, object, Errno::ETIMEDOUT)),
             },
-            None => PollTimeout::NONE,
+            None => INTERRUPT_CHECK,
         };
+        let remaining = PollTimeout::try_from(slice).unwrap_or(PollTimeout::MAX);
         let mut fds = [PollFd::new(socket.as_fd(), PollFlags::POLLIN)];
         match poll(&mut fds, remaining) {
             Ok(_) | Err(Errno::EINTR) => {}
@@ -94,4 +113,25 @@ fn check(handle: &Handle, name: &str, condition: Condition) -> Result<Option<Lin
         }
     };
     Ok(met.then_some(link))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_interrupted_wait_ends_with_eintr_and_a_timeout_with_etimedout() {
+        let handle = Handle::current().expect("a netlink socket here");
+        let asked = std::cell::Cell::new(0);
+        let interrupted = || {
+            asked.set(asked.get() + 1);
+            asked.get() > 2
+        };
+        let err = wait_for_interruptible(&handle, "nosuch0", Condition::Exists, None, &interrupted)
+            .unwrap_err();
+        assert_eq!((err.errno(), asked.get()), (Errno::EINTR, 3), "{err}");
+        let err = wait_for(&handle, "nosuch0", Condition::Exists, Some(Duration::from_millis(50)))
+            .unwrap_err();
+        assert_eq!(err.errno(), Errno::ETIMEDOUT, "{err}");
+    }
 }

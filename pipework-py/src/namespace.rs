@@ -15,7 +15,7 @@ use pipework_core::{
 use pyo3::{prelude::*, types::PyTuple};
 
 use crate::{
-    errors::{new_error, to_py, unlocked},
+    errors::{new_error, to_py, unlocked, unlocked_interruptible},
     guest::NamespaceArg,
     objects::{Address, Link, Route},
 };
@@ -473,10 +473,11 @@ fn wait_link(
         }
     };
     let timeout = timeout.map(|seconds| positive_seconds(py, "timeout", seconds)).transpose()?;
-    in_slices(py, timeout, |slice| {
-        pipework_core::wait_for(opened.handle()?, ifname, condition, Some(slice))
-    })
-    .map(Link)
+    let wait = |interrupted: &dyn Fn() -> bool| {
+        let handle = opened.handle()?;
+        pipework_core::wait_for_interruptible(handle, ifname, condition, timeout, interrupted)
+    };
+    unlocked_interruptible(py, wait, drop).map(Link)
 }
 
 /// Runs a wait of `timeout` (`None`: forever) as waits of at most 100 ms without the GIL,
