@@ -1,7 +1,6 @@
 //! Each request carried out with pipework-core; this module only converts and prints.
 
 use std::{
-    net::IpAddr,
     process::ExitStatus,
     sync::atomic::{AtomicBool, Ordering},
     time::Duration,
@@ -10,12 +9,14 @@ use std::{
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 
 use pipework_core::{
-    AttachPlan, AttachStatus, Attachment, Condition, Error, Guest, Handle, IpNet, Namespace, Op,
-    Route, StateStore,
+    AttachPlan, AttachStatus, Attachment, Condition, Error, Guest, Handle, Namespace, Op,
+    StateStore,
     attach::{HostChoice, attach_keeping, choose_host},
     dhcp::{DhcpClient, DhcpKeep, DhcpLease, KeeperCommand},
     error::Failures,
-    resolve, wait_for,
+    resolve,
+    route::RouteCommand,
+    wait_for,
 };
 
 use crate::grammar::{Addressing, AttachRequest, TipcRequest, Tool};
@@ -280,10 +281,9 @@ pub enum Passed {
 pub fn passthrough(tool: Tool, target: &str, args: &[String]) -> Result<Passed, Error> {
     let guest = resolve(target)?;
     if tool == Tool::Route
-        && let Some(typed) = TypedRoute::parse(args)
+        && let Some(typed) = RouteCommand::parse(args)
     {
-        let handle = Handle::new(&guest.namespace)?;
-        typed.apply(&handle)?;
+        typed.run(&Handle::new(&guest.namespace)?)?;
         return Ok(Passed::Natively);
     }
     let (program, prefix): (&str, &[&str]) = match tool {
@@ -306,71 +306,6 @@ fn run_in(
     command
         .status()
         .map_err(|err| Error::io(Op::RunProgram, format!("{program} in {namespace}"), &err))
-}
-
-/// `add|del|replace default|PREFIX [via GW] [dev IF] [table N] [metric N]`, done with netlink.
-#[derive(Debug, PartialEq)]
-pub struct TypedRoute {
-    verb: String,
-    destination: Option<IpNet>,
-    via: Option<IpAddr>,
-    dev: Option<String>,
-    table: Option<u32>,
-    metric: Option<u32>,
-}
-
-impl TypedRoute {
-    /// The typed form of `args`, or `None` when they need `ip route` itself.
-    pub fn parse(args: &[String]) -> Option<Self> {
-        let mut words = args.iter().map(String::as_str);
-        let verb = words.next().filter(|v| ["add", "del", "replace"].contains(v))?.to_string();
-        let destination = match words.next()? {
-            "default" => None,
-            prefix => Some(
-                prefix
-                    .parse::<IpNet>()
-                    .ok()
-                    .or_else(|| prefix.parse::<IpAddr>().ok().map(IpNet::from))?,
-            ),
-        };
-        let mut route =
-            TypedRoute { verb, destination, via: None, dev: None, table: None, metric: None };
-        while let Some(key) = words.next() {
-            let value = words.next()?;
-            match key {
-                "via" => route.via = Some(value.parse().ok()?),
-                "dev" => route.dev = Some(value.to_string()),
-                "table" => route.table = Some(value.parse().ok()?),
-                "metric" => route.metric = Some(value.parse().ok()?),
-                _ => return None,
-            }
-        }
-        if route.destination.is_none() && route.via.is_none() && route.dev.is_none() {
-            return None;
-        }
-        Some(route)
-    }
-
-    fn apply(&self, handle: &Handle) -> Result<(), Error> {
-        let oif = self.dev.as_deref().map(|dev| handle.link(dev).map(|l| l.index)).transpose()?;
-        let v6 = self
-            .destination
-            .map(|d| d.addr().is_ipv6())
-            .or(self.via.map(|v| v.is_ipv6()))
-            .unwrap_or(false);
-        let destination = self.destination.unwrap_or(if v6 {
-            IpNet::V6(Default::default())
-        } else {
-            IpNet::V4(Default::default())
-        });
-        let route =
-            Route { destination, gateway: self.via, oif, metric: self.metric, table: self.table };
-        match self.verb.as_str() {
-            "add" => handle.route_add(&route),
-            "replace" => handle.route_replace(&route),
-            _ => handle.route_del(&route),
-        }
-    }
 }
 
 fn describe(attachment: &Attachment) -> String {
@@ -397,35 +332,4 @@ fn describe(attachment: &Attachment) -> String {
 
 fn to_json(value: &impl serde::Serialize) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|err| format!("{{\"error\": \"{err}\"}}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn words(text: &str) -> Vec<String> {
-        text.split_whitespace().map(String::from).collect()
-    }
-
-    #[test]
-    fn common_route_forms_are_typed_and_the_rest_passes_through() {
-        let typed = TypedRoute::parse(&words("add 10.0.5.0/24 via 10.2.3.1 table 100")).unwrap();
-        assert_eq!(typed.destination, Some("10.0.5.0/24".parse().unwrap()));
-        assert_eq!((typed.via, typed.table), (Some("10.2.3.1".parse().unwrap()), Some(100)));
-        let default =
-            TypedRoute::parse(&words("replace default via 2001:db8::1 dev eth1 metric 5")).unwrap();
-        assert_eq!(
-            (default.destination, default.dev.as_deref(), default.metric),
-            (None, Some("eth1"), Some(5))
-        );
-        for other in [
-            "show",
-            "add 10.0.0.0/8 via 1.2.3.4 proto static",
-            "flush table 5",
-            "add default",
-            "get 1.1.1.1",
-        ] {
-            assert_eq!(TypedRoute::parse(&words(other)), None, "{other}");
-        }
-    }
 }

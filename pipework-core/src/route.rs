@@ -13,7 +13,7 @@ use rtnetlink::packet_route::{
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    error::{Op, Result},
+    error::{Error, Op, Result},
     handle::{BatchRequest, Create, Handle},
 };
 
@@ -170,6 +170,107 @@ impl std::fmt::Display for Route {
     }
 }
 
+/// What an `ip route` command does to its route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteVerb {
+    /// `ip route add`: fails if the route exists.
+    Add,
+    /// `ip route del`.
+    Del,
+    /// `ip route replace`: adds or replaces.
+    Replace,
+}
+
+impl std::str::FromStr for RouteVerb {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self> {
+        match text {
+            "add" => Ok(RouteVerb::Add),
+            "del" | "delete" => Ok(RouteVerb::Del),
+            "replace" => Ok(RouteVerb::Replace),
+            _ => Err(Error::invalid("route verb", text, "expected add, del or replace")),
+        }
+    }
+}
+
+/// `ip route add|del|replace default|PREFIX [via GW] [dev IF] [table N] [metric N]`, typed, to be
+/// done with netlink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteCommand {
+    /// What to do.
+    pub verb: RouteVerb,
+    /// The destination; `None` for `default`.
+    pub destination: Option<IpNet>,
+    /// The next hop (`via`).
+    pub via: Option<IpAddr>,
+    /// The output interface (`dev`), by name.
+    pub dev: Option<String>,
+    /// The table (`table`); the main table when `None`.
+    pub table: Option<u32>,
+    /// The metric (`metric`).
+    pub metric: Option<u32>,
+}
+
+impl RouteCommand {
+    /// The typed form of `ip route` arguments, or `None` when they need `ip route` itself
+    /// (another verb such as `show`, another key such as `proto`, a bare `add default`).
+    pub fn parse(args: &[impl AsRef<str>]) -> Option<Self> {
+        let mut words = args.iter().map(AsRef::as_ref);
+        let verb = words.next()?.parse().ok()?;
+        let destination = match words.next()? {
+            "default" => None,
+            prefix => Some(
+                prefix
+                    .parse::<IpNet>()
+                    .ok()
+                    .or_else(|| prefix.parse::<IpAddr>().ok().map(IpNet::from))?,
+            ),
+        };
+        let mut command =
+            RouteCommand { verb, destination, via: None, dev: None, table: None, metric: None };
+        while let Some(key) = words.next() {
+            let value = words.next()?;
+            match key {
+                "via" => command.via = Some(value.parse().ok()?),
+                "dev" => command.dev = Some(value.to_string()),
+                "table" => command.table = Some(value.parse().ok()?),
+                "metric" => command.metric = Some(value.parse().ok()?),
+                _ => return None,
+            }
+        }
+        if command.destination.is_none() && command.via.is_none() && command.dev.is_none() {
+            return None;
+        }
+        Some(command)
+    }
+
+    /// Does it in the handle's namespace.
+    ///
+    /// Equivalent to: `ip route VERB ...` with the same words.
+    pub fn run(&self, handle: &Handle) -> Result<()> {
+        let oif = self.dev.as_deref().map(|dev| handle.link(dev).map(|l| l.index)).transpose()?;
+        let ipv6 = self
+            .destination
+            .map(|d| d.addr().is_ipv6())
+            .or(self.via.map(|v| v.is_ipv6()))
+            .unwrap_or(false);
+        let destination = self.destination.unwrap_or(if ipv6 {
+            IpNet::V6(Default::default())
+        } else {
+            IpNet::V4(Default::default())
+        });
+        let route =
+            Route { destination, gateway: self.via, oif, metric: self.metric, table: self.table };
+        match self.verb {
+            RouteVerb::Add => handle.route_add(&route),
+            RouteVerb::Replace => handle.route_replace(&route),
+            RouteVerb::Del => handle.route_del(&route),
+        }
+    }
+}
+
 impl Handle {
     /// Adds a route; fails if an identical one exists.
     ///
@@ -227,6 +328,45 @@ impl Handle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn words(text: &str) -> Vec<&str> {
+        text.split_whitespace().collect()
+    }
+
+    #[test]
+    fn common_route_forms_are_typed_and_the_rest_passes_through() {
+        let typed = RouteCommand::parse(&words("add 10.0.5.0/24 via 10.2.3.1 table 100")).unwrap();
+        assert_eq!(typed.verb, RouteVerb::Add);
+        assert_eq!(typed.destination, Some("10.0.5.0/24".parse().unwrap()));
+        assert_eq!((typed.via, typed.table), (Some("10.2.3.1".parse().unwrap()), Some(100)));
+        let default =
+            RouteCommand::parse(&words("replace default via 2001:db8::1 dev eth1 metric 5"))
+                .unwrap();
+        assert_eq!(default.verb, RouteVerb::Replace);
+        assert_eq!(
+            (default.destination, default.dev.as_deref(), default.metric),
+            (None, Some("eth1"), Some(5))
+        );
+        assert_eq!(RouteCommand::parse(&words("del 10.9.0.0/16")).unwrap().verb, RouteVerb::Del);
+        for other in [
+            "show",
+            "add 10.0.0.0/8 via 1.2.3.4 proto static",
+            "flush table 5",
+            "add default",
+            "get 1.1.1.1",
+        ] {
+            assert_eq!(RouteCommand::parse(&words(other)), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_verb_is_an_error_never_a_delete() {
+        let err = "flush".parse::<RouteVerb>().unwrap_err().to_string();
+        assert!(
+            err.contains("invalid route verb \"flush\": expected add, del or replace"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn default_and_host_routes_are_built_in_the_gateway_family() {
