@@ -151,13 +151,15 @@ impl Namespace {
             )
             .map_err(|errno| Error::kernel(Op::CreateNamespace, object.clone(), errno))
         });
+        let remove =
+            || fs::remove_file(&path).map_err(|err| Error::io(Op::DeleteNamespace, &object, &err));
         if let Err(err) = bound {
-            let _ = fs::remove_file(&path);
-            return Err(err);
+            return Err(err.rolled_back(remove()));
         }
-        Self::open(&path, NamespaceOrigin::Named(name.to_string())).inspect_err(|_| {
-            let _ = umount2(&path, MntFlags::MNT_DETACH);
-            let _ = fs::remove_file(&path);
+        Self::open(&path, NamespaceOrigin::Named(name.to_string())).map_err(|err| {
+            let unmounted = umount2(&path, MntFlags::MNT_DETACH)
+                .map_err(|errno| Error::kernel(Op::DeleteNamespace, &object, errno));
+            err.rolled_back(unmounted.and_then(|()| remove()))
         })
     }
 

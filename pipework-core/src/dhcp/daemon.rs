@@ -152,18 +152,21 @@ pub(crate) fn spawn(
         _ => None,
     };
     let Some(process) = process else {
+        // It may have exited already; either way it is reaped before its files go.
         let _ = child.kill();
         let _ = child.wait();
         let log = fs::read_to_string(dir.join("keeper.log")).unwrap_or_default();
-        let _ = fs::remove_dir_all(&dir);
-        return Err(Error::Failed {
+        let removed = fs::remove_dir_all(&dir)
+            .map_err(|err| Error::io(Op::WriteFile, dir.display().to_string(), &err));
+        let failed = Error::Failed {
             op: Op::RunProgram,
             object: format!("{shown} (lease keeper for {} in {guest})", lease.ifname),
             detail: match answer {
                 Some(text) if text != "ok" => text,
                 _ => format!("it did not start: {}", log.trim()),
             },
-        });
+        };
+        return Err(failed.rolled_back(removed));
     };
     // The keeper is this process's child until this process exits: reap it when it ends.
     std::thread::spawn(move || child.wait());
