@@ -1,11 +1,10 @@
 //! The `pipework` command: the original script's grammar over pipework-core.
 
 mod commands;
-mod grammar;
 
 use std::process::ExitCode;
 
-use grammar::Request;
+use pipework_cli::grammar::{self, Request};
 use pipework_core::Error;
 
 /// Prints `-v` steps (pipework-core's log records) to stderr.

@@ -24,6 +24,9 @@ pub mod dhcp;
 pub mod error;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handle;
 pub mod ifname;
 pub mod link;

@@ -26,6 +26,9 @@ mod session;
 mod spec;
 mod watch;
 
+#[cfg(feature = "fuzzing")]
+pub(crate) use self::replies::fuzz_parse as fuzz_reply;
+
 pub use self::{
     config::{DEFAULT_TIMEOUT, DhcpConfig, Hostname, OPTION_NAMES, option_code, validate_hostname},
     daemon::{KEEPER_PROGRAM, KeeperCommand, serve_keeper},

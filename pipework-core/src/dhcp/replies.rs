@@ -173,6 +173,12 @@ fn parse(packet: &[u8], mac: MacAddr) -> Option<Reply> {
     Some(Reply { kind: kind?, server: server.unwrap_or(source), address, message })
 }
 
+/// Reads `packet` as the listener reads what it hears, for the fuzz targets.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_parse(packet: &[u8]) {
+    let _ = parse(packet, MacAddr::new([2, 0, 0, 0, 0, 7]));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

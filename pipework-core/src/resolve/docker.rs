@@ -350,6 +350,17 @@ struct EngineMessage {
     message: String,
 }
 
+/// Reads an Engine API answer the way the resolver does: HTTP first, then each JSON shape.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_engine_answer(raw: &[u8]) {
+    if let Ok(answer) = http::parse(raw) {
+        let _ = serde_json::from_slice::<Container>(&answer.body);
+        let _ = serde_json::from_slice::<Vec<ListedContainer>>(&answer.body);
+        let _ = serde_json::from_slice::<EngineMessage>(&answer.body);
+    }
+    let _ = http::preview(raw);
+}
+
 /// Checks a container name or ID before it goes into a request path; strips Docker's leading `/`.
 ///
 /// Docker names match `[a-zA-Z0-9][a-zA-Z0-9_.-]*` and IDs are hexadecimal, so nothing else

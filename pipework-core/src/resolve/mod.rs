@@ -12,6 +12,9 @@ mod netns;
 mod pid;
 pub(crate) mod process;
 
+#[cfg(feature = "fuzzing")]
+pub(crate) use self::docker::fuzz_engine_answer;
+
 use std::{fmt, fs, os::unix::fs::MetadataExt, path::Path};
 
 use serde::{Deserialize, Serialize};
