@@ -20,6 +20,7 @@
 pub mod addr;
 pub mod announce;
 pub mod attach;
+pub mod cni;
 pub mod dhcp;
 pub mod error;
 #[cfg(feature = "fault-injection")]

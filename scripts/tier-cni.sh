@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The CNI tier: the pipework-cni plugin driven as libcni drives it (CNI_* environment,
+# configuration on stdin, one process per command) with Debian's reference plugins
+# (containernetworking-plugins in /usr/lib/cni): host-local IPAM delegation, concurrent ADDs
+# on one bridge, a chain pipework -> tuning. Every test works in its own private namespaces
+# and a private host-local dataDir. Debian ships no cnitool; the tests are the harness.
+#
+# Usage: scripts/tier-cni.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+    echo "scripts/tier-cni.sh must run as root: the tests create namespaces and links" >&2
+    exit 1
+fi
+
+source scripts/apt.sh
+apt_install containernetworking-plugins
+for plugin in host-local tuning; do
+    [ -x "/usr/lib/cni/$plugin" ] || { echo "tier cni: /usr/lib/cni/$plugin is missing after install" >&2; exit 1; }
+done
+
+cargo test -p pipework-cni --quiet -- --include-ignored tier_cni
