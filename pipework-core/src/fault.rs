@@ -1,6 +1,7 @@
 //! Injected failures for tests (cargo feature `fault-injection`): make the Nth netlink request
 //! of the calling thread fail, to prove that a teardown runs every step and that a rollback
-//! reports its own failure.
+//! reports its own failure; or run something just before it, to put another process's change
+//! (a concurrent attach, a guest that dies) at a precise step.
 //!
 //! ```
 //! use pipework_core::{Handle, error::Op, fault::Faults};
@@ -21,13 +22,30 @@ thread_local! {
     static ARMED: RefCell<Vec<Rule>> = const { RefCell::new(Vec::new()) };
 }
 
-/// One injected failure: the `nth` request (from 1) of `op` (of any operation when `None`).
-#[derive(Debug, Clone)]
+/// One injected event at the `nth` request (from 1) of `op` (of any operation when `None`).
 struct Rule {
     op: Option<Op>,
     nth: usize,
-    errno: Errno,
+    action: Action,
     seen: usize,
+}
+
+/// What happens at a rule's request.
+enum Action {
+    /// The request fails with this errno, unsent.
+    Fail(Errno),
+    /// This runs first (once), then the request goes out.
+    Before(Option<Box<dyn FnOnce()>>),
+}
+
+impl std::fmt::Debug for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let action = match &self.action {
+            Action::Fail(errno) => format!("fail with {errno}"),
+            Action::Before(_) => "run a hook first".into(),
+        };
+        write!(f, "request {} of {:?}: {action} ({} seen)", self.nth, self.op, self.seen)
+    }
 }
 
 /// The failures to inject, built with [`Faults::fail`] and armed for the calling thread.
@@ -45,13 +63,21 @@ impl Faults {
 
     /// Makes the `nth` netlink request (from 1) of operation `op` fail with `errno`, unsent.
     pub fn fail(mut self, op: Op, nth: usize, errno: Errno) -> Self {
-        self.rules.push(Rule { op: Some(op), nth, errno, seen: 0 });
+        self.rules.push(Rule { op: Some(op), nth, action: Action::Fail(errno), seen: 0 });
         self
     }
 
     /// Makes the `nth` netlink request (from 1) of any operation fail with `errno`, unsent.
     pub fn fail_any(mut self, nth: usize, errno: Errno) -> Self {
-        self.rules.push(Rule { op: None, nth, errno, seen: 0 });
+        self.rules.push(Rule { op: None, nth, action: Action::Fail(errno), seen: 0 });
+        self
+    }
+
+    /// Runs `hook` just before the `nth` netlink request (from 1) of operation `op` is sent,
+    /// which then goes out as usual; the hook runs with no failure armed on its thread.
+    pub fn before(mut self, op: Op, nth: usize, hook: impl FnOnce() + 'static) -> Self {
+        let action = Action::Before(Some(Box::new(hook)));
+        self.rules.push(Rule { op: Some(op), nth, action, seen: 0 });
         self
     }
 
@@ -82,16 +108,29 @@ impl Drop for Armed {
     }
 }
 
-/// Counts a request of `op` made by the calling thread; the errno to fail it with, if armed.
+/// Counts a request of `op` made by the calling thread, running the hooks due at it; the
+/// errno to fail it with, if armed.
 pub(crate) fn check(op: Op) -> Option<Errno> {
-    ARMED.with(|armed| {
+    let (failure, hooks) = ARMED.with(|armed| {
         let mut failure = None;
+        let mut hooks = Vec::new();
         for rule in armed.borrow_mut().iter_mut().filter(|rule| rule.op.is_none_or(|o| o == op)) {
             rule.seen += 1;
-            if rule.seen == rule.nth {
-                failure = failure.or(Some(rule.errno));
+            if rule.seen != rule.nth {
+                continue;
+            }
+            match &mut rule.action {
+                Action::Fail(errno) => failure = failure.or(Some(*errno)),
+                Action::Before(hook) => hooks.extend(hook.take()),
             }
         }
-        failure
-    })
+        (failure, hooks)
+    });
+    // Outside the borrow, and with the rules set aside: a hook may make requests of its own.
+    if !hooks.is_empty() {
+        let rules = ARMED.with(|armed| std::mem::take(&mut *armed.borrow_mut()));
+        hooks.into_iter().for_each(|hook| hook());
+        ARMED.with(|armed| *armed.borrow_mut() = rules);
+    }
+    failure
 }

@@ -26,8 +26,10 @@ pub(super) fn attach(
     let host_ifname = host_veth_name(plan, guest);
     let mtu = plan.mtu.unwrap_or(bridge.link.mtu);
     let veth = guest_veth(plan, guest, &host_ifname, mtu)?.master(bridge.link.index);
+    // Another attach may have joined the bridge since this call created it: it goes only if
+    // no port is left on it.
     let undo_bridge = || match bridge.created {
-        true => host.link_del(bridge.link.index),
+        true => Bridge::new(bridge_name)?.delete_if_unused(host).map(drop),
         false => Ok(()),
     };
     log::info!(

@@ -43,8 +43,10 @@ pub(super) fn attach(
         });
     }
     let created = ovs.bridge_ensure(bridge_name)?;
+    // Another attach may have added a port since this call created the bridge: it goes only
+    // if no port but its own is left on it.
     let undo_bridge = || match created {
-        true => ovs.bridge_delete(bridge_name),
+        true => ovs.bridge_delete_if_unused(bridge_name).map(drop),
         false => Ok(()),
     };
     let host_ifname = bridge::host_veth_name(plan, guest);
