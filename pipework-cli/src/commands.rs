@@ -11,7 +11,7 @@ use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction
 use pipework_core::{
     AttachPlan, AttachStatus, Attachment, Condition, Error, Guest, Handle, Namespace, Op,
     StateStore,
-    attach::{HostChoice, attach_keeping, choose_host},
+    attach::{HostChoice, choose_host},
     dhcp::{DhcpClient, DhcpKeep, DhcpLease, KeeperCommand},
     error::Failures,
     resolve,
@@ -68,12 +68,8 @@ pub fn attach_guest(request: &AttachRequest) -> Result<(), Error> {
         // From here on an interrupt ends the foreground keeper cleanly, whenever it comes.
         catch_stop_signals()?;
     }
-    let (attachment, kept) = attach_keeping(&host, &guest, &plan)?;
     let store = StateStore::from_env();
-    // A re-run keeps the first record: it knows which default routes were replaced.
-    if attachment.status == AttachStatus::Created || !store.path_of(&attachment).exists() {
-        store.save(&attachment)?;
-    }
+    let (attachment, kept) = store.attach(&host, &guest, &plan)?;
     for warning in &attachment.warnings {
         eprintln!("pipework: warning: {warning}");
     }

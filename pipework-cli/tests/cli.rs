@@ -127,6 +127,32 @@ fn detach_goes_on_past_a_record_that_fails_and_keeps_that_one() {
 
 #[test]
 #[ignore = "needs root; scripts/test.sh runs it"]
+fn an_attach_that_cannot_be_recorded_is_undone() {
+    let mut sandbox = Sandbox::new();
+    let g = sandbox.add_guest("g");
+    let mut cli = Cli::new(&sandbox);
+    // The state directory would be under a regular file: no record can be written there.
+    std::fs::write(&cli.state, "not a directory").unwrap();
+    let blocker = cli.state.clone();
+    cli.state = blocker.join("records");
+    let before = (sandbox.state(&sandbox.host_name()), sandbox.state(&g));
+    let output = cli.run(&["br1", &g, "10.1.0.2/24"]);
+    std::fs::remove_file(&blocker).unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&blocker.display().to_string()) && err.contains("Not a directory"),
+        "{err}"
+    );
+    assert_eq!(
+        before,
+        (sandbox.state(&sandbox.host_name()), sandbox.state(&g)),
+        "the unrecorded attachment (bridge, veth, address) is gone"
+    );
+}
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
 fn custom_names_netmask_gateway_unique_mac_and_any_flag_order() {
     let mut sandbox = Sandbox::new();
     let g = sandbox.add_guest("g");

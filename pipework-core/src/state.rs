@@ -8,8 +8,10 @@ use std::{
 };
 
 use crate::{
-    attach::Attachment,
-    error::{Error, Op, Result},
+    attach::{AttachPlan, AttachStatus, Attachment, attach_keeping},
+    dhcp::DhcpLease,
+    error::{Error, Failures, Op, Result},
+    handle::Handle,
     netns::NamespaceOrigin,
     resolve::Guest,
 };
@@ -71,6 +73,46 @@ impl StateStore {
         fs::File::create(&temporary).and_then(|mut f| f.write_all(&json)).map_err(fail)?;
         fs::rename(&temporary, &path).map_err(fail)?;
         Ok(path)
+    }
+
+    /// Attaches `guest` as [`attach_keeping`] does and records the attachment, so that a detach
+    /// from any process finds it.
+    ///
+    /// A re-run of the same plan keeps the first record (it knows which default routes were
+    /// replaced). When the record cannot be written, an attachment this call created is undone
+    /// (its kept lease released first) and the error says why, with the undo's own failure beside
+    /// it, if any: nothing is left that a detach could not find.
+    pub fn attach(
+        &self,
+        host: &Handle,
+        guest: &Guest,
+        plan: &AttachPlan,
+    ) -> Result<(Attachment, Option<DhcpLease>)> {
+        let (attachment, kept) = attach_keeping(host, guest, plan)?;
+        let created = attachment.status == AttachStatus::Created;
+        if !created && self.path_of(&attachment).exists() {
+            return Ok((attachment, kept));
+        }
+        let Err(err) = self.save(&attachment) else {
+            return Ok((attachment, kept));
+        };
+        if !created {
+            // Found in place, not made by this call: it is not this call's to undo.
+            return Err(err);
+        }
+        let mut undo = Failures::new(
+            Op::Detach,
+            format!("{} of {guest}, which could not be recorded", attachment.plan.guest_ifname),
+        );
+        let mut unrecorded = attachment;
+        if let Some(lease) = kept {
+            undo.run(lease.release());
+            // Released just now: the detach below has no lease left to release.
+            unrecorded.dhcp = None;
+        }
+        let guest_handle = undo.run(Handle::new(&guest.namespace));
+        undo.run(unrecorded.detach(host, guest_handle.as_ref()));
+        Err(err.rolled_back(undo.finish()))
     }
 
     /// Every record; an unreadable record is an error naming its file.

@@ -6,8 +6,8 @@ mod common;
 use common::Sandbox;
 use nix::errno::Errno;
 use pipework_core::{
-    AttachPlan, Attachment, Error, Handle, IpNet, MacvlanMode, Route, Veth, attach, error::Op,
-    fault::Faults,
+    AttachPlan, Attachment, Error, Handle, IpNet, MacvlanMode, Route, StateStore, Veth, attach,
+    error::Op, fault::Faults,
 };
 
 fn net(text: &str) -> IpNet {
@@ -151,4 +151,36 @@ fn a_rollback_that_fails_is_reported_beside_the_error_that_caused_it() {
         "{left:?}"
     );
     assert!(left.contains(&"br-rf".to_string()), "{left:?}");
+}
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
+fn an_attach_whose_record_cannot_be_written_is_undone() {
+    let mut sandbox = Sandbox::new();
+    let g = sandbox.add_guest("g");
+    let host = sandbox.host_handle();
+    let guest = sandbox.guest(&g);
+    // The state directory would be under a regular file.
+    let blocker = std::env::temp_dir().join(format!("{}-file", sandbox.prefix));
+    std::fs::write(&blocker, "not a directory").unwrap();
+    let store = StateStore::new(blocker.join("records"));
+    let snapshot = || (sandbox.state(&sandbox.host_name()), sandbox.state(&g));
+    let before = snapshot();
+    let plan = AttachPlan::bridge("br-rec").address(net("10.46.0.2/24"));
+    let failed = store.attach(&host, &guest, &plan).map(drop);
+    let after_failure = snapshot();
+    // The same attachment made without a record, then found in place: not this call's to undo.
+    let made = attach(&host, &guest, &plan).unwrap();
+    let found = store.attach(&host, &guest, &plan).map(drop);
+    let still_there = sandbox.link_names(&g);
+    made.detach(&host, Some(&Handle::new(&guest.namespace).unwrap())).unwrap();
+    std::fs::remove_file(&blocker).unwrap();
+
+    let err = failed.unwrap_err();
+    assert!(matches!(err, Error::Kernel { errno: Errno::ENOTDIR, .. }), "undone cleanly: {err:?}");
+    assert!(err.to_string().contains(&blocker.display().to_string()), "{err}");
+    assert_eq!(before, after_failure, "the unrecorded attachment was undone");
+    assert_eq!(found.unwrap_err().errno(), Errno::ENOTDIR);
+    assert!(still_there.contains(&"eth1".to_string()), "found in place, kept: {still_there:?}");
+    assert_eq!(before, snapshot());
 }

@@ -12,7 +12,7 @@ use super::{
     config, ipam,
 };
 use crate::{
-    attach::{AttachPlan, Attachment, HostSide, attach},
+    attach::{AttachPlan, Attachment, HostSide},
     error::{Category, Error, Op},
     handle::Handle,
     netns::Namespace,
@@ -154,12 +154,9 @@ impl<'a> Call<'a> {
         }
         let mut guest = Guest::from_namespace(namespace);
         guest.id = Some(id.to_string());
-        let attachment = attach(&host, &guest, &plan).map_err(|err| undo_ipam(err.into()))?;
-        if let Err(err) = self.store.save(&attachment) {
-            let guest_handle = Handle::new(&guest.namespace);
-            let undone = guest_handle.and_then(|handle| attachment.detach(&host, Some(&handle)));
-            return Err(undo_ipam(err.rolled_back(undone).into()));
-        }
+        // A configuration has no foreground lease to keep.
+        let (attachment, _) =
+            self.store.attach(&host, &guest, &plan).map_err(|err| undo_ipam(err.into()))?;
         let mut result = self.conf.prev_result.clone().unwrap_or_default();
         result.append(self.result_of(&attachment, netns, allocated));
         Ok(result.to_json(&self.conf.cni_version))
