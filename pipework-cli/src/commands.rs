@@ -13,7 +13,6 @@ use pipework_core::{
     StateStore,
     attach::{HostChoice, choose_host},
     dhcp::{DhcpClient, DhcpKeep, DhcpLease, KeeperCommand},
-    error::Failures,
     resolve,
     route::RouteCommand,
     wait_for,
@@ -168,42 +167,21 @@ fn print_plan(
 
 /// Undoes the recorded attachments of a guest and forgets them.
 pub fn detach_guest(target: &str, ifname: Option<&str>, json: bool) -> Result<(), Error> {
-    let store = StateStore::from_env();
-    let guest = resolve(target).ok();
-    let records = store.find(target, guest.as_ref(), ifname)?;
-    if records.is_empty() {
-        return Err(Error::NotFound {
-            op: Op::Detach,
-            object: format!(
-                "an attachment of {target}{} in pipework's records ({})",
-                ifname.map(|i| format!(" as {i}")).unwrap_or_default(),
-                store.dir().display()
-            ),
-        });
-    }
     let host = Handle::current()?;
-    let guest_handle = guest.as_ref().map(|g| Handle::new(&g.namespace)).transpose()?;
-    let mut done = Vec::new();
-    // Every record gets its detach; one that fails keeps its record, so detach can be retried.
-    let mut failures = Failures::new(Op::Detach, target);
-    for record in records {
-        let detached = record.attachment.detach(&host, guest_handle.as_ref());
-        if failures.run(detached.and_then(|()| store.remove(&record))).is_none() {
-            continue;
-        }
-        if !json {
-            println!(
-                "detached {} from {}",
-                record.attachment.plan.guest_ifname,
-                record.attachment.plan.host.host_interface()
-            );
-        }
-        done.push(record.attachment);
-    }
+    let guest = resolve(target).ok();
+    let (done, outcome) = StateStore::from_env().detach(&host, target, guest.as_ref(), ifname);
     if json {
         println!("{}", to_json(&done));
+    } else {
+        for attachment in &done {
+            println!(
+                "detached {} from {}",
+                attachment.plan.guest_ifname,
+                attachment.plan.host.host_interface()
+            );
+        }
     }
-    failures.finish()
+    outcome
 }
 
 /// Prints what pipework attached (to one guest or everywhere).

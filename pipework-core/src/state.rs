@@ -7,13 +7,16 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use nix::fcntl::{Flock, FlockArg};
+use serde::Deserialize;
+
 use crate::{
     attach::{AttachPlan, AttachStatus, Attachment, attach_keeping},
     dhcp::DhcpLease,
     error::{Error, Failures, Op, Result},
     handle::Handle,
     netns::NamespaceOrigin,
-    resolve::Guest,
+    resolve::{Guest, GuestRecord},
 };
 
 /// Where records are kept unless `PIPEWORK_STATE_DIR` says otherwise.
@@ -64,17 +67,170 @@ impl StateStore {
         let fail = |err: std::io::Error| Error::io(Op::State, self.dir.display().to_string(), &err);
         fs::create_dir_all(&self.dir).map_err(fail)?;
         let path = self.path_of(attachment);
-        let temporary = path.with_extension("json.tmp");
+        let temporary = path.with_extension(format!("json.{}.tmp", std::process::id()));
         let json = serde_json::to_vec_pretty(attachment).map_err(|err| Error::Protocol {
             op: Op::State,
             object: path.display().to_string(),
             detail: err.to_string(),
         })?;
-        fs::File::create(&temporary).and_then(|mut f| f.write_all(&json)).map_err(fail)?;
-        fs::rename(&temporary, &path).map_err(fail)?;
+        let written = fs::File::create(&temporary)
+            .and_then(|mut file| file.write_all(&json))
+            .and_then(|()| fs::rename(&temporary, &path));
+        if let Err(err) = written {
+            // Best effort: a temporary file that was never created has nothing to remove.
+            let _ = fs::remove_file(&temporary);
+            return Err(Error::io(Op::State, path.display().to_string(), &err));
+        }
         Ok(path)
     }
 
+    /// Takes the store's lock, `.lock` in its directory (created if missing): attaches and
+    /// detaches through the store, in any process, run one at a time while it is held.
+    ///
+    /// Equivalent to: `flock DIR/.lock`.
+    pub fn lock(&self) -> Result<Locked<'_>> {
+        let fail = |err: std::io::Error| Error::io(Op::State, self.dir.display().to_string(), &err);
+        fs::create_dir_all(&self.dir).map_err(fail)?;
+        let file = fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.dir.join(".lock"))
+            .map_err(fail)?;
+        let lock = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| {
+            Error::kernel(Op::State, format!("lock of {}", self.dir.display()), errno)
+        })?;
+        Ok(Locked { store: self, _lock: lock })
+    }
+
+    /// [`Locked::attach`] under the store's lock.
+    pub fn attach(
+        &self,
+        host: &Handle,
+        guest: &Guest,
+        plan: &AttachPlan,
+    ) -> Result<(Attachment, Option<DhcpLease>)> {
+        self.lock()?.attach(host, guest, plan)
+    }
+
+    /// [`Locked::detach`] under the store's lock.
+    pub fn detach(
+        &self,
+        host: &Handle,
+        target: &str,
+        guest: Option<&Guest>,
+        ifname: Option<&str>,
+    ) -> (Vec<Attachment>, Result<()>) {
+        match self.lock() {
+            Ok(locked) => locked.detach(host, target, guest, ifname),
+            Err(err) => (Vec::new(), Err(err)),
+        }
+    }
+
+    /// Every record; an unreadable record is an error naming its file.
+    pub fn all(&self) -> Result<Vec<Record>> {
+        self.matching(|_| true)
+    }
+
+    /// The records of the guest `target` names (and of interface `ifname` when given).
+    ///
+    /// A record matches the resolved guest's namespace, or, when the guest is gone, its
+    /// recorded name, ID (or ID prefix), PID or namespace name.
+    pub fn find(
+        &self,
+        target: &str,
+        guest: Option<&Guest>,
+        ifname: Option<&str>,
+    ) -> Result<Vec<Record>> {
+        self.matching(|owner| {
+            let recorded = &owner.guest;
+            let same_namespace = guest.is_some_and(|g| g.namespace.id() == recorded.namespace);
+            let same_name = recorded
+                .name
+                .as_deref()
+                .is_some_and(|n| n == target || n.trim_start_matches('/') == target);
+            let same_id = recorded
+                .id
+                .as_deref()
+                .is_some_and(|id| target.len() >= 4 && id.starts_with(target));
+            let same_pid = recorded.pid.is_some_and(|pid| pid.to_string() == target);
+            let same_netns = matches!(&recorded.origin, NamespaceOrigin::Named(n) if n == target);
+            (same_namespace || same_name || same_id || same_pid || same_netns)
+                && ifname.is_none_or(|i| owner.plan.guest_ifname == i)
+        })
+    }
+
+    /// The records whose owner (guest and interface, read first) `wanted` accepts, in file order.
+    fn matching(&self, wanted: impl Fn(&Owner) -> bool) -> Result<Vec<Record>> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(err) => return Err(Error::io(Op::State, self.dir.display().to_string(), &err)),
+        };
+        let unreadable = |path: &Path, detail: String| Error::Protocol {
+            op: Op::State,
+            object: path.display().to_string(),
+            detail,
+        };
+        let mut records = Vec::new();
+        for entry in entries {
+            let path = entry
+                .map_err(|err| Error::io(Op::State, self.dir.display().to_string(), &err))?
+                .path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let text = match fs::read(&path) {
+                Ok(text) => text,
+                // Removed by a detach since the directory was listed.
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(err) => return Err(Error::io(Op::State, path.display().to_string(), &err)),
+            };
+            // Only the owner first: with many records, most are someone else's.
+            let owner: Owner =
+                serde_json::from_slice(&text).map_err(|err| unreadable(&path, err.to_string()))?;
+            if !wanted(&owner) {
+                continue;
+            }
+            let attachment =
+                serde_json::from_slice(&text).map_err(|err| unreadable(&path, err.to_string()))?;
+            records.push(Record { path, attachment });
+        }
+        records.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(records)
+    }
+
+    /// Deletes a record.
+    pub fn remove(&self, record: &Record) -> Result<()> {
+        match fs::remove_file(&record.path) {
+            Ok(()) => Ok(()),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(err) => Err(Error::io(Op::State, record.path.display().to_string(), &err)),
+        }
+    }
+}
+
+/// Whose a record is: the parts of an [`Attachment`] a look-up reads.
+#[derive(Deserialize)]
+struct Owner {
+    guest: GuestRecord,
+    plan: OwnerPlan,
+}
+
+/// The part of the plan a look-up reads.
+#[derive(Deserialize)]
+struct OwnerPlan {
+    guest_ifname: String,
+}
+
+/// The store while its lock is held (see [`StateStore::lock`]); dropping it releases the lock.
+#[derive(Debug)]
+pub struct Locked<'a> {
+    store: &'a StateStore,
+    _lock: Flock<fs::File>,
+}
+
+impl Locked<'_> {
     /// Attaches `guest` as [`attach_keeping`] does and records the attachment, so that a detach
     /// from any process finds it.
     ///
@@ -90,10 +246,10 @@ impl StateStore {
     ) -> Result<(Attachment, Option<DhcpLease>)> {
         let (attachment, kept) = attach_keeping(host, guest, plan)?;
         let created = attachment.status == AttachStatus::Created;
-        if !created && self.path_of(&attachment).exists() {
+        if !created && self.store.path_of(&attachment).exists() {
             return Ok((attachment, kept));
         }
-        let Err(err) = self.save(&attachment) else {
+        let Err(err) = self.store.save(&attachment) else {
             return Ok((attachment, kept));
         };
         if !created {
@@ -115,73 +271,52 @@ impl StateStore {
         Err(err.rolled_back(undo.finish()))
     }
 
-    /// Every record; an unreadable record is an error naming its file.
-    pub fn all(&self) -> Result<Vec<Record>> {
-        let entries = match fs::read_dir(&self.dir) {
-            Ok(entries) => entries,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(err) => return Err(Error::io(Op::State, self.dir.display().to_string(), &err)),
-        };
-        let mut records = Vec::new();
-        for entry in entries {
-            let path = entry
-                .map_err(|err| Error::io(Op::State, self.dir.display().to_string(), &err))?
-                .path();
-            if path.extension().is_none_or(|e| e != "json") {
-                continue;
-            }
-            let text = fs::read(&path)
-                .map_err(|err| Error::io(Op::State, path.display().to_string(), &err))?;
-            let attachment = serde_json::from_slice(&text).map_err(|err| Error::Protocol {
-                op: Op::State,
-                object: path.display().to_string(),
-                detail: err.to_string(),
-            })?;
-            records.push(Record { path, attachment });
-        }
-        records.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(records)
-    }
-
-    /// The records of the guest `target` names (and of interface `ifname` when given).
+    /// Undoes the recorded attachments of the guest `target` names (see [`StateStore::find`];
+    /// only interface `ifname` when given) and forgets them: the attachments undone, and the
+    /// failures.
     ///
-    /// A record matches the resolved guest's namespace, or, when the guest is gone, its
-    /// recorded name, ID (or ID prefix), PID or namespace name.
-    pub fn find(
+    /// Every record gets its detach; one that fails keeps its record, so the detach can be
+    /// retried. No record at all is an error naming the store.
+    pub fn detach(
         &self,
+        host: &Handle,
         target: &str,
         guest: Option<&Guest>,
         ifname: Option<&str>,
-    ) -> Result<Vec<Record>> {
-        Ok(self
-            .all()?
-            .into_iter()
-            .filter(|record| {
-                let recorded = &record.attachment.guest;
-                let same_namespace = guest.is_some_and(|g| g.namespace.id() == recorded.namespace);
-                let same_name = recorded
-                    .name
-                    .as_deref()
-                    .is_some_and(|n| n == target || n.trim_start_matches('/') == target);
-                let same_id = recorded
-                    .id
-                    .as_deref()
-                    .is_some_and(|id| target.len() >= 4 && id.starts_with(target));
-                let same_pid = recorded.pid.is_some_and(|pid| pid.to_string() == target);
-                let same_netns =
-                    matches!(&recorded.origin, NamespaceOrigin::Named(n) if n == target);
-                same_namespace || same_name || same_id || same_pid || same_netns
-            })
-            .filter(|record| ifname.is_none_or(|i| record.attachment.plan.guest_ifname == i))
-            .collect())
+    ) -> (Vec<Attachment>, Result<()>) {
+        let records = match self.store.find(target, guest, ifname) {
+            Ok(records) if records.is_empty() => {
+                return (Vec::new(), Err(self.nothing_recorded(target, ifname)));
+            }
+            Ok(records) => records,
+            Err(err) => return (Vec::new(), Err(err)),
+        };
+        let guest_handle = match guest.map(|g| Handle::new(&g.namespace)).transpose() {
+            Ok(handle) => handle,
+            Err(err) => return (Vec::new(), Err(err)),
+        };
+        let mut done = Vec::new();
+        let mut failures = Failures::new(Op::Detach, target);
+        for record in records {
+            // The guest's handle only for its own records: one found by name may be of an
+            // earlier namespace of that guest, whose interfaces went with it.
+            let same = guest.is_some_and(|g| g.namespace.id() == record.attachment.guest.namespace);
+            let detached = record.attachment.detach(host, guest_handle.as_ref().filter(|_| same));
+            if failures.run(detached.and_then(|()| self.store.remove(&record))).is_some() {
+                done.push(record.attachment);
+            }
+        }
+        (done, failures.finish())
     }
 
-    /// Deletes a record.
-    pub fn remove(&self, record: &Record) -> Result<()> {
-        match fs::remove_file(&record.path) {
-            Ok(()) => Ok(()),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(err) => Err(Error::io(Op::State, record.path.display().to_string(), &err)),
+    fn nothing_recorded(&self, target: &str, ifname: Option<&str>) -> Error {
+        Error::NotFound {
+            op: Op::Detach,
+            object: format!(
+                "an attachment of {target}{} in pipework's records ({})",
+                ifname.map(|i| format!(" as {i}")).unwrap_or_default(),
+                self.store.dir.display()
+            ),
         }
     }
 }

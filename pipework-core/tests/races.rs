@@ -1,5 +1,5 @@
-//! Attaches that meet: another attach put at a precise step of a failing one (the
-//! `fault-injection` hook), in private namespaces.
+//! Attaches and detaches that meet: another attach put at a precise step of a failing attach or
+//! of a detach (the `fault-injection` hook), in private namespaces.
 
 mod common;
 
@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use common::Sandbox;
 use nix::errno::Errno;
 use pipework_core::{
-    AttachPlan, Attachment, Handle, IpNet, Namespace, attach, error::Op, fault::Faults,
+    AttachPlan, Attachment, Handle, IpNet, Namespace, StateStore, attach, error::Op, fault::Faults,
 };
 
 fn net(text: &str) -> IpNet {
@@ -69,5 +69,60 @@ fn a_failed_attach_keeps_the_bridge_it_created_when_another_guest_joined_it() {
     // B's detach removes the bridge A created, now that its last port is gone.
     let b_handle = Handle::new(&sandbox.guest(&b).namespace).unwrap();
     other.detach(&host, Some(&b_handle)).unwrap();
+    assert_eq!(sandbox.link_names(&hostname), ["lo"]);
+}
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
+fn an_attach_waits_for_a_detach_that_is_removing_the_bridge() {
+    let mut sandbox = Sandbox::new();
+    let (a, b) = (sandbox.add_guest("a"), sandbox.add_guest("b"));
+    let host = sandbox.host_handle();
+    let hostname = sandbox.host_name();
+    let dir = std::env::temp_dir().join(format!("{}-records", sandbox.prefix));
+    let store = StateStore::new(&dir);
+    let guest_a = sandbox.guest(&a);
+    store
+        .attach(&host, &guest_a, &AttachPlan::bridge("br-lock").address(net("10.47.0.2/24")))
+        .unwrap();
+
+    // A's detach has deleted its host end and found the bridge without ports; just before it
+    // deletes the bridge, B starts attaching to it through the same store and has ample time.
+    let other = Arc::new(Mutex::new(None));
+    let joining = {
+        let (hostname, b, dir, other) = (hostname.clone(), b.clone(), dir.clone(), other.clone());
+        move || {
+            let attaching = std::thread::spawn(move || {
+                let handle = Handle::new(&Namespace::from_name(&hostname).unwrap()).unwrap();
+                let guest = pipework_core::resolve(&b).unwrap();
+                let plan = AttachPlan::bridge("br-lock").address(net("10.47.0.3/24"));
+                StateStore::new(&dir).attach(&handle, &guest, &plan).map(|(made, _)| made)
+            });
+            *other.lock().unwrap() = Some(attaching);
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+    };
+    let armed = Faults::new().before(Op::LinkDel, 2, joining).arm();
+    let (undone, outcome) = store.detach(&host, &a, Some(&guest_a), None);
+    assert_eq!(armed.counted(), [2], "the host end, then the bridge");
+    drop(armed);
+    let attaching = other.lock().unwrap().take().expect("B started");
+    let made = attaching.join().expect("B's thread");
+    let links = sandbox.ip_json(&hostname, &["link", "show"]);
+    let ports: Vec<_> =
+        links.as_array().unwrap().iter().filter(|l| l["master"] == "br-lock").collect();
+    let recorded = store.all().map(|records| records.len());
+    let cleaned = made.is_ok().then(|| store.detach(&host, &b, None, None).1);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    outcome.unwrap();
+    assert_eq!(undone.len(), 1);
+    let made = made.expect("B attached");
+    // B waited for A's detach to end, then created the bridge again and joined it.
+    assert!(made.bridge_created, "A removed the bridge before B went on");
+    assert_eq!(ports.len(), 1, "B's port is on the bridge: {links}");
+    assert_eq!(ports[0]["ifname"], made.host_ifname.as_str());
+    assert_eq!(recorded.unwrap(), 1, "B's record");
+    cleaned.expect("B attached").expect("B's detach");
     assert_eq!(sandbox.link_names(&hostname), ["lo"]);
 }

@@ -156,31 +156,52 @@ fn a_rollback_that_fails_is_reported_beside_the_error_that_caused_it() {
 #[test]
 #[ignore = "needs root; scripts/test.sh runs it"]
 fn an_attach_whose_record_cannot_be_written_is_undone() {
+    use std::os::unix::fs::PermissionsExt;
     let mut sandbox = Sandbox::new();
     let g = sandbox.add_guest("g");
     let host = sandbox.host_handle();
     let guest = sandbox.guest(&g);
-    // The state directory would be under a regular file.
-    let blocker = std::env::temp_dir().join(format!("{}-file", sandbox.prefix));
-    std::fs::write(&blocker, "not a directory").unwrap();
-    let store = StateStore::new(blocker.join("records"));
+    // A state directory whose lock can be taken but where no record can be written (for a
+    // thread without root's pass through file permissions).
+    let dir = std::env::temp_dir().join(format!("{}-records", sandbox.prefix));
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join(".lock"), "").unwrap();
+    std::fs::set_permissions(dir.join(".lock"), std::fs::Permissions::from_mode(0o666)).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let store = StateStore::new(&dir);
     let snapshot = || (sandbox.state(&sandbox.host_name()), sandbox.state(&g));
     let before = snapshot();
     let plan = AttachPlan::bridge("br-rec").address(net("10.46.0.2/24"));
-    let failed = store.attach(&host, &guest, &plan).map(drop);
+    let unprivileged = |call: &(dyn Fn() -> Result<(), Error> + Sync)| {
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    common::drop_capabilities_in_this_thread(&[
+                        common::CAP_DAC_OVERRIDE,
+                        common::CAP_DAC_READ_SEARCH,
+                    ]);
+                    call()
+                })
+                .join()
+                .unwrap()
+        })
+    };
+    let failed = unprivileged(&|| store.attach(&host, &guest, &plan).map(drop));
     let after_failure = snapshot();
     // The same attachment made without a record, then found in place: not this call's to undo.
     let made = attach(&host, &guest, &plan).unwrap();
-    let found = store.attach(&host, &guest, &plan).map(drop);
+    let found = unprivileged(&|| store.attach(&host, &guest, &plan).map(drop));
     let still_there = sandbox.link_names(&g);
     made.detach(&host, Some(&Handle::new(&guest.namespace).unwrap())).unwrap();
-    std::fs::remove_file(&blocker).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
 
     let err = failed.unwrap_err();
-    assert!(matches!(err, Error::Kernel { errno: Errno::ENOTDIR, .. }), "undone cleanly: {err:?}");
-    assert!(err.to_string().contains(&blocker.display().to_string()), "{err}");
+    assert!(matches!(err, Error::Kernel { errno: Errno::EACCES, .. }), "undone cleanly: {err:?}");
+    assert!(err.to_string().contains(&dir.display().to_string()), "{err}");
+    assert!(err.to_string().contains("-eth1.json"), "the record failed, not the lock: {err}");
     assert_eq!(before, after_failure, "the unrecorded attachment was undone");
-    assert_eq!(found.unwrap_err().errno(), Errno::ENOTDIR);
+    assert_eq!(found.unwrap_err().errno(), Errno::EACCES);
     assert!(still_there.contains(&"eth1".to_string()), "found in place, kept: {still_there:?}");
     assert_eq!(before, snapshot());
 }

@@ -1,10 +1,9 @@
 //! The commands: ADD, DEL, CHECK, STATUS, GC and VERSION, over [`attach`] and the records of
 //! a [`StateStore`] per network (`$PIPEWORK_STATE_DIR/cni/NAME`).
 
-use std::{fs::File, net::IpAddr};
+use std::net::IpAddr;
 
 use ipnet::IpNet;
-use nix::fcntl::{Flock, FlockArg};
 use serde_json::Value;
 
 use super::{
@@ -13,11 +12,11 @@ use super::{
 };
 use crate::{
     attach::{AttachPlan, Attachment, HostSide},
-    error::{Category, Error, Op},
+    error::Category,
     handle::Handle,
     netns::Namespace,
     resolve::Guest,
-    state::{Record, StateStore},
+    state::{Locked, Record, StateStore},
 };
 
 /// Runs `CNI_COMMAND` with the configuration `stdin`; `Some` is the JSON to print.
@@ -86,18 +85,8 @@ impl<'a> Call<'a> {
     }
 
     /// Holds the network's lock: concurrent invocations on one network run one at a time.
-    fn lock(&self) -> Result<Flock<File>, CniError> {
-        let dir = self.store.dir();
-        let io = |err: std::io::Error| Error::io(Op::State, dir.display().to_string(), &err);
-        std::fs::create_dir_all(dir).map_err(io)?;
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.join(".lock"))
-            .map_err(io)?;
-        Flock::lock(file, FlockArg::LockExclusive)
-            .map_err(|(_, errno)| Error::kernel(Op::State, dir.display().to_string(), errno).into())
+    fn lock(&self) -> Result<Locked<'_>, CniError> {
+        Ok(self.store.lock()?)
     }
 
     /// Runs the IPAM plugin, when one is configured, for `command`.
@@ -133,7 +122,7 @@ impl<'a> Call<'a> {
         let host = Handle::current()?;
         let mut plan = self.conf.plan(&host, ifname)?;
         plan.validate()?;
-        let _lock = self.lock()?;
+        let locked = self.lock()?;
         let allocated = self.ipam("ADD", &[])?;
         let undo_ipam = |err: CniError| {
             if allocated.is_some()
@@ -156,7 +145,7 @@ impl<'a> Call<'a> {
         guest.id = Some(id.to_string());
         // A configuration has no foreground lease to keep.
         let (attachment, _) =
-            self.store.attach(&host, &guest, &plan).map_err(|err| undo_ipam(err.into()))?;
+            locked.attach(&host, &guest, &plan).map_err(|err| undo_ipam(err.into()))?;
         let mut result = self.conf.prev_result.clone().unwrap_or_default();
         result.append(self.result_of(&attachment, netns, allocated));
         Ok(result.to_json(&self.conf.cni_version))

@@ -106,7 +106,7 @@ impl<'a> Bridge<'a> {
         };
         if !link.is_bridge()
             || link.alias.as_deref() != Some(PIPEWORK_ALIAS)
-            || handle.links()?.iter().any(|port| port.master == Some(link.index))
+            || !handle.ports(link.index)?.is_empty()
         {
             return Ok(false);
         }

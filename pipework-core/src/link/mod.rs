@@ -21,7 +21,7 @@ use rtnetlink::{
     LinkMessageBuilder, LinkUnspec,
     packet_route::{
         RouteNetlinkMessage,
-        link::{InfoData, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, State},
+        link::{InfoData, LinkAttribute, LinkExtentMask, LinkFlags, LinkInfo, LinkMessage, State},
     },
 };
 use serde::{Deserialize, Serialize};
@@ -449,6 +449,29 @@ impl Handle {
                 RouteNetlinkMessage::NewLink(message) => Some(Link::from_message(message)),
                 _ => None,
             })
+            .collect())
+    }
+
+    /// Lists the ports of bridge (or bond) `master`, filtered by the kernel.
+    ///
+    /// Equivalent to: `ip link show master NAME`.
+    pub fn ports(&self, master: u32) -> Result<Vec<Link>> {
+        let mut request = LinkMessage::default();
+        request.attributes.push(LinkAttribute::Controller(master));
+        // Without the counters: a bridge may have hundreds of ports.
+        request.attributes.push(LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats]));
+        let answers = self.dump(
+            RouteNetlinkMessage::GetLink(request),
+            Op::LinkGet,
+            &format_args!("the ports of link #{master}"),
+        )?;
+        Ok(answers
+            .iter()
+            .filter_map(|answer| match answer {
+                RouteNetlinkMessage::NewLink(message) => Some(Link::from_message(message)),
+                _ => None,
+            })
+            .filter(|link| link.master == Some(master))
             .collect())
     }
 
