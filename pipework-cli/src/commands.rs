@@ -15,6 +15,7 @@ use pipework_core::{
     dhcp::{DhcpClient, DhcpKeep, DhcpLease, KeeperCommand},
     resolve,
     route::RouteCommand,
+    state::Checked,
     wait_for,
 };
 
@@ -179,6 +180,54 @@ pub fn detach_guest(target: &str, ifname: Option<&str>, json: bool) -> Result<()
                 attachment.plan.guest_ifname,
                 attachment.plan.host.host_interface()
             );
+        }
+    }
+    outcome
+}
+
+/// Prints each recorded attachment of a guest and its drift; drift is an error (exit 1).
+pub fn check(target: &str, json: bool) -> Result<(), Error> {
+    let host = Handle::current()?;
+    let checked = StateStore::from_env().check(&host, target, resolve(target).ok().as_ref())?;
+    if json {
+        println!("{}", to_json(&checked));
+    } else {
+        for Checked { attachment, drift } in &checked {
+            let what = format!(
+                "{} on {}",
+                attachment.plan.guest_ifname,
+                attachment.plan.host.host_interface()
+            );
+            match drift.is_empty() {
+                true => println!("{what}: ok"),
+                false => drift.iter().for_each(|d| println!("{what}: {d}")),
+            }
+        }
+    }
+    let drifted = checked.iter().map(|c| c.drift.len()).sum::<usize>();
+    match drifted {
+        0 => Ok(()),
+        n => Err(Error::Conflict {
+            op: Op::Check,
+            object: target.to_string(),
+            reason: format!("{n} difference(s) from what pipework attached"),
+        }),
+    }
+}
+
+/// Removes (or, with --dry-run, lists) what is left of guests that are gone.
+pub fn gc(dry_run: bool, json: bool) -> Result<(), Error> {
+    let host = Handle::current()?;
+    let (collected, outcome) = StateStore::from_env().gc(&host, dry_run);
+    if json {
+        println!("{}", to_json(&collected));
+    } else {
+        let verb = if dry_run { "would remove" } else { "removed" };
+        for attachment in &collected {
+            println!("{verb} {}", describe(attachment));
+        }
+        if collected.is_empty() {
+            println!("no guest is gone");
         }
     }
     outcome

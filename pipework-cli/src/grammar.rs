@@ -23,6 +23,10 @@ pub enum Request {
     Detach { guest: String, ifname: Option<String>, json: bool },
     /// `pipework show [GUEST]`.
     Show { guest: Option<String>, json: bool },
+    /// `pipework check GUEST`: compare its attachments with the kernel.
+    Check { guest: String, json: bool },
+    /// `pipework gc [--dry-run]`: remove what is left of guests that are gone.
+    Gc { dry_run: bool, json: bool },
     /// `pipework tipc GUEST...` (configure a bus) or `pipework tipc show GUEST...`.
     Tipc(TipcRequest),
 }
@@ -136,6 +140,8 @@ USAGE (the original's forms):
 NEW COMMANDS:
   pipework detach <guest> [-i guestif]     undo exactly what attach made
   pipework show [<guest>] [--json]         what pipework attached, and where
+  pipework check <guest> [--json]          compare its attachments with the kernel (exit 1 on drift)
+  pipework gc [--dry-run] [--json]         remove records and host sides of guests that are gone
   pipework tipc <guest>... [--net-id N] [--bearer eth:IF|udp:...] [--wait-links S | --no-wait-links] [--json]
                                            join guests into one TIPC bus (tipc show <guest>...)
 
@@ -259,6 +265,10 @@ enum Sub {
     Detach(DetachArgs),
     /// Show what pipework attached (to one guest, or everywhere).
     Show(ShowArgs),
+    /// Compare a guest's attachments with what the kernel has now (exit 1 on drift).
+    Check(CheckArgs),
+    /// Remove the records and host sides of guests that are gone.
+    Gc(GcArgs),
     /// Run `ip route ARGS` inside the guest (add/del/replace with via/dev/table are done natively).
     Route(PassthroughArgs),
     /// Run `ip rule ARGS` inside the guest.
@@ -316,6 +326,25 @@ struct ShowArgs {
 }
 
 #[derive(Debug, Args)]
+struct CheckArgs {
+    /// The guest (as given to attach, or its PID, name or ID).
+    guest: String,
+    /// Print each attachment and its drift as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct GcArgs {
+    /// Only list what would be removed.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the collected attachments as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
 struct PassthroughArgs {
     /// The guest.
     guest: String,
@@ -325,7 +354,8 @@ struct PassthroughArgs {
 }
 
 /// The words that select a subcommand or passthrough form instead of an attach.
-const SUBCOMMANDS: [&str; 7] = ["detach", "show", "route", "rule", "tc", "tipc", "help"];
+const SUBCOMMANDS: [&str; 9] =
+    ["detach", "show", "check", "gc", "route", "rule", "tc", "tipc", "help"];
 
 /// Parses a whole command line (`args[0]` is the program); `Err` carries clap's own rendering
 /// for --help and --version as well as for mistakes.
@@ -336,6 +366,8 @@ pub fn parse(args: &[OsString]) -> Result<(Request, bool), clap::Error> {
         let request = match cli.command {
             Sub::Detach(a) => Request::Detach { guest: a.guest, ifname: a.ifname, json: a.json },
             Sub::Show(a) => Request::Show { guest: a.guest, json: a.json },
+            Sub::Check(a) => Request::Check { guest: a.guest, json: a.json },
+            Sub::Gc(a) => Request::Gc { dry_run: a.dry_run, json: a.json },
             Sub::Route(a) => {
                 Request::Passthrough { tool: Tool::Route, guest: a.guest, args: a.args }
             }
@@ -814,6 +846,11 @@ mod tests {
             Request::Detach { guest: "web".into(), ifname: Some("eth2".into()), json: false }
         );
         assert_eq!(parse_line("show --json").unwrap(), Request::Show { guest: None, json: true });
+        assert_eq!(
+            parse_line("check web --json").unwrap(),
+            Request::Check { guest: "web".into(), json: true }
+        );
+        assert_eq!(parse_line("gc --dry-run").unwrap(), Request::Gc { dry_run: true, json: false });
         assert_eq!(
             parse_line("show web").unwrap(),
             Request::Show { guest: Some("web".into()), json: false }

@@ -49,6 +49,8 @@ fn main() -> ExitCode {
             commands::detach_guest(guest, ifname.as_deref(), *json)
         }
         Request::Show { guest, json } => commands::show(guest.as_deref(), *json),
+        Request::Check { guest, json } => commands::check(guest, *json),
+        Request::Gc { dry_run, json } => commands::gc(*dry_run, *json),
         Request::Tipc(tipc) => commands::tipc(tipc),
         Request::Passthrough { tool, guest, args } => {
             match commands::passthrough(*tool, guest, args) {

@@ -538,3 +538,139 @@ mod tier_dhcp {
         let _ = std::fs::remove_dir_all(&state);
     }
 }
+
+/// A named namespace made with `ip netns add`, which nothing else holds open (so deleting it
+/// really ends it), deleted on drop if still there.
+struct Netns(String);
+
+impl Netns {
+    fn new(name: String) -> Self {
+        assert!(Command::new("ip").args(["netns", "add", &name]).status().unwrap().success());
+        Netns(name)
+    }
+
+    /// Deletes it and waits until the kernel removed the veth ends it took with it from `host`.
+    fn delete(&self, sandbox: &Sandbox, host_end: &str) {
+        assert!(Command::new("ip").args(["netns", "del", &self.0]).status().unwrap().success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while sandbox.link_names(&sandbox.host_name()).iter().any(|l| l == host_end) {
+            assert!(Instant::now() < deadline, "{host_end} outlived its peer's namespace");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        if std::path::Path::new("/run/netns").join(&self.0).exists() {
+            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+        }
+    }
+}
+
+fn json_of(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|err| panic!("{err}: {text}"))
+}
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
+fn check_reports_each_drift_and_exits_1() {
+    let mut sandbox = Sandbox::new();
+    let g = sandbox.add_guest("g");
+    let cli = Cli::new(&sandbox);
+    let host = sandbox.host_name();
+    let attached = json_of(&cli.ok(&["br1", &g, "10.2.0.2/24", "--json"]));
+    let host_end = attached["host_ifname"].as_str().unwrap().to_string();
+    assert_eq!(cli.ok(&["check", &g]).trim(), "eth1 on br1: ok");
+
+    let ip = |ns: &str, args: &[&str]| {
+        let status = Command::new("ip").args(["-n", ns]).args(args).status().unwrap();
+        assert!(status.success(), "ip {args:?}");
+    };
+    ip(&g, &["addr", "del", "10.2.0.2/24", "dev", "eth1"]);
+    ip(&g, &["link", "set", "eth1", "mtu", "1400", "address", "02:11:22:33:44:55"]);
+    ip(&host, &["link", "set", &host_end, "nomaster"]);
+    let output = cli.run(&["check", &g, "--json"]);
+    assert_eq!(output.status.code(), Some(1), "drift exits 1");
+    let checked = json_of(&String::from_utf8_lossy(&output.stdout));
+    let drift: Vec<&str> = checked[0]["drift"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["drift"].as_str().unwrap())
+        .collect();
+    assert_eq!(drift, ["not_on_bridge", "address_removed", "mac_changed", "mtu_changed"]);
+    assert_eq!(checked[0]["drift"][1]["address"], "10.2.0.2/24");
+    assert_eq!(checked[0]["drift"][2]["now"], "02:11:22:33:44:55");
+    assert_eq!(checked[0]["drift"][3]["now"], 1400);
+    let output = cli.run(&["check", &g]);
+    let (out, err) =
+        (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        out.contains("eth1 on br1: the host end is no longer on bridge br1")
+            && out.contains("eth1 on br1: address 10.2.0.2/24 was removed")
+            && out.contains("eth1 on br1: MAC is 02:11:22:33:44:55 instead of")
+            && out.contains("eth1 on br1: MTU is 1400 instead of 1500"),
+        "{out}"
+    );
+    assert!(err.contains("cannot check") && err.contains("4 difference(s)"), "{err}");
+
+    // The host end deleted: both ends are gone (a veth pair goes as one).
+    ip(&host, &["link", "del", &host_end]);
+    let checked = json_of(&String::from_utf8_lossy(&cli.run(&["check", &g, "--json"]).stdout));
+    assert_eq!(
+        checked[0]["drift"][0],
+        serde_json::json!({"drift": "host_side_missing", "ifname": host_end})
+    );
+    assert_eq!(checked[0]["drift"][1]["drift"], "guest_interface_missing");
+    let (code, err) = cli.fails(&["check", "nothing-here"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("an attachment of nothing-here"), "{err}");
+    cli.ok(&["detach", &g]);
+}
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
+fn gc_removes_records_and_host_sides_of_guests_that_are_gone() {
+    let sandbox = Sandbox::new();
+    let (gone, alive) = (
+        Netns::new(format!("{}-gone", sandbox.prefix)),
+        Netns::new(format!("{}-alive", sandbox.prefix)),
+    );
+    let cli = Cli::new(&sandbox);
+    let host = sandbox.host_name();
+    let first = json_of(&cli.ok(&["br1", &gone.0, "10.3.0.2/24", "--json"]));
+    let second = json_of(&cli.ok(&["br1", &alive.0, "10.3.0.3/24", "--json"]));
+    assert!(cli.ok(&["gc"]).contains("no guest is gone"));
+
+    gone.delete(&sandbox, first["host_ifname"].as_str().unwrap());
+    let checked = json_of(&String::from_utf8_lossy(&cli.run(&["check", &gone.0, "--json"]).stdout));
+    let drift: Vec<&str> = checked[0]["drift"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["drift"].as_str().unwrap())
+        .collect();
+    assert_eq!(drift, ["host_side_missing", "guest_gone"]);
+    let before = sandbox.state(&host);
+    let listed = json_of(&cli.ok(&["gc", "--dry-run", "--json"]));
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["guest"]["origin"]["named"], gone.0.as_str(), "{listed}");
+    assert_eq!(sandbox.state(&host), before, "a dry run changes nothing");
+    assert_eq!(json_of(&cli.ok(&["show", "--json"])).as_array().unwrap().len(), 2);
+
+    let out = cli.ok(&["gc"]);
+    assert!(out.contains("removed") && out.contains("10.3.0.2/24"), "{out}");
+    let shown = json_of(&cli.ok(&["show", "--json"]));
+    assert_eq!(shown.as_array().unwrap().len(), 1, "{shown}");
+    assert_eq!(shown[0]["plan"]["addresses"][0], "10.3.0.3/24", "the live guest's record stays");
+    assert!(sandbox.link_names(&host).contains(&"br1".to_string()), "br1 still has a port");
+
+    // The last guest gone: gc also removes the bridge pipework created.
+    alive.delete(&sandbox, second["host_ifname"].as_str().unwrap());
+    let collected = json_of(&cli.ok(&["gc", "--json"]));
+    assert_eq!(collected.as_array().unwrap().len(), 1);
+    assert_eq!(sandbox.link_names(&host), ["lo"], "the unused bridge went too");
+    assert!(cli.ok(&["show"]).contains("nothing attached"));
+}

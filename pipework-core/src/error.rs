@@ -44,6 +44,8 @@ pub enum Op {
     Attach,
     /// Undoing an attachment.
     Detach,
+    /// Comparing an attachment with what the kernel has now.
+    Check,
     /// Finding the network namespace of a guest (container, PID, name).
     Resolve,
     /// Waiting for a link to reach a state.
@@ -140,6 +142,7 @@ impl fmt::Display for Op {
             Op::Probe => "probe",
             Op::Attach => "attach",
             Op::Detach => "detach",
+            Op::Check => "check",
             Op::Resolve => "resolve guest",
             Op::Wait => "wait for",
             Op::State => "record",

@@ -43,7 +43,7 @@ pub mod wait;
 
 pub use crate::{
     addr::{Address, parse_cidr, parse_ip},
-    attach::{AttachPlan, AttachStatus, Attachment, Detected, HostKind, HostSide, attach},
+    attach::{AttachPlan, AttachStatus, Attachment, Detected, Drift, HostKind, HostSide, attach},
     dhcp::{DhcpConfig, DhcpLease, LeaseEvent, LeaseRecord},
     error::{Category, Error, Op, Result},
     handle::Handle,

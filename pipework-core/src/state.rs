@@ -8,10 +8,10 @@ use std::{
 };
 
 use nix::fcntl::{Flock, FlockArg};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{
-    attach::{AttachPlan, AttachStatus, Attachment, attach_keeping},
+    attach::{AttachPlan, AttachStatus, Attachment, Drift, attach_keeping},
     dhcp::DhcpLease,
     error::{Error, Failures, Op, Result},
     handle::Handle,
@@ -127,6 +127,55 @@ impl StateStore {
         }
     }
 
+    /// [`Locked::gc`] under the store's lock.
+    pub fn gc(&self, host: &Handle, dry_run: bool) -> (Vec<Attachment>, Result<()>) {
+        match self.lock() {
+            Ok(locked) => locked.gc(host, dry_run),
+            Err(err) => (Vec::new(), Err(err)),
+        }
+    }
+
+    /// Compares each recorded attachment of the guest `target` names (see [`Self::find`]) with
+    /// what the kernel has now ([`Attachment::check`]); no record at all is an error naming the
+    /// store.
+    pub fn check(
+        &self,
+        host: &Handle,
+        target: &str,
+        guest: Option<&Guest>,
+    ) -> Result<Vec<Checked>> {
+        let records = self.find(target, guest, None)?;
+        if records.is_empty() {
+            return Err(self.nothing_recorded(Op::Check, target, None));
+        }
+        records
+            .into_iter()
+            .map(|record| {
+                let attachment = record.attachment;
+                let namespace = match guest {
+                    Some(g) if g.namespace.id() == attachment.guest.namespace => {
+                        Some(g.namespace.try_clone()?)
+                    }
+                    _ => attachment.guest.reopen()?,
+                };
+                let guest_handle = namespace.as_ref().map(Handle::new).transpose()?;
+                let drift = attachment.check(host, guest_handle.as_ref())?;
+                Ok(Checked { attachment, drift })
+            })
+            .collect()
+    }
+
+    fn nothing_recorded(&self, op: Op, target: &str, ifname: Option<&str>) -> Error {
+        Error::NotFound {
+            op,
+            object: format!(
+                "an attachment of {target}{} in pipework's records ({})",
+                ifname.map(|i| format!(" as {i}")).unwrap_or_default(),
+                self.dir.display()
+            ),
+        }
+    }
+
     /// Every record; an unreadable record is an error naming its file.
     pub fn all(&self) -> Result<Vec<Record>> {
         self.matching(|_| true)
@@ -210,6 +259,15 @@ impl StateStore {
     }
 }
 
+/// A recorded attachment and how it differs from the kernel's state now (empty: intact).
+#[derive(Debug, Clone, Serialize)]
+pub struct Checked {
+    /// What was attached.
+    pub attachment: Attachment,
+    /// Every difference found.
+    pub drift: Vec<Drift>,
+}
+
 /// Whose a record is: the parts of an [`Attachment`] a look-up reads.
 #[derive(Deserialize)]
 struct Owner {
@@ -286,7 +344,7 @@ impl Locked<'_> {
     ) -> (Vec<Attachment>, Result<()>) {
         let records = match self.store.find(target, guest, ifname) {
             Ok(records) if records.is_empty() => {
-                return (Vec::new(), Err(self.nothing_recorded(target, ifname)));
+                return (Vec::new(), Err(self.store.nothing_recorded(Op::Detach, target, ifname)));
             }
             Ok(records) => records,
             Err(err) => return (Vec::new(), Err(err)),
@@ -309,14 +367,35 @@ impl Locked<'_> {
         (done, failures.finish())
     }
 
-    fn nothing_recorded(&self, target: &str, ifname: Option<&str>) -> Error {
-        Error::NotFound {
-            op: Op::Detach,
-            object: format!(
-                "an attachment of {target}{} in pipework's records ({})",
-                ifname.map(|i| format!(" as {i}")).unwrap_or_default(),
-                self.store.dir.display()
-            ),
+    /// Removes the records and host sides of guests that are gone
+    /// ([`Attachment::guest_gone`]): what each detach would still find in the host (a bridge
+    /// or VLAN sub-interface pipework created, now unused; an OVS port; a macvlan shim).
+    ///
+    /// Returns the attachments collected (with `dry_run`, those that would be, and nothing
+    /// changes) and the failures; a record whose cleanup fails is kept, so gc can be retried.
+    /// Records made in another host namespace than `host`'s are left alone.
+    pub fn gc(&self, host: &Handle, dry_run: bool) -> (Vec<Attachment>, Result<()>) {
+        let records = match self.store.all() {
+            Ok(records) => records,
+            Err(err) => return (Vec::new(), Err(err)),
+        };
+        let mut done = Vec::new();
+        let mut failures = Failures::new(Op::Detach, "the attachments of guests that are gone");
+        for record in records {
+            let attachment = &record.attachment;
+            if attachment.host_namespace != host.namespace_id()
+                || failures.run(attachment.guest_gone(host)) != Some(true)
+            {
+                continue;
+            }
+            let collected = match dry_run {
+                true => Ok(()),
+                false => attachment.detach(host, None).and_then(|()| self.store.remove(&record)),
+            };
+            if failures.run(collected).is_some() {
+                done.push(record.attachment);
+            }
         }
+        (done, failures.finish())
     }
 }

@@ -189,7 +189,11 @@ pub(super) fn detach(
 /// Deletes the host end of the guest's veth when it is still the one pipework created.
 pub(super) fn delete_host_end(attachment: &Attachment, host: &Handle) -> Result<()> {
     match host.link_get(attachment.host_ifindex)? {
-        Some(link) if link.name == attachment.host_ifname => host.link_del(link.index)?,
+        Some(link) if link.name == attachment.host_ifname => match host.link_del(link.index) {
+            // Gone with the guest's namespace since the look-up.
+            Err(err) if err.errno() == Errno::ENODEV => {}
+            deleted => deleted?,
+        },
         Some(link) => {
             return Err(Error::Conflict {
                 op: Op::Detach,

@@ -3,10 +3,12 @@
 //! Three rooms: `plan.rs` holds [`AttachPlan`] and [`HostSide`] (what to do, validated before
 //! anything changes), `record.rs` holds [`Attachment`] (what was made, in its serde shape), and
 //! this file dispatches to one module per host side (`bridge`, `macvlan`, `physical`, `ovs`,
-//! `ipvlan`, `dummy`, `ipoib`; `vlan` beneath them, `ip` for the guest's addressing).
+//! `ipvlan`, `dummy`, `ipoib`; `vlan` beneath them, `ip` for the guest's addressing); `check.rs`
+//! compares an attachment with the kernel ([`Drift`]).
 
 mod bridge;
 mod bridge_vlan;
+mod check;
 mod detect;
 mod dummy;
 mod ip;
@@ -20,6 +22,7 @@ mod record;
 mod vlan;
 
 pub use self::{
+    check::Drift,
     detect::{ChosenHost, Detected, HostChoice, HostKind, choose_host, detect, select_by_mac},
     plan::{AttachPlan, DEFAULT_GUEST_IFNAME, DEFAULT_IPOIB_GUEST_IFNAME, HostSide},
     record::{AttachStatus, Attachment, PhysicalOrigin, Shim, VlanUse},

@@ -232,26 +232,10 @@ impl<'a> Call<'a> {
         let Some(record) = records.first() else {
             return Err(drift(format!("no attachment of {ifname} by pipework in this network")));
         };
-        let attachment = &record.attachment;
         let host = Handle::current()?;
-        if attachment.host_ifindex != 0
-            && matches!(attachment.plan.host, HostSide::Bridge { .. } | HostSide::OvsBridge { .. })
-            && host
-                .link_get(attachment.host_ifindex)?
-                .is_none_or(|link| link.name != attachment.host_ifname)
-        {
-            return Err(drift(format!("host interface {} is missing", attachment.host_ifname)));
-        }
         let guest = Handle::new(&namespace)?;
-        let Some(link) =
-            guest.link_get(ifname)?.filter(|link| link.index == attachment.guest_ifindex)
-        else {
-            return Err(drift(format!("interface {ifname} is missing in {}", namespace)));
-        };
-        let have: Vec<IpNet> =
-            guest.addresses(Some(link.index))?.into_iter().map(|a| a.net).collect();
-        if let Some(missing) = attachment.plan.addresses.iter().find(|net| !have.contains(net)) {
-            return Err(drift(format!("address {missing} was removed from {ifname}")));
+        if let Some(first) = record.attachment.check(&host, Some(&guest))?.first() {
+            return Err(drift(format!("{ifname} in {namespace}: {first}")));
         }
         self.ipam("CHECK", &[]).map(|_| ())
     }
