@@ -126,3 +126,81 @@ fn an_attach_waits_for_a_detach_that_is_removing_the_bridge() {
     cleaned.expect("B attached").expect("B's detach");
     assert_eq!(sandbox.link_names(&hostname), ["lo"]);
 }
+
+/// Deletes the named namespace `name` at the end of a test if it is still there.
+struct NamedCleanup(String);
+
+impl Drop for NamedCleanup {
+    fn drop(&mut self) {
+        if let Ok(namespace) = Namespace::from_name(&self.0) {
+            let _ = namespace.delete();
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
+fn a_guest_whose_namespace_is_deleted_mid_attach_leaves_nothing_in_the_host() {
+    let sandbox = Sandbox::new();
+    let host = sandbox.host_handle();
+    let hostname = sandbox.host_name();
+    let before = sandbox.state(&hostname);
+    // Just before the veth (the second link), the address, the default route.
+    for (step, (op, nth)) in
+        [(Op::LinkAdd, 2), (Op::AddrAdd, 1), (Op::RouteAdd, 1)].into_iter().enumerate()
+    {
+        let name = format!("{}-dies{step}", sandbox.prefix);
+        let _cleanup = NamedCleanup(name.clone());
+        let namespace = Namespace::create_named(&name).unwrap();
+        let guest = pipework_core::resolve(&name).unwrap();
+        let armed = Faults::new().before(op, nth, move || namespace.delete().unwrap()).arm();
+        let plan = AttachPlan::bridge("br-dies")
+            .address(net("10.48.0.2/24"))
+            .gateway("10.48.0.1".parse().unwrap());
+        let err = attach(&host, &guest, &plan).unwrap_err();
+        assert_eq!(armed.counted(), [nth], "the namespace went at {op:?} #{nth}");
+        drop(armed);
+        let text = err.to_string();
+        assert_eq!(err.errno(), Errno::ENOENT, "{text}");
+        assert!(
+            text.contains("during the attach; what the attach had made is undone")
+                && text.contains(&name)
+                && text.contains("No such file or directory"),
+            "{text}"
+        );
+        assert_eq!(sandbox.state(&hostname), before, "nothing left in the host after {op:?}");
+    }
+}
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
+fn a_guest_whose_process_is_killed_mid_attach_leaves_nothing_in_the_host() {
+    let mut sandbox = Sandbox::new();
+    let g = sandbox.add_guest("g");
+    let host = sandbox.host_handle();
+    let hostname = sandbox.host_name();
+    let before = sandbox.state(&hostname);
+    let mut child =
+        sandbox.guest(&g).namespace.command("sleep").unwrap().arg("600").spawn().unwrap();
+    let pid = child.id();
+    let guest = pipework_core::resolve(&pid.to_string()).unwrap();
+    // Just before the address, the guest's process is killed and reaped.
+    let armed = Faults::new()
+        .before(Op::AddrAdd, 1, move || {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        })
+        .arm();
+    let plan = AttachPlan::bridge("br-killed").address(net("10.49.0.2/24"));
+    let err = attach(&host, &guest, &plan).unwrap_err();
+    assert_eq!(armed.counted(), [1]);
+    drop(armed);
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("process {pid} exited since it was resolved"))
+            && text.contains("what the attach had made is undone"),
+        "{text}"
+    );
+    assert_eq!(sandbox.state(&hostname), before, "nothing left in the host");
+    assert_eq!(sandbox.link_names(&g), ["lo"], "nor in the namespace that outlived the process");
+}

@@ -38,15 +38,38 @@ use crate::{
 /// Attaches `guest` as `plan` says; on any failure, what was created is removed again.
 ///
 /// A guest that went away after it was resolved (its process exited, its namespace name
-/// was deleted) is refused before anything is created. Re-running the same plan finds the
-/// attachment in place and returns it with [`AttachStatus::AlreadyAttached`]; a different
-/// attachment in the way is an error that names it.
+/// was deleted) is refused before anything is created; one that goes away during the attach
+/// (its namespace lives on while pipework holds it open) has what the attach made undone and
+/// is an error saying so. Re-running the same plan finds the attachment in place and returns
+/// it with [`AttachStatus::AlreadyAttached`]; a different attachment in the way is an error
+/// that names it.
 pub fn attach(host: &Handle, guest: &Guest, plan: &AttachPlan) -> Result<Attachment> {
     plan.validate()?;
     guest.check_alive()?;
     log::info!("attaching {guest} through {:?} as {}", plan.host, plan.guest_ifname);
     let guest_handle = Handle::new(&guest.namespace)?;
-    let guest_handle = &guest_handle;
+    let attachment = attach_to(host, &guest_handle, guest, plan)?;
+    let Some(why) = guest.gone() else {
+        return Ok(attachment);
+    };
+    let gone = |outcome: &str| Error::NotFound {
+        op: Op::Attach,
+        object: format!("{guest} ({why}, during the attach; {outcome})"),
+    };
+    match attachment.status {
+        AttachStatus::Created => Err(gone("what the attach had made is undone")
+            .rolled_back(attachment.detach(host, Some(&guest_handle)))),
+        AttachStatus::AlreadyAttached => Err(gone("nothing was changed")),
+    }
+}
+
+/// The attach proper, one module per host side.
+fn attach_to(
+    host: &Handle,
+    guest_handle: &Handle,
+    guest: &Guest,
+    plan: &AttachPlan,
+) -> Result<Attachment> {
     match &plan.host {
         HostSide::Bridge { name } => bridge::attach(host, guest_handle, guest, plan, name),
         HostSide::Macvlan { parent, mode, tap } => {

@@ -126,35 +126,48 @@ impl Guest {
     /// Fails when the guest went away after it was resolved: its process exited (or its PID
     /// now belongs to another process), or its namespace name or file was removed or reused.
     pub fn check_alive(&self) -> Result<()> {
-        let gone =
-            |why: String| Error::NotFound { op: Op::Resolve, object: format!("{self} ({why})") };
+        match self.gone() {
+            Some(why) => {
+                Err(Error::NotFound { op: Op::Resolve, object: format!("{self} ({why})") })
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Why the guest is gone since it was resolved (see [`Self::check_alive`]); `None` while
+    /// it is there.
+    pub fn gone(&self) -> Option<String> {
         if let (Some(pid), Some(start_time)) = (self.pid, self.process_start) {
-            let exited = || gone(format!("process {pid} exited since it was resolved"));
-            Process { pid, start_time }.ensure_same().map_err(|_| exited())?;
+            let exited = || Some(format!("process {pid} exited since it was resolved"));
+            if (Process { pid, start_time }).ensure_same().is_err() {
+                return exited();
+            }
             // A zombie keeps its /proc entry but no longer has a namespace.
-            let now = fs::metadata(format!("/proc/{pid}/ns/net")).map_err(|_| exited())?;
+            let Ok(now) = fs::metadata(format!("/proc/{pid}/ns/net")) else {
+                return exited();
+            };
             if (now.dev(), now.ino()) != (self.namespace.id().dev, self.namespace.id().ino) {
-                return Err(gone(format!(
+                return Some(format!(
                     "process {pid} is now in another network namespace, net:[{}]",
                     now.ino()
-                )));
+                ));
             }
-            return Ok(());
+            return None;
         }
         let file = match self.namespace.origin() {
             NamespaceOrigin::Named(name) => Path::new(NETNS_RUN_DIR).join(name),
             NamespaceOrigin::Path(path) => path.clone(),
-            _ => return Ok(()),
+            _ => return None,
         };
         match fs::metadata(&file) {
             Ok(meta)
                 if (meta.dev(), meta.ino())
                     == (self.namespace.id().dev, self.namespace.id().ino) =>
             {
-                Ok(())
+                None
             }
-            Ok(_) => Err(gone(format!("{} now refers to another namespace", file.display()))),
-            Err(err) => Err(gone(format!("{}: {err}", file.display()))),
+            Ok(_) => Some(format!("{} now refers to another namespace", file.display())),
+            Err(err) => Some(format!("{}: {err}", file.display())),
         }
     }
 
