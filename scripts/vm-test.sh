@@ -284,7 +284,12 @@ start_ovs() {
         ovsdb-server /run/openvswitch/conf.db --remote=punix:/run/openvswitch/db.sock \
             --pidfile --detach --no-chdir -vconsole:off --log-file &&
         ovs-vsctl --no-wait init &&
-        ovs-vswitchd --pidfile --detach --no-chdir -vconsole:off --log-file
+        ovs-vswitchd --pidfile --detach --no-chdir -vconsole:off --log-file || return
+    # ovs-vswitchd 3.1 (Debian 12) counts the CPUs for its per-CPU upcall handlers at most once
+    # every 10 s of the monotonic clock, from 0: a datapath it opens in the first 10 s after boot
+    # gets 0 handlers ("Overriding n-handler-threads to 0" in its log), every upcall is lost
+    # (ovs-dpctl show: lost) and nothing is forwarded. A VM that booted faster waits here.
+    while [ "$(cut -d. -f1 /proc/uptime)" -lt 11 ]; do sleep 0.2; done
 }
 status=
 if [ "$(cat $control/ovs)" = 1 ] && ! start_ovs; then
