@@ -7,8 +7,6 @@
 
 mod support;
 
-use std::time::Instant;
-
 use pipework_core::{Guest, Namespace};
 use support::{Floor, Host, iproute2_attach, pipework_attach, summary};
 
@@ -16,15 +14,9 @@ fn env(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-fn timed(f: impl FnOnce()) -> f64 {
-    let start = Instant::now();
-    f();
-    start.elapsed().as_secs_f64() * 1e3
-}
-
 fn main() {
-    if std::env::args().any(|a| a == "--list" || a == "--test") {
-        return; // `cargo test --benches` probes bench targets this way.
+    if support::probed() {
+        return;
     }
     let rounds = env("PW_ROUNDS", 200);
     let scale = env("PW_SCALE", 500);
@@ -44,18 +36,18 @@ fn main() {
     let state = std::env::temp_dir().join(format!("{prefix}-state"));
     for i in 0..rounds {
         let guest = Guest::from_namespace(Namespace::create_anonymous().unwrap());
-        ours.push(timed(|| pipework_attach(&pipework_host, &guest, i)));
+        ours.push(support::timed(|| pipework_attach(&pipework_host, &guest, i)));
         let quiet_guest = Guest::from_namespace(Namespace::create_anonymous().unwrap());
-        quiet.push(timed(|| support::pipework_attach_quiet(&quiet_host, &quiet_guest, i)));
+        quiet.push(support::timed(|| support::pipework_attach_quiet(&quiet_host, &quiet_guest, i)));
         let floor_guest = Namespace::create_anonymous().unwrap();
-        raw.push(timed(|| floor.attach(&floor_host, &floor_guest, i)));
+        raw.push(support::timed(|| floor.attach(&floor_host, &floor_guest, i)));
         let name = format!("{prefix}-g{i}");
         let ip_guest = Namespace::create_named(&name).unwrap();
-        ip.push(timed(|| iproute2_attach(&ip_host_name, &name, i)));
+        ip.push(support::timed(|| iproute2_attach(&ip_host_name, &name, i)));
         let command_guest_name = format!("{prefix}-c{i}");
         let command_guest = Namespace::create_named(&command_guest_name).unwrap();
         if let Some(binary) = &binary {
-            command.push(timed(|| {
+            command.push(support::timed(|| {
                 support::command_attach(
                     binary,
                     &command_host.namespace,
@@ -105,7 +97,7 @@ fn main() {
         let guests: Vec<Namespace> =
             (0..scale).map(|_| Namespace::create_anonymous().unwrap()).collect();
         let samples: Vec<f64> =
-            guests.iter().enumerate().map(|(i, g)| timed(|| attach(i, g))).collect();
+            guests.iter().enumerate().map(|(i, g)| support::timed(|| attach(i, g))).collect();
         let first = summary(&mut samples[..window].to_vec()).0;
         let last = summary(&mut samples[scale - window..].to_vec()).0;
         (first, last)

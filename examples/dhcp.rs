@@ -41,7 +41,7 @@ fn run() -> Result<(), String> {
     let rtt = ping(&web.namespace, router, Duration::from_secs(5)).map_err(error)?;
     println!("web -> router 10.88.0.1: ICMP echo reply in {:.3} ms", rtt.as_secs_f64() * 1e3);
 
-    // `dhcp:-f` / --keep: the lease is kept (renewed at T1) while this value lives.
+    // The command's --foreground: the lease is kept (renewed at T1) while this value lives.
     let kept = DhcpLease::adopt(&web, lease, &spec.config).map_err(error)?;
     println!(
         "kept in the foreground: renewing in {}s ({:?} left of the lease)",

@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "scripts/bench.sh must run as root" >&2; exit 1; }
 command -v ip >/dev/null || apt-get install -y -qq --no-install-recommends iproute2
-cargo build --release --quiet -p pipework-cli
+cargo build --release --quiet -p pipework-cli -p pipework-cni
 cargo bench --bench compare
+cargo bench --bench cni
 [ "${1:-}" = "--quick" ] || cargo bench --bench attach

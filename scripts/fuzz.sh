@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(grammar dhcp_reply tipc_codec engine_api)
+[ ${#targets[@]} -gt 0 ] || targets=(grammar dhcp_reply tipc_codec engine_api topology)
 
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 # cargo-fuzz needs a nightly compiler (-Zsanitizer); without one, the stable one is told to

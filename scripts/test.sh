@@ -17,9 +17,10 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # --- prerequisites -----------------------------------------------------------------------
-# python3-dev: pyo3 (pipework-py) links libpython in cargo test; python3-venv: tier-python.
+# python3-dev: pyo3 (pipework-py) links libpython in cargo test; python3-venv: tier-python;
+# libcap2-bin: capsh, for the least-privilege tests.
 source scripts/apt.sh
-apt_install iproute2 iputils-ping jq util-linux python3-dev python3-venv
+apt_install iproute2 iputils-ping jq util-linux python3-dev python3-venv libcap2-bin
 for component in rustfmt clippy; do
     rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
 done

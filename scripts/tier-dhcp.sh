@@ -42,6 +42,7 @@ hostname_before=$(cat /proc/sys/kernel/hostname)
 # Most tests wait on the network, not the CPU: run them side by side. One test waits for a
 # lease's T1 (dnsmasq's shortest lease is 2 minutes, so about 60 s); the rest take seconds.
 cargo test --quiet -p pipework-core --test dhcp -- --include-ignored tier_dhcp --test-threads=8
+cargo test --quiet -p pipework-core --test faults -- --include-ignored tier_dhcp
 cargo test --quiet -p pipework-cli --test cli -- --include-ignored tier_dhcp
 cargo run --quiet --example dhcp
 

@@ -25,6 +25,11 @@ source "$state/env"
 echo "[tier-engines] engines up after $(elapsed) s"
 
 skip=()
+if [ -n "$PWT_PODMAN_SKIP" ] && [ "${CI:-}" = true ]; then
+    # In CI Podman must run: its tests are not skipped there.
+    echo "[tier-engines] FAILED: Podman cannot run here and CI=true: $PWT_PODMAN_SKIP" >&2
+    exit 1
+fi
 if [ -n "$PWT_PODMAN_SKIP" ]; then
     skip=(--skip tier_engines::podman::)
     cargo test --workspace --test engines --quiet -- --list --ignored tier_engines::podman:: 2>/dev/null \

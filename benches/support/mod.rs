@@ -248,6 +248,18 @@ pub fn command_attach(
     assert!(status.success(), "pipework command failed");
 }
 
+/// How long `f` takes, in milliseconds.
+pub fn timed(f: impl FnOnce()) -> f64 {
+    let start = std::time::Instant::now();
+    f();
+    start.elapsed().as_secs_f64() * 1e3
+}
+
+/// Whether `cargo test --benches` is only probing the bench target (`--list`, `--test`).
+pub fn probed() -> bool {
+    std::env::args().any(|a| a == "--list" || a == "--test")
+}
+
 /// Median, 10th and 90th percentile of samples in milliseconds.
 pub fn summary(samples: &mut [f64]) -> (f64, f64, f64) {
     samples.sort_by(|a, b| a.partial_cmp(b).unwrap());

@@ -9,9 +9,9 @@ use std::{
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 
 use pipework_core::{
-    AttachPlan, AttachStatus, Attachment, Condition, Error, Guest, Handle, Namespace, Op,
+    AttachPlan, AttachStatus, Attachment, Condition, Error, Guest, Handle, MacAddr, Namespace, Op,
     StateStore,
-    attach::{HostChoice, choose_host},
+    attach::{HostChoice, HostSide, detect},
     dhcp::{DhcpClient, DhcpKeep, DhcpLease, KeeperCommand},
     resolve,
     route::RouteCommand,
@@ -19,7 +19,9 @@ use pipework_core::{
     wait_for,
 };
 
-use crate::grammar::{Addressing, AttachRequest, TipcRequest, Tool};
+use crate::grammar::{
+    Addressing, AttachRequest, LabRequest, LabVerb, PassthroughRequest, TipcRequest, Tool,
+};
 
 /// Attaches, records and prints (or, with --dry-run, only prints the plan).
 pub fn attach_guest(request: &AttachRequest) -> Result<(), Error> {
@@ -32,14 +34,23 @@ pub fn attach_guest(request: &AttachRequest) -> Result<(), Error> {
         ipvlan: request.ipvlan,
         pkey: request.pkey,
     };
-    let chosen = choose_host(&host, &request.host, &choice)?;
-    let mut plan = AttachPlan::new(chosen.side.clone()).announce(request.announce);
+    let detected = detect(&host, &request.host)?;
+    if let Some(note) = &detected.note {
+        eprintln!("pipework: note: {note}");
+    }
+    let (side, vlan) = detected.host_side_at(&choice, request.at.as_deref())?;
+    let mut plan = AttachPlan::new(side)
+        .announce(request.announce)
+        .allow_host_namespace(request.allow_host_namespace);
     match &request.addressing {
         Addressing::Static { addresses, gateways } => {
             plan.addresses = addresses.clone();
             plan.gateways = gateways.clone();
         }
         Addressing::Dhcp(spec) => {
+            if let Some(note) = &spec.note {
+                eprintln!("pipework: note: {note}");
+            }
             let mut spec = (**spec).clone();
             if matches!(spec.keep, DhcpKeep::Daemon { .. }) && spec.client == DhcpClient::Native {
                 // The lease keeper is this program's hidden `dhcp-keeper` subcommand.
@@ -51,16 +62,30 @@ pub fn attach_guest(request: &AttachRequest) -> Result<(), Error> {
         }
     }
     plan.mac = request.mac;
-    plan.vlan = request.vlan;
+    plan.vlan = vlan;
     plan.mtu = request.mtu;
     plan.host_shim = request.shim;
-    plan.host_ifname = request.host_ifname.clone();
+    plan.vxlan = request.vxlan.clone();
+    plan.host_ifname = match (&request.host_ifname, &plan.host) {
+        (Some(name), HostSide::Bridge { .. } | HostSide::OvsBridge { .. }) => Some(name.clone()),
+        (Some(name), side) => {
+            eprintln!(
+                "pipework: note: -l {name} is ignored, as by the original: only a bridge \
+                 attachment has a host-side interface to name, and this is {side}"
+            );
+            None
+        }
+        (None, _) => None,
+    };
     if let Some(ifname) = &request.guest_ifname {
         plan.guest_ifname = ifname.clone();
     }
+    if request.stable_mac {
+        plan.mac = Some(MacAddr::stable(&guest, &plan.guest_ifname));
+    }
     plan.validate()?;
     if request.dry_run {
-        return print_plan(request, &guest, &chosen.detected, &plan);
+        return print_plan(request, &guest, &detected, &plan);
     }
     let keep_in_foreground =
         plan.dhcp.as_ref().is_some_and(|spec| spec.keep == DhcpKeep::Foreground);
@@ -104,7 +129,7 @@ fn catch_stop_signals() -> Result<(), Error> {
     Ok(())
 }
 
-/// `dhcp:-f` / `--keep`: renew the lease in the foreground, printing each event, until
+/// `--foreground`: renew the lease in the foreground, printing each event, until
 /// SIGINT or SIGTERM; then release it and forget the attachment's lease.
 fn keep_lease_in_foreground(
     kept: DhcpLease,
@@ -159,6 +184,10 @@ fn print_plan(
     }
     if let Some(shim) = plan.host_shim {
         println!("host shim: {shim}");
+    }
+    if let Some(uplink) = &plan.vxlan {
+        let remotes: Vec<String> = uplink.remotes.iter().map(ToString::to_string).collect();
+        println!("vxlan: {} (vni {}) to {}", uplink.device_name(), uplink.vni, remotes.join(", "));
     }
     if let Some(spec) = &plan.dhcp {
         println!("dhcp: {}", spec.client.program().unwrap_or("pipework's own client"));
@@ -253,14 +282,13 @@ pub fn show(target: Option<&str>, json: bool) -> Result<(), Error> {
     Ok(())
 }
 
-/// Waits in the current namespace for `ifname` to be up (and addressed).
+/// Waits in the current namespace until `ifname` meets `condition`.
 pub fn wait(
     ifname: &str,
-    addressed: bool,
+    condition: Condition,
     timeout: Option<std::time::Duration>,
 ) -> Result<(), Error> {
     let handle = Handle::current()?;
-    let condition = if addressed { Condition::Addressed } else { Condition::Up };
     wait_for(&handle, ifname, condition, timeout).map(drop)
 }
 
@@ -300,21 +328,39 @@ pub enum Passed {
     Program(ExitStatus),
 }
 
-/// Runs a route/rule/tc form inside the guest: common `route` forms natively, the rest by `ip`/`tc`.
-pub fn passthrough(tool: Tool, target: &str, args: &[String]) -> Result<Passed, Error> {
+/// Runs a route/rule/tc form inside the guest: common `route` forms natively, the rest by
+/// `ip [-4|-6]`/`tc`; the original's ignored `-i`/`-l` (and `-a` of tc) get a note.
+pub fn passthrough(request: &PassthroughRequest) -> Result<Passed, Error> {
+    let PassthroughRequest { tool, guest: target, args, family, ignored } = request;
+    for option in ignored {
+        eprintln!(
+            "pipework: note: {option} is ignored by the {} form, as by the original{}",
+            tool.name(),
+            if *tool == Tool::Tc { "" } else { " (name the device in the arguments: dev IF)" }
+        );
+    }
     let guest = resolve(target)?;
-    if tool == Tool::Route
+    if *tool == Tool::Route
         && let Some(typed) = RouteCommand::parse(args)
+        && family.is_none_or(|f| typed.is_ipv6() == Some(f == 6))
     {
         typed.run(&Handle::new(&guest.namespace)?)?;
         return Ok(Passed::Natively);
     }
-    let (program, prefix): (&str, &[&str]) = match tool {
-        Tool::Route => ("ip", &["route"]),
-        Tool::Rule => ("ip", &["rule"]),
-        Tool::Tc => ("tc", &[]),
+    let family = family.map(|f| format!("-{f}"));
+    let mut prefix: Vec<&str> = family.iter().map(String::as_str).collect();
+    let program = match tool {
+        Tool::Route => {
+            prefix.push("route");
+            "ip"
+        }
+        Tool::Rule => {
+            prefix.push("rule");
+            "ip"
+        }
+        Tool::Tc => "tc",
     };
-    run_in(&guest.namespace, program, prefix, args).map(Passed::Program)
+    run_in(&guest.namespace, program, &prefix, args).map(Passed::Program)
 }
 
 fn run_in(
@@ -355,4 +401,40 @@ fn describe(attachment: &Attachment) -> String {
 
 fn to_json(value: &impl serde::Serialize) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|err| format!("{{\"error\": \"{err}\"}}"))
+}
+
+/// Applies, plans or destroys a lab and prints its steps (one line each, or the plan as JSON).
+pub fn lab(request: &LabRequest) -> Result<(), Error> {
+    use pipework_core::topology::{self, Topology};
+    let host = Handle::current()?;
+    let store = StateStore::from_env();
+    let topology = request.file.as_deref().map(Topology::from_file).transpose()?;
+    let plan = match (request.verb, &topology) {
+        (LabVerb::Apply, Some(topology)) => topology::apply(&host, topology, &store)?,
+        (LabVerb::Diff, Some(topology)) => topology::plan(&host, topology, &store)?,
+        (LabVerb::Destroy, Some(topology)) => topology::destroy(&host, &topology.name, &store)?,
+        (LabVerb::Destroy, None) => {
+            topology::destroy(&host, request.lab.as_deref().unwrap_or_default(), &store)?
+        }
+        (_, None) => {
+            let lab = request.lab.clone().unwrap_or_default();
+            return Err(Error::invalid(
+                "--lab",
+                lab,
+                "apply and diff read the lab's file; give it",
+            ));
+        }
+    };
+    if request.json {
+        println!("{}", to_json(&plan));
+        return Ok(());
+    }
+    let done = if request.verb == LabVerb::Diff { "would" } else { "did" };
+    if plan.steps.is_empty() {
+        println!("lab {}: nothing to change", plan.lab);
+    }
+    for step in &plan.steps {
+        println!("lab {} {done}: {step}", plan.lab);
+    }
+    Ok(())
 }

@@ -4,9 +4,10 @@ use std::{ffi::OsString, net::IpAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
 use pipework_core::{
-    IpNet, IpvlanMode, MacAddr, MacvlanMode,
+    Condition, IpNet, IpvlanMode, MacAddr, MacvlanMode, VxlanUplink,
+    attach::AtSuffix,
     dhcp::{DhcpKeep, DhcpSpec},
-    link::{MAX_VLAN_ID, parse_pkey, validate_vlan_id},
+    link::parse_pkey,
     parse_cidr,
 };
 
@@ -16,9 +17,9 @@ pub enum Request {
     /// `pipework HOSTIF [-i IF] [-l IF] [-a 4|6] GUEST IP[/LEN][@GW] [MAC][@VLAN]`.
     Attach(AttachRequest),
     /// `pipework --wait [-i IF]`: inside a container, wait for the interface.
-    Wait { ifname: String, addressed: bool, timeout: Option<Duration> },
-    /// `pipework route|rule|tc GUEST ARGS...`.
-    Passthrough { tool: Tool, guest: String, args: Vec<String> },
+    Wait { ifname: String, condition: Condition, timeout: Option<Duration> },
+    /// `pipework route|rule|tc [-i IF] [-l IF] [-a 4|6] GUEST ARGS...`.
+    Passthrough(PassthroughRequest),
     /// `pipework detach GUEST [-i IF]`.
     Detach { guest: String, ifname: Option<String>, json: bool },
     /// `pipework show [GUEST]`.
@@ -29,6 +30,32 @@ pub enum Request {
     Gc { dry_run: bool, json: bool },
     /// `pipework tipc GUEST...` (configure a bus) or `pipework tipc show GUEST...`.
     Tipc(TipcRequest),
+    /// `pipework apply FILE`, `pipework diff FILE`, `pipework destroy FILE | --lab NAME`.
+    Lab(LabRequest),
+}
+
+/// A topology request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabRequest {
+    /// What to do.
+    pub verb: LabVerb,
+    /// The topology file (none for `destroy --lab`).
+    pub file: Option<PathBuf>,
+    /// The lab's name (`destroy --lab`).
+    pub lab: Option<String>,
+    /// JSON output.
+    pub json: bool,
+}
+
+/// What a topology request does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabVerb {
+    /// Make the lab what the file says.
+    Apply,
+    /// Print the plan, change nothing.
+    Diff,
+    /// Remove what the lab's applies made.
+    Destroy,
 }
 
 /// A TIPC bus request.
@@ -51,6 +78,22 @@ pub struct TipcRequest {
     pub json: bool,
 }
 
+/// A route, rule or tc form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PassthroughRequest {
+    /// Which tool.
+    pub tool: Tool,
+    /// The guest.
+    pub guest: String,
+    /// The tool's arguments.
+    pub args: Vec<String>,
+    /// `-a 4|6`: `ip -4|-6 route|rule` (tc has no family).
+    pub family: Option<u8>,
+    /// The original's `-i IF` and `-l IF` of these forms, which it consumed and ignored
+    /// (as written, for a note).
+    pub ignored: Vec<String>,
+}
+
 /// The tool a passthrough form runs inside the guest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tool {
@@ -60,6 +103,17 @@ pub enum Tool {
     Rule,
     /// `tc`.
     Tc,
+}
+
+impl Tool {
+    /// The form's word on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Route => "route",
+            Tool::Rule => "rule",
+            Tool::Tc => "tc",
+        }
+    }
 }
 
 /// How the guest interface gets its addresses.
@@ -84,10 +138,13 @@ pub struct AttachRequest {
     pub host_ifname: Option<String>,
     /// How the interface is addressed.
     pub addressing: Addressing,
-    /// The guest MAC (`MAC` or `U:STRING`).
+    /// The guest MAC (`MAC` or `U:STRING`, positional or `--mac`).
     pub mac: Option<MacAddr>,
-    /// The VLAN id (`@VLAN`), or the P_Key for IPoIB.
-    pub vlan: Option<u16>,
+    /// `--mac stable`: a MAC derived from the guest's identity and the interface name.
+    pub stable_mac: bool,
+    /// The original's `@N` as written: a VLAN id, or on an IPoIB host interface the hex P_Key
+    /// (read once the host interface is known, by [`pipework_core::Detected::at_suffix`]).
+    pub at: Option<String>,
     /// Move the device itself (`--direct-phys`).
     pub direct_phys: bool,
     /// Macvlan mode (`--mode`).
@@ -104,6 +161,10 @@ pub struct AttachRequest {
     pub mtu: Option<u32>,
     /// Announce the addresses (`--no-arp` turns it off).
     pub announce: bool,
+    /// Let the guest be the host's own namespace (`--allow-host-namespace`).
+    pub allow_host_namespace: bool,
+    /// A VXLAN overlay for the bridge (`--vxlan VNI@REMOTE,...`).
+    pub vxlan: Option<VxlanUplink>,
     /// Print the plan, change nothing (`--dry-run`).
     pub dry_run: bool,
     /// JSON output (`--json`).
@@ -132,10 +193,12 @@ records (show), JSON, dry runs and clear errors.
 USAGE (the original's forms):
   pipework <hostif|mac:MAC> [-i guestif] [-l hostif] [-a 4|6] <guest> <ip>/<len>[@<gw>] [MAC][@VLAN]
   pipework <hostif|mac:MAC> [-i guestif] [-l hostif] <guest> dhcp[:opts] [MAC][@VLAN]
-      (also udhcpc[-f][:opts], dhclient[-f][:opts], dhcpcd[:opts])
+      (also udhcpc[-f][:opts], dhclient[-f][:opts], dhcpcd[:opts]; dhcp:-f, like --daemon,
+      leaves a lease keeper renewing in the background, stopped by detach; --foreground renews
+      in this process until Ctrl-C; dhcp:opts that only udhcpc knows are run by udhcpc)
   pipework --direct-phys <hostif> [-i guestif] <guest> <ip>/<len>[@<gw>]
-  pipework route|rule|tc <guest> <args...>
-  pipework --wait [-i guestif] [--timeout SECONDS] [--addressed]
+  pipework route|rule|tc [-a 4|6] <guest> <args...>   (-i, -l accepted and ignored, as before)
+  pipework --wait [-i guestif] [--timeout SECONDS] [--exists | --addressed | --routed]
 
 NEW COMMANDS:
   pipework detach <guest> [-i guestif]     undo exactly what attach made
@@ -144,12 +207,17 @@ NEW COMMANDS:
   pipework gc [--dry-run] [--json]         remove records and host sides of guests that are gone
   pipework tipc <guest>... [--net-id N] [--bearer eth:IF|udp:...] [--wait-links S | --no-wait-links] [--json]
                                            join guests into one TIPC bus (tipc show <guest>...)
+  pipework apply|diff <file> [--json]      make a lab what a containerlab file says (diff: the plan only)
+  pipework destroy <file> | --lab <name>   remove what the applies of a lab made
 
 <hostif> is an existing bridge (a veth port is added), any other device (a macvlan child, or
 with --direct-phys the device itself), or a missing name starting with br (a bridge is created).
 <guest> is a PID, a name in /run/netns, a namespace path, or a container name or ID.
-<ip> 0/0 gives an interface without address; several addresses are separated by commas; IPv6
-needs no -a 6. MAC U:<string> derives a stable MAC from <string> as the original did.";
+<ip> 0/0 gives an interface without address; <len> may be a netmask (255.255.255.0); several
+addresses are separated by commas; IPv6 needs no -a 6. MAC U:<string> derives a stable MAC from
+<string> as the original did. @VLAN is a VLAN id, or on an IPoIB host interface the hex P_Key
+(pipework ib0 web 10.10.10.10/24 @8001). -l names the host end of a bridge attachment only
+(ignored, with a note, for other host sides, as the original ignored it).";
 
 const EXAMPLES: &str = "\
 EXAMPLES (from the original README):
@@ -195,9 +263,15 @@ struct AttachCli {
     /// Wait (inside a container) until the interface is up.
     #[arg(long)]
     wait: bool,
-    /// With --wait: also wait for an address.
-    #[arg(long, requires = "wait")]
+    /// With --wait: only until the interface exists (the original's meaning).
+    #[arg(long, requires = "wait", conflicts_with_all = ["addressed", "routed"])]
+    exists: bool,
+    /// With --wait: also wait for an address that duplicate address detection has passed.
+    #[arg(long, requires = "wait", conflicts_with = "routed")]
     addressed: bool,
+    /// With --wait: also wait for an address and a default route through the interface.
+    #[arg(long, requires = "wait")]
+    routed: bool,
     /// With --wait: give up after this many seconds (default: wait forever, like the original).
     #[arg(long, value_name = "SECONDS", requires = "wait")]
     timeout: Option<f64>,
@@ -216,15 +290,20 @@ struct AttachCli {
     /// With a macvlan: a host-side shim with this address, so the host reaches the guest.
     #[arg(long, value_name = "ADDRESS/LEN")]
     shim: Option<String>,
+    /// The guest interface's MAC: an address, U:<string>, or `stable` (derived from the
+    /// guest's identity and the interface name, the same on every attach).
+    #[arg(long = "mac", value_name = "MAC|U:STRING|stable")]
+    mac_flag: Option<String>,
     /// MTU of the guest interface (default: the host side's).
     #[arg(long)]
     mtu: Option<u32>,
     /// More addresses for the guest interface (repeatable), in the <ip> argument's syntax.
     #[arg(long = "ip", value_name = "ADDRESS/LEN[@GW]")]
     more_addresses: Vec<String>,
-    /// With dhcp: stay in the foreground renewing the lease until interrupted, then release it.
+    /// With dhcp: stay in the foreground renewing the lease until interrupted (Ctrl-C,
+    /// SIGTERM), then release it (dhcp:-f, like --daemon, renews in the background instead).
     #[arg(long)]
-    keep: bool,
+    foreground: bool,
     /// With a DHCP form: leave a daemon renewing the lease (stopped by detach).
     #[arg(long)]
     daemon: bool,
@@ -234,6 +313,13 @@ struct AttachCli {
     /// Do not send a gratuitous ARP / neighbour advertisement after addressing.
     #[arg(long)]
     no_arp: bool,
+    /// Allow a guest that is the host's own network namespace (PID 1, a --net=host container).
+    #[arg(long)]
+    allow_host_namespace: bool,
+    /// Join the bridge to a VXLAN overlay across hosts: tunnel port vx<VNI> flooding to every
+    /// remote, through DEV when given.
+    #[arg(long, value_name = "VNI@REMOTE[,REMOTE...][%DEV]")]
+    vxlan: Option<String>,
     /// Print what would be done and change nothing.
     #[arg(long)]
     dry_run: bool,
@@ -269,6 +355,12 @@ enum Sub {
     Check(CheckArgs),
     /// Remove the records and host sides of guests that are gone.
     Gc(GcArgs),
+    /// Make a lab what a topology file (containerlab's format) says, as one transaction.
+    Apply(LabArgs),
+    /// Print what apply would change, and change nothing.
+    Diff(LabArgs),
+    /// Remove everything the applies of a lab made.
+    Destroy(LabArgs),
     /// Run `ip route ARGS` inside the guest (add/del/replace with via/dev/table are done natively).
     Route(PassthroughArgs),
     /// Run `ip rule ARGS` inside the guest.
@@ -335,6 +427,25 @@ struct CheckArgs {
 }
 
 #[derive(Debug, Args)]
+struct LabArgs {
+    /// The topology file (YAML or JSON, containerlab's schema).
+    #[arg(required_unless_present = "lab")]
+    file: Option<PathBuf>,
+    /// destroy: the lab's name instead of its file.
+    #[arg(long, value_name = "NAME", conflicts_with = "file")]
+    lab: Option<String>,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+impl LabArgs {
+    fn request(self, verb: LabVerb) -> Request {
+        Request::Lab(LabRequest { verb, file: self.file, lab: self.lab, json: self.json })
+    }
+}
+
+#[derive(Debug, Args)]
 struct GcArgs {
     /// Only list what would be removed.
     #[arg(long)]
@@ -346,6 +457,15 @@ struct GcArgs {
 
 #[derive(Debug, Args)]
 struct PassthroughArgs {
+    /// Ignored, as by the original (name the device in the arguments: dev IF).
+    #[arg(short = 'i', value_name = "GUESTIF")]
+    guest_ifname: Option<String>,
+    /// Ignored, as by the original.
+    #[arg(short = 'l', value_name = "HOSTIF")]
+    host_ifname: Option<String>,
+    /// The address family for ip route and ip rule: 4 or 6 (ignored by tc).
+    #[arg(short = 'a', value_name = "4|6", value_parser = ["4", "6"])]
+    family: Option<String>,
     /// The guest.
     guest: String,
     /// The arguments of the tool.
@@ -353,9 +473,31 @@ struct PassthroughArgs {
     args: Vec<String>,
 }
 
+impl PassthroughArgs {
+    fn request(self, tool: Tool) -> Request {
+        let mut ignored = Vec::new();
+        ignored.extend(self.guest_ifname.map(|name| format!("-i {name}")));
+        ignored.extend(self.host_ifname.map(|name| format!("-l {name}")));
+        let family = self.family.and_then(|f| f.parse().ok());
+        if tool == Tool::Tc {
+            ignored.extend(family.map(|f| format!("-a {f}")));
+        }
+        let family = family.filter(|_| tool != Tool::Tc);
+        Request::Passthrough(PassthroughRequest {
+            tool,
+            guest: self.guest,
+            args: self.args,
+            family,
+            ignored,
+        })
+    }
+}
+
 /// The words that select a subcommand or passthrough form instead of an attach.
-const SUBCOMMANDS: [&str; 9] =
-    ["detach", "show", "check", "gc", "route", "rule", "tc", "tipc", "help"];
+const SUBCOMMANDS: [&str; 12] = [
+    "detach", "show", "check", "gc", "route", "rule", "tc", "tipc", "apply", "diff", "destroy",
+    "help",
+];
 
 /// Parses a whole command line (`args[0]` is the program); `Err` carries clap's own rendering
 /// for --help and --version as well as for mistakes.
@@ -368,11 +510,12 @@ pub fn parse(args: &[OsString]) -> Result<(Request, bool), clap::Error> {
             Sub::Show(a) => Request::Show { guest: a.guest, json: a.json },
             Sub::Check(a) => Request::Check { guest: a.guest, json: a.json },
             Sub::Gc(a) => Request::Gc { dry_run: a.dry_run, json: a.json },
-            Sub::Route(a) => {
-                Request::Passthrough { tool: Tool::Route, guest: a.guest, args: a.args }
-            }
-            Sub::Rule(a) => Request::Passthrough { tool: Tool::Rule, guest: a.guest, args: a.args },
-            Sub::Tc(a) => Request::Passthrough { tool: Tool::Tc, guest: a.guest, args: a.args },
+            Sub::Apply(a) => a.request(LabVerb::Apply),
+            Sub::Diff(a) => a.request(LabVerb::Diff),
+            Sub::Destroy(a) => a.request(LabVerb::Destroy),
+            Sub::Route(a) => a.request(Tool::Route),
+            Sub::Rule(a) => a.request(Tool::Rule),
+            Sub::Tc(a) => a.request(Tool::Tc),
             Sub::Tipc(a) => {
                 let show = a.guests.first().is_some_and(|g| g == "show");
                 let guests: Vec<String> = a.guests.into_iter().skip(usize::from(show)).collect();
@@ -443,7 +586,12 @@ fn attach_request(cli: AttachCli) -> Result<Request, Usage> {
         };
         return Ok(Request::Wait {
             ifname: cli.guest_ifname.unwrap_or_else(|| "eth1".into()),
-            addressed: cli.addressed,
+            condition: match (cli.exists, cli.addressed, cli.routed) {
+                (true, _, _) => Condition::Exists,
+                (_, true, _) => Condition::Addressed,
+                (_, _, true) => Condition::Routed,
+                _ => Condition::Up,
+            },
             timeout,
         });
     }
@@ -459,16 +607,14 @@ fn attach_request(cli: AttachCli) -> Result<Request, Usage> {
         )));
     };
     let mut addressing = parse_addressing(&ip)?;
-    if cli.keep || cli.daemon {
+    if cli.foreground || cli.daemon {
         let Addressing::Dhcp(spec) = &mut addressing else {
             return Err(Usage(format!(
-                "--keep and --daemon go with a DHCP form, and {ip} is not one"
+                "--foreground and --daemon go with a DHCP form, and {ip} is not one"
             )));
         };
-        if cli.keep && cli.daemon {
-            return Err(Usage(
-                "--keep (foreground) and --daemon (background) exclude each other".into(),
-            ));
+        if cli.foreground && cli.daemon {
+            return Err(Usage("--foreground and --daemon (background) exclude each other".into()));
         }
         spec.keep = if cli.daemon {
             DhcpKeep::Daemon { pidfile: cli.pidfile }
@@ -504,14 +650,24 @@ fn attach_request(cli: AttachCli) -> Result<Request, Usage> {
             }
         }
     }
-    let (mac, vlan) = match positionals.next() {
+    let (mut mac, at) = match positionals.next() {
         Some(text) => parse_mac_vlan(&text)?,
         None => (None, None),
     };
+    let stable_mac = cli.mac_flag.as_deref() == Some("stable");
+    if let Some(flag) = cli.mac_flag.as_deref() {
+        if mac.is_some() {
+            return Err(Usage(format!("--mac {flag}: the MAC is also given as an argument")));
+        }
+        if !stable_mac {
+            mac = Some(MacAddr::parse_pipework(flag).map_err(|err| Usage(err.to_string()))?);
+        }
+    }
     let mode = optional(cli.mode.as_deref(), str::parse::<MacvlanMode>)?;
     let ipvlan = optional(cli.ipvlan.as_deref(), str::parse::<IpvlanMode>)?;
     let pkey = optional(cli.pkey.as_deref(), |text| parse_pkey("--pkey", text))?;
     let shim = optional(cli.shim.as_deref(), |text| parse_cidr("--shim", text))?;
+    let vxlan = optional(cli.vxlan.as_deref(), VxlanUplink::parse)?;
     Ok(Request::Attach(AttachRequest {
         host,
         guest,
@@ -519,7 +675,8 @@ fn attach_request(cli: AttachCli) -> Result<Request, Usage> {
         host_ifname: cli.host_ifname,
         addressing,
         mac,
-        vlan,
+        stable_mac,
+        at,
         direct_phys: cli.direct_phys,
         mode,
         macvtap: cli.macvtap,
@@ -528,6 +685,8 @@ fn attach_request(cli: AttachCli) -> Result<Request, Usage> {
         shim,
         mtu: cli.mtu,
         announce: !cli.no_arp,
+        allow_host_namespace: cli.allow_host_namespace,
+        vxlan,
         dry_run: cli.dry_run,
         json: cli.json,
     }))
@@ -575,8 +734,8 @@ pub fn parse_addressing(text: &str) -> Result<Addressing, Usage> {
     Ok(Addressing::Static { addresses, gateways })
 }
 
-/// Parses `[MAC][@VLAN]`, with `U:STRING` MACs.
-pub fn parse_mac_vlan(text: &str) -> Result<(Option<MacAddr>, Option<u16>), Usage> {
+/// Parses `[MAC][@N]`, with `U:STRING` MACs; `N` is a VLAN id, or a hex P_Key on IPoIB.
+pub fn parse_mac_vlan(text: &str) -> Result<(Option<MacAddr>, Option<String>), Usage> {
     let (mac, vlan) = match text.split_once('@') {
         Some((mac, vlan)) => (mac, Some(vlan)),
         None => (text, None),
@@ -585,15 +744,10 @@ pub fn parse_mac_vlan(text: &str) -> Result<(Option<MacAddr>, Option<u16>), Usag
         .then(|| MacAddr::parse_pipework(mac))
         .transpose()
         .map_err(|e| Usage(e.to_string()))?;
-    let vlan = vlan
-        .map(|v| match v.parse::<u16>() {
-            Ok(id) => validate_vlan_id("VLAN", id).map(|()| id).map_err(|e| Usage(e.to_string())),
-            Err(_) => {
-                Err(Usage(format!("invalid VLAN {v:?}: expected a number from 1 to {MAX_VLAN_ID}")))
-            }
-        })
-        .transpose()?;
-    Ok((mac, vlan))
+    if let Some(at) = vlan {
+        AtSuffix::check_syntax(at).map_err(|e| Usage(e.to_string()))?;
+    }
+    Ok((mac, vlan.map(str::to_string)))
 }
 
 #[cfg(test)]
@@ -742,14 +896,19 @@ mod tests {
     fn mac_vlan_and_unique_macs() {
         let request = attach("br1 web 10.0.0.2/24 U:myhost.foo.com");
         assert_eq!(request.mac.unwrap().to_string(), "02:72:6c:cd:9b:8d");
-        assert_eq!(request.vlan, None);
+        assert_eq!(request.at, None);
         let request = attach("eth2 web 10.0.0.2/24 U:foo@10");
         assert_eq!(
-            (request.mac, request.vlan),
-            (Some(MacAddr::from_unique_string("foo")), Some(10))
+            (request.mac, request.at.as_deref()),
+            (Some(MacAddr::from_unique_string("foo")), Some("10"))
         );
         let request = attach("eth2 web 10.0.0.2/24 @42");
-        assert_eq!((request.mac, request.vlan), (None, Some(42)));
+        assert_eq!((request.mac, request.at.as_deref()), (None, Some("42")));
+        // The original README's IPoIB form: @8001 is a hex P_Key once ib0 is known to be IPoIB
+        // (Detected::at_suffix); the grammar keeps it as written.
+        let request = attach("ib0 web 10.10.10.10/24 @8001");
+        assert_eq!((request.host.as_str(), request.at.as_deref()), ("ib0", Some("8001")));
+        assert_eq!(request.pkey, None);
         let request = attach("eth2 web 10.0.0.2/24 02:00:00:00:00:07");
         assert_eq!(request.mac.unwrap().to_string(), "02:00:00:00:00:07");
     }
@@ -760,7 +919,7 @@ mod tests {
         let daemon = DhcpKeep::Daemon { pidfile: None };
         let cases = [
             ("dhcp", DhcpClient::Native, DhcpKeep::Once, ""),
-            ("dhcp:-f", DhcpClient::Native, DhcpKeep::Foreground, "-f"),
+            ("dhcp:-f", DhcpClient::Native, daemon.clone(), "-f"),
             ("udhcpc", DhcpClient::Udhcpc, DhcpKeep::Once, ""),
             ("udhcpc-f", DhcpClient::Udhcpc, daemon.clone(), ""),
             ("udhcpc:-V:vendor", DhcpClient::Udhcpc, DhcpKeep::Once, "-V:vendor"),
@@ -777,9 +936,11 @@ mod tests {
             };
             assert_eq!((spec.client, &spec.keep), (client, &keep), "{word}");
             assert_eq!(spec.options.join(" "), options, "{word}");
-            assert_eq!(request.vlan, Some(7));
+            assert_eq!(request.at.as_deref(), Some("7"));
         }
-        let Addressing::Dhcp(kept) = attach("eth2 web dhcp --keep").addressing else { panic!() };
+        let Addressing::Dhcp(kept) = attach("eth2 web dhcp --foreground").addressing else {
+            panic!()
+        };
         assert_eq!(kept.keep, DhcpKeep::Foreground);
         let Addressing::Dhcp(daemon) =
             attach("eth2 web dhcp --daemon --pidfile /run/x.pid").addressing
@@ -808,38 +969,55 @@ mod tests {
         assert_eq!(request.pkey, Some(0x8001));
         assert_eq!(
             parse_line("--wait").unwrap(),
-            Request::Wait { ifname: "eth1".into(), addressed: false, timeout: None }
+            Request::Wait { ifname: "eth1".into(), condition: Condition::Up, timeout: None }
         );
+        for (flag, condition) in [
+            ("--exists", Condition::Exists),
+            ("--addressed", Condition::Addressed),
+            ("--routed", Condition::Routed),
+        ] {
+            let request = parse_line(&format!("--wait {flag}")).unwrap();
+            assert_eq!(
+                request,
+                Request::Wait { ifname: "eth1".into(), condition, timeout: None },
+                "{flag}"
+            );
+        }
+        assert!(parse_line("--wait --exists --routed").is_err(), "one condition at a time");
         assert_eq!(
             parse_line("--wait -i eth2 --addressed --timeout 2.5").unwrap(),
             Request::Wait {
                 ifname: "eth2".into(),
-                addressed: true,
+                condition: Condition::Addressed,
                 timeout: Some(Duration::from_millis(2500))
             }
         );
         assert_eq!(
             parse_line("route web add default via 10.0.0.1").unwrap(),
-            Request::Passthrough {
+            Request::Passthrough(PassthroughRequest {
                 tool: Tool::Route,
                 guest: "web".into(),
-                args: vec!["add".into(), "default".into(), "via".into(), "10.0.0.1".into()]
-            }
+                args: vec!["add".into(), "default".into(), "via".into(), "10.0.0.1".into()],
+                family: None,
+                ignored: Vec::new(),
+            })
         );
         assert_eq!(
             parse_line("tc web qdisc add dev eth1 root netem loss 30%").unwrap(),
-            Request::Passthrough {
+            Request::Passthrough(PassthroughRequest {
                 tool: Tool::Tc,
                 guest: "web".into(),
                 args: "qdisc add dev eth1 root netem loss 30%"
                     .split(' ')
                     .map(String::from)
-                    .collect()
-            }
+                    .collect(),
+                family: None,
+                ignored: Vec::new(),
+            })
         );
         assert!(matches!(
             parse_line("rule web add from 10.0.0.2 table 5").unwrap(),
-            Request::Passthrough { tool: Tool::Rule, .. }
+            Request::Passthrough(PassthroughRequest { tool: Tool::Rule, .. })
         ));
         assert_eq!(
             parse_line("detach web -i eth2").unwrap(),
@@ -855,6 +1033,38 @@ mod tests {
             parse_line("show web").unwrap(),
             Request::Show { guest: Some("web".into()), json: false }
         );
+    }
+
+    #[test]
+    fn dotted_netmasks_and_the_passthrough_flags_of_the_original() {
+        let (addresses, gateways) = static_of(&attach("br1 web 10.0.0.2/255.255.255.0"));
+        assert_eq!((addresses, gateways), (nets(&["10.0.0.2/24"]), vec![]));
+        let (addresses, gateways) =
+            static_of(&attach("br1 web 192.168.4.25/255.255.240.0@192.168.4.1"));
+        assert_eq!(addresses, nets(&["192.168.4.25/20"]));
+        assert_eq!(gateways, ["192.168.4.1".parse::<IpAddr>().unwrap()]);
+        let err = parse_line("br1 web 10.0.0.2/255.0.255.0").unwrap_err();
+        assert!(
+            err.contains("invalid address \"10.0.0.2/255.0.255.0\"")
+                && err.contains("not contiguous"),
+            "{err}"
+        );
+        // route|rule|tc [-i IF] [-l IF] [-a 4|6] GUEST ...: -a applies to ip, -i/-l are noted.
+        let passthrough = |line: &str| match parse_line(line).unwrap() {
+            Request::Passthrough(request) => request,
+            other => panic!("{line}: {other:?}"),
+        };
+        let request = passthrough("route -i eth1 -a 6 web add default via 2001:db8::1");
+        assert_eq!((request.tool, request.guest.as_str()), (Tool::Route, "web"));
+        assert_eq!((request.family, request.ignored), (Some(6), vec!["-i eth1".to_string()]));
+        assert_eq!(request.args, ["add", "default", "via", "2001:db8::1"]);
+        let request = passthrough("rule -a 4 web add from 10.0.0.2 table 5");
+        assert_eq!((request.family, request.args[0].as_str()), (Some(4), "add"));
+        let request = passthrough("tc -i eth1 -l x -a 6 web qdisc show");
+        assert_eq!((request.family, request.ignored.len()), (None, 3));
+        // The tool's own flags after the guest are its arguments.
+        let request = passthrough("route web show -i");
+        assert_eq!((request.args, request.family), (vec!["show".into(), "-i".into()], None));
     }
 
     #[test]
@@ -883,11 +1093,12 @@ mod tests {
             ("br1 -a 6 web 10.0.0.2/24", "-a 6: 10.0.0.2 is an IPv4 address"),
             ("br1 -a 5 web 10.0.0.2/24", "invalid value '5'"),
             ("eth2 web dhcpcd-f", "dhcpcd-f is not a form of the original"),
-            ("eth2 web dhcp:--bogus", "Use udhcpc:--bogus"),
-            ("eth2 web 10.0.0.2/24 --keep", "go with a DHCP form"),
-            ("eth2 web dhcp --keep --daemon", "exclude each other"),
+            ("eth2 web dhcp:-Ononsense", "not an option the DHCP client knows"),
+            ("eth2 web 10.0.0.2/24 --foreground", "go with a DHCP form"),
+            ("eth2 web dhcp --foreground --daemon", "exclude each other"),
+            ("eth2 web dhcp --keep", "unexpected argument '--keep'"),
             ("br1 web 10.0.0.2/24 01:00:5e:00:00:01", "multicast"),
-            ("br1 web 10.0.0.2/24 @5000", "invalid VLAN \"5000\""),
+            ("br1 web 10.0.0.2/24 @12345", "invalid VLAN \"12345\""),
             ("br1 web 10.0.0.2/24 @x", "invalid VLAN"),
             ("br1 web 10.0.0.2/24 02:00:00:00:00:01 extra", "unexpected value 'extra'"),
             ("br1 web 10.0.0.2/24 --bogus", "unexpected argument '--bogus'"),

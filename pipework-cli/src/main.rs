@@ -42,8 +42,8 @@ fn main() -> ExitCode {
     }
     let outcome = match &request {
         Request::Attach(attach) => commands::attach_guest(attach),
-        Request::Wait { ifname, addressed, timeout } => {
-            commands::wait(ifname, *addressed, *timeout)
+        Request::Wait { ifname, condition, timeout } => {
+            commands::wait(ifname, *condition, *timeout)
         }
         Request::Detach { guest, ifname, json } => {
             commands::detach_guest(guest, ifname.as_deref(), *json)
@@ -51,14 +51,13 @@ fn main() -> ExitCode {
         Request::Show { guest, json } => commands::show(guest.as_deref(), *json),
         Request::Check { guest, json } => commands::check(guest, *json),
         Request::Gc { dry_run, json } => commands::gc(*dry_run, *json),
+        Request::Lab(lab) => commands::lab(lab),
         Request::Tipc(tipc) => commands::tipc(tipc),
-        Request::Passthrough { tool, guest, args } => {
-            match commands::passthrough(*tool, guest, args) {
-                Ok(commands::Passed::Natively) => Ok(()),
-                Ok(commands::Passed::Program(status)) => return program_exit(status),
-                Err(err) => Err(err),
-            }
-        }
+        Request::Passthrough(passthrough) => match commands::passthrough(passthrough) {
+            Ok(commands::Passed::Natively) => Ok(()),
+            Ok(commands::Passed::Program(status)) => return program_exit(status),
+            Err(err) => Err(err),
+        },
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

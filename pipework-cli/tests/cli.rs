@@ -221,6 +221,87 @@ fn macvlan_modes_and_direct_phys_from_the_command_line() {
 
 #[test]
 #[ignore = "needs root; scripts/test.sh runs it"]
+fn dotted_netmasks_passthrough_flags_and_l_on_a_macvlan_like_the_original() {
+    let mut sandbox = Sandbox::new();
+    let (g, m) = (sandbox.add_guest("g"), sandbox.add_guest("m"));
+    let cli = Cli::new(&sandbox);
+    cli.ok(&["br1", &g, "192.168.4.25/255.255.240.0@192.168.4.1"]);
+    assert_eq!(sandbox.global_addresses(&g, "eth1"), ["192.168.4.25/20"]);
+    assert_eq!(sandbox.ip_json(&g, &["route", "show", "default"])[0]["gateway"], "192.168.4.1");
+    let (code, err) = cli.fails(&["br1", &g, "-i", "eth2", "10.0.0.2/255.0.255.0"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("\"10.0.0.2/255.0.255.0\"") && err.contains("not contiguous"), "{err}");
+    // route -i IF -a 6 GUEST ...: -a 6 is ip -6, -i is ignored as the original did, with a note.
+    cli.ok(&["br1", &g, "-i", "eth3", "2001:db8:4::2/64"]);
+    let output =
+        cli.run(&["route", "-i", "eth3", "-a", "6", &g, "add", "2001:db8:9::/64", "dev", "eth3"]);
+    assert!(output.status.success(), "{output:?}");
+    let note = String::from_utf8_lossy(&output.stderr);
+    assert!(note.contains("note: -i eth3 is ignored by the route form"), "{note}");
+    let route = sandbox.ip_json(&g, &["-6", "route", "show", "2001:db8:9::/64"]);
+    assert_eq!(route[0]["dev"], "eth3", "{route}");
+    let shown = cli.ok(&["route", "-a", "6", &g, "show", "dev", "eth3"]);
+    assert!(shown.contains("2001:db8:9::/64") && !shown.contains("192.168"), "{shown}");
+    cli.ok(&["rule", "-a", "6", &g, "add", "from", "2001:db8:4::2", "table", "7"]);
+    let rules = sandbox.ip_json(&g, &["-6", "rule", "show"]);
+    assert!(rules.as_array().unwrap().iter().any(|r| r["table"] == "7"), "{rules}");
+    // -l on a macvlan: ignored, as by the original, with a note.
+    let host = sandbox.host_handle();
+    pipework_core::Veth::new("eth2", "wire2").unwrap().up().add(&host).unwrap();
+    let output = cli.run(&["eth2", "-l", "pwignored0", &m, "10.3.0.2/24"]);
+    let note = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{note}");
+    assert!(note.contains("note: -l pwignored0 is ignored"), "{note}");
+    assert_eq!(
+        sandbox.ip_json(&m, &["link", "show", "eth1"])[0]["linkinfo"]["info_kind"],
+        "macvlan"
+    );
+    assert!(!sandbox.link_names(&sandbox.host_name()).contains(&"pwignored0".to_string()));
+}
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
+fn mac_matching_a_nic_and_devices_on_it_chooses_the_nic_and_says_so() {
+    let mut sandbox = Sandbox::new();
+    let g = sandbox.add_guest("g");
+    let host = sandbox.host_name();
+    let ip = |args: &[&str]| {
+        let status = Command::new("ip").args(["-n", &host]).args(args).status().unwrap();
+        assert!(status.success(), "ip {args:?}");
+    };
+    ip(&["link", "add", "eth2", "type", "veth", "peer", "name", "wire2"]);
+    ip(&["link", "set", "eth2", "up"]);
+    let mac = sandbox.ip_json(&host, &["link", "show", "eth2"])[0]["address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A bridge and a macvlan (down: up it would clash with its parent) with the NIC's MAC.
+    ip(&["link", "add", "brx", "address", &mac, "type", "bridge"]);
+    ip(&["link", "add", "link", "eth2", "name", "mv0", "address", &mac, "type", "macvlan"]);
+    let cli = Cli::new(&sandbox);
+    let output = cli.run(&[&format!("mac:{mac}"), &g, "10.3.0.2/24", "--json"]);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("note: mac:{mac} matches"))
+            && err.contains("chose eth2, the device the others (brx, mv0) are stacked on"),
+        "{err}"
+    );
+    let attached = json_of(&String::from_utf8_lossy(&output.stdout));
+    assert_eq!(attached["plan"]["host"]["parent"], "eth2", "{attached}");
+    assert_eq!(
+        sandbox.ip_json(&g, &["link", "show", "eth1"])[0]["linkinfo"]["info_kind"],
+        "macvlan"
+    );
+    // Two devices that are not stacked share it: no guess, both named.
+    ip(&["link", "add", "eth4", "address", &mac, "type", "veth", "peer", "name", "wire4"]);
+    let (code, err) = cli.fails(&[&format!("mac:{mac}"), &g, "-i", "eth5", "10.3.0.3/24"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("none is stacked on another (eth2, eth4)"), "{err}");
+}
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
 fn route_rule_and_tc_inside_the_guest() {
     let mut sandbox = Sandbox::new();
     let g = sandbox.add_guest("g");
@@ -327,18 +408,28 @@ fn bad_input_exits_with_the_reason_and_changes_nothing() {
     let mut sandbox = Sandbox::new();
     let g = sandbox.add_guest("g");
     let cli = Cli::new(&sandbox);
+    let made = Command::new("ip")
+        .args(["-n", &sandbox.host_name(), "link", "add", "brkept", "type", "bridge"])
+        .status();
+    assert!(made.unwrap().success(), "ip link add brkept type bridge");
     let before = (sandbox.state(&sandbox.host_name()), sandbox.state(&g));
+    // 2 for arguments wrong in themselves, 1 for a refusal caused by what the system has.
     let cases: Vec<(Vec<&str>, i32, &str)> = vec![
         (vec!["br1"], 2, "missing arguments"),
         (vec!["br1", &g, "10.1.0.2/24", "--bogus"], 2, "unexpected argument"),
         (vec!["br1", &g, "10.1.0.2"], 2, "Maybe you meant 10.1.0.2/24?"),
         (vec!["br1", &g, "10.1.0.2/24@2001:db8::1"], 2, "other address family"),
         (vec!["dummy0", &g, "10.1.0.2/24", "@10"], 2, "a dummy interface has no VLAN"),
+        // A hex P_Key only means something on IPoIB; on a bridge @8001 is a VLAN out of range.
+        (vec!["br1", &g, "10.1.0.2/24", "@8001"], 2, "invalid VLAN \"8001\""),
         (vec!["eth2", &g, "dhcpcd-f"], 2, "dhcpcd-f is not a form"),
         (vec!["br1", "pwt-no-such-guest", "10.1.0.2/24"], 1, "guest \"pwt-no-such-guest\""),
         (vec!["detach", &g], 1, "an attachment of"),
         (vec!["nosuchif0", &g, "10.1.0.2/24"], 1, "host interface nosuchif0"),
         (vec!["br1", &g, "-i", "a-very-long-interface", "10.1.0.2/24"], 2, "guest ifname"),
+        (vec!["brkept", &g, "10.1.0.2/24", "--mode", "vepa"], 1, "needs a physical parent"),
+        (vec!["--direct-phys", "brkept", &g, "10.1.0.2/24"], 1, "moves a physical device"),
+        (vec!["lo", &g, "10.1.0.2/24"], 1, "it is the loopback device"),
     ];
     for (args, code, message) in cases {
         let (have, err) = cli.fails(&args);
@@ -402,6 +493,154 @@ mod tier_vm {
         show.extend(guests.iter().map(String::as_str));
         let table = cli.ok(&show);
         assert!(table.contains(&guests[0]), "{table}");
+    }
+
+    /// The command with the host sides the host kernel lacks (802.1Q, ipvlan, dummy, Open
+    /// vSwitch).
+    mod kinds {
+        use std::process::Command;
+
+        use serde_json::Value;
+
+        use super::super::{Cli, Sandbox};
+
+        /// Whether `ns` reaches `destination`: up to three pings, as an emulated CPU can be slow
+        /// to answer the first. Expected failures are checked with one plain `sandbox.ping`.
+        fn reaches(sandbox: &Sandbox, ns: &str, destination: &str) -> bool {
+            (0..3).any(|_| sandbox.ping(ns, destination))
+        }
+
+        fn ip(ns: &str, args: &[&str]) {
+            let status = Command::new("ip").args(["-n", ns]).args(args).status();
+            assert!(status.unwrap().success(), "ip -n {ns} {args:?}");
+        }
+
+        /// A "physical" parent `phys0` in the sandbox's host, wired to `trunk0` in a new `far`.
+        fn wired(sandbox: &mut Sandbox) -> String {
+            let far = sandbox.add_guest("far");
+            let host = sandbox.host_name();
+            ip(
+                &host,
+                &[
+                    "link", "add", "phys0", "up", "type", "veth", "peer", "name", "trunk0",
+                    "netns", &far,
+                ],
+            );
+            ip(&far, &["link", "set", "trunk0", "up"]);
+            far
+        }
+
+        fn link(sandbox: &Sandbox, ns: &str, ifname: &str) -> Value {
+            sandbox.ip_json(ns, &["link", "show", ifname])[0].clone()
+        }
+
+        #[test]
+        #[ignore = "needs the VM tier; scripts/tier-vm.sh runs it"]
+        fn at_vlan_on_a_physical_parent_reaches_the_tagged_far_end() {
+            let mut sandbox = Sandbox::new();
+            let far = wired(&mut sandbox);
+            ip(
+                &far,
+                &[
+                    "link",
+                    "add",
+                    "link",
+                    "trunk0",
+                    "name",
+                    "trunk0.10",
+                    "up",
+                    "type",
+                    "vlan",
+                    "id",
+                    "10",
+                ],
+            );
+            ip(&far, &["addr", "add", "10.0.0.254/24", "dev", "trunk0.10"]);
+            let g = sandbox.add_guest("g");
+            let cli = Cli::new(&sandbox);
+            let before = sandbox.state(&sandbox.host_name());
+            cli.ok(&["phys0", &g, "10.0.0.2/24", "@10"]);
+            let sub = link(&sandbox, &sandbox.host_name(), "phys0.10");
+            assert_eq!(sub["linkinfo"]["info_data"]["id"], 10, "{sub}");
+            assert_eq!(link(&sandbox, &g, "eth1")["linkinfo"]["info_kind"], "macvlan");
+            assert!(reaches(&sandbox, &g, "10.0.0.254"), "the far end of the wire, tagged 10");
+            cli.ok(&["detach", &g]);
+            assert_eq!(sandbox.state(&sandbox.host_name()), before, "phys0.10 went with its guest");
+        }
+
+        #[test]
+        #[ignore = "needs the VM tier; scripts/tier-vm.sh runs it"]
+        fn ipvlan_l2_guests_reach_each_other() {
+            let mut sandbox = Sandbox::new();
+            wired(&mut sandbox);
+            let (a, b) = (sandbox.add_guest("a"), sandbox.add_guest("b"));
+            let cli = Cli::new(&sandbox);
+            cli.ok(&["phys0", &a, "10.0.1.1/24", "--ipvlan", "l2"]);
+            cli.ok(&["phys0", &b, "10.0.1.2/24", "--ipvlan", "l2"]);
+            let eth1 = link(&sandbox, &a, "eth1");
+            assert_eq!(eth1["linkinfo"]["info_kind"], "ipvlan", "{eth1}");
+            assert_eq!(eth1["linkinfo"]["info_data"]["mode"], "l2", "{eth1}");
+            let parent_mac = link(&sandbox, &sandbox.host_name(), "phys0")["address"].clone();
+            assert_eq!(eth1["address"], parent_mac, "an ipvlan shares its parent's MAC");
+            assert!(reaches(&sandbox, &a, "10.0.1.2"));
+            cli.ok(&["detach", &a]);
+            cli.ok(&["detach", &b]);
+            assert_eq!(sandbox.link_names(&a), ["lo"]);
+        }
+
+        #[test]
+        #[ignore = "needs the VM tier; scripts/tier-vm.sh runs it"]
+        fn a_dummy_host_side_gives_the_guest_its_own_dummy() {
+            let mut sandbox = Sandbox::new();
+            let g = sandbox.add_guest("g");
+            let cli = Cli::new(&sandbox);
+            cli.ok(&["dummy0", &g, "203.0.113.9/32"]);
+            assert_eq!(link(&sandbox, &g, "eth1")["linkinfo"]["info_kind"], "dummy");
+            assert_eq!(sandbox.global_addresses(&g, "eth1"), ["203.0.113.9/32"]);
+            assert!(!sandbox.link_names(&sandbox.host_name()).contains(&"dummy0".to_string()));
+            cli.ok(&["detach", &g]);
+            assert_eq!(sandbox.link_names(&g), ["lo"]);
+        }
+
+        #[test]
+        #[ignore = "needs the VM tier; scripts/tier-vm.sh runs it"]
+        fn ovs_tagged_guests_of_one_tag_reach_each_other_and_detach_removes_the_ports() {
+            // ovs-vswitchd opens ports by name in its own namespace, the VM's: the command runs there.
+            let mut sandbox = Sandbox::new();
+            let (a, b) = (sandbox.add_guest("a"), sandbox.add_guest("b"));
+            let cli = Cli::new(&sandbox);
+            let bridge = format!("ovsc{}", std::process::id() % 100_000);
+            let run = |args: &[&str]| {
+                let output = Command::new(env!("CARGO_BIN_EXE_pipework"))
+                    .args(args)
+                    .env("PIPEWORK_STATE_DIR", &cli.state)
+                    .output()
+                    .unwrap();
+                assert!(
+                    output.status.success(),
+                    "{args:?}: {}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            };
+            run(&[&bridge, &a, "10.5.0.1/24", "@10"]);
+            run(&[&bridge, &b, "10.5.0.2/24", "@10"]);
+            let vsctl = |args: &[&str]| {
+                let output = Command::new("ovs-vsctl").args(args).output().unwrap();
+                String::from_utf8_lossy(&output.stdout).trim().to_string()
+            };
+            let ports = vsctl(&["list-ports", &bridge]);
+            assert_eq!(ports.lines().count(), 2, "{ports}");
+            for port in ports.lines() {
+                assert_eq!(vsctl(&["get", "port", port, "tag"]), "10", "{port}");
+            }
+            assert!(reaches(&sandbox, &a, "10.5.0.2"), "same tag, one bridge");
+            run(&["detach", &a]);
+            run(&["detach", &b]);
+            assert!(
+                !vsctl(&["list-br"]).lines().any(|name| name == bridge),
+                "the bridge it made went"
+            );
+        }
     }
 }
 
@@ -498,10 +737,10 @@ mod tier_dhcp {
             assert!(Instant::now() < deadline, "the keeper stops on detach");
             std::thread::sleep(Duration::from_millis(50));
         }
-        // --keep: in the foreground until SIGTERM, then the lease is released.
+        // --foreground: in the foreground until SIGTERM, then the lease is released.
         let keeper = Command::new("ip")
             .args(["netns", "exec", &format!("{prefix}-host"), env!("CARGO_BIN_EXE_pipework")])
-            .args(["br-lan", &b, "dhcp", "--keep"])
+            .args(["br-lan", &b, "dhcp", "--foreground"])
             .env("PIPEWORK_STATE_DIR", &state)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
@@ -522,6 +761,95 @@ mod tier_dhcp {
         assert!(String::from_utf8_lossy(&output.stderr).contains("lease released"));
         assert!(leased(&b).is_empty(), "released on interrupt");
         ok(&prefix, &state, &["detach", &b]);
+        let _ = std::fs::remove_dir_all(&state);
+    }
+
+    /// Waits until process `pid` is gone (or a zombie).
+    fn wait_gone(pid: u64) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .is_ok_and(|status| !status.contains("State:\tZ"))
+        {
+            assert!(Instant::now() < deadline, "process {pid} is still running");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    #[test]
+    #[ignore = "needs root and dnsmasq; scripts/tier-dhcp.sh runs it"]
+    fn dhcp_f_returns_at_once_and_a_keeper_renews_in_the_background() {
+        let (prefix, state, mut lan) = lan("bgf");
+        let _guest = lan.guest("a").unwrap();
+        let a = format!("{prefix}-a");
+        // The original's dhcp:-f returned while its client kept running: so does this.
+        let mut attach = Command::new("ip")
+            .args(["netns", "exec", &format!("{prefix}-host"), env!("CARGO_BIN_EXE_pipework")])
+            .args(["br-lan", &a, "dhcp:-f"])
+            .env("PIPEWORK_STATE_DIR", &state)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = attach.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = attach.kill();
+                let _ = attach.wait();
+                panic!(
+                    "pipework br-lan GUEST dhcp:-f did not return: it kept the lease in the foreground"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(status.success());
+        assert_eq!(leased(&a).len(), 1);
+        let shown: Value =
+            serde_json::from_str(&ok(&prefix, &state, &["show", &a, "--json"])).unwrap();
+        assert_eq!(shown[0]["dhcp"]["keep"], serde_json::json!({"daemon": {"pidfile": null}}));
+        let pid = shown[0]["dhcp"]["process"]["pid"].as_u64().expect("keeper pid recorded");
+        let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
+        assert!(cmdline.contains("dhcp-keeper"), "the lease keeper runs: {cmdline:?}");
+        ok(&prefix, &state, &["detach", &a]);
+        wait_gone(pid);
+        assert!(leased(&a).is_empty());
+        let _ = std::fs::remove_dir_all(&state);
+    }
+
+    #[test]
+    #[ignore = "needs root, dnsmasq and udhcpc; scripts/tier-dhcp.sh runs it"]
+    fn dhcp_opts_only_udhcpc_knows_are_handed_to_udhcpc() {
+        let (prefix, state, mut lan) = lan("hand");
+        let (_a, _b) = (lan.guest("a").unwrap(), lan.guest("b").unwrap());
+        let (a, b) = (format!("{prefix}-a"), format!("{prefix}-b"));
+        // -V (vendor class) is udhcpc's, not the native client's: udhcpc runs once, as the
+        // original's sidecar did, and a note says so.
+        let output = run(&prefix, &state, &["br-lan", &a, "dhcp:-V pipework-test", "--json"]);
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{err}");
+        assert!(
+            err.contains("note: dhcp:-V pipework-test: the native DHCP client does not know -V")
+                && err.contains("busybox udhcpc gets the options"),
+            "{err}"
+        );
+        let attached: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(attached["dhcp"]["client"], "udhcpc", "{attached}");
+        assert_eq!(attached["dhcp"]["keep"], "once", "{attached}");
+        assert!(attached["dhcp"]["process"].is_null(), "nothing kept running: {attached}");
+        assert_eq!(leased(&a).len(), 1);
+        // With -f udhcpc keeps running in the background, until detach.
+        let out = ok(&prefix, &state, &["br-lan", &b, "dhcp:-f -V pipework-test", "--json"]);
+        let attached: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(attached["dhcp"]["client"], "udhcpc", "{attached}");
+        let pid = attached["dhcp"]["process"]["pid"].as_u64().expect("udhcpc kept");
+        let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
+        assert!(cmdline.contains("udhcpc") && cmdline.contains("pipework-test"), "{cmdline:?}");
+        assert_eq!(leased(&b).len(), 1);
+        ok(&prefix, &state, &["detach", &a]);
+        ok(&prefix, &state, &["detach", &b]);
+        wait_gone(pid);
+        assert!(leased(&a).is_empty() && leased(&b).is_empty());
         let _ = std::fs::remove_dir_all(&state);
     }
 
@@ -673,4 +1001,204 @@ fn gc_removes_records_and_host_sides_of_guests_that_are_gone() {
     assert_eq!(collected.as_array().unwrap().len(), 1);
     assert_eq!(sandbox.link_names(&host), ["lo"], "the unused bridge went too");
     assert!(cli.ok(&["show"]).contains("nothing attached"));
+}
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
+fn the_hosts_own_namespace_as_guest_needs_allow_host_namespace() {
+    let sandbox = Sandbox::new();
+    let cli = Cli::new(&sandbox);
+    let host = sandbox.host_name();
+    let before = sandbox.state(&host);
+    let (code, err) = cli.fails(&["br1", &host, "10.71.0.2/24@10.71.0.1"]);
+    assert_eq!(code, 1, "a refusal caused by the system, not a usage error: {err}");
+    assert!(err.contains("the host's own network namespace"), "{err}");
+    assert!(err.contains("--allow-host-namespace"), "{err}");
+    assert_eq!(sandbox.state(&host), before, "nothing changed in the host");
+    cli.ok(&["br1", &host, "10.71.0.2/24", "--allow-host-namespace"]);
+    assert_eq!(sandbox.global_addresses(&host, "eth1"), ["10.71.0.2/24"]);
+    cli.ok(&["detach", &host]);
+    assert_eq!(sandbox.state(&host), before, "detach undid it all");
+}
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
+fn wait_exists_addressed_after_dad_and_routed() {
+    let mut sandbox = Sandbox::new();
+    let g = sandbox.add_guest("g");
+    let cli = Cli::new(&sandbox);
+    let ip = |args: &[&str]| {
+        let status = Command::new("ip").args(["netns", "exec", &g]).args(args).status();
+        assert!(status.unwrap().success(), "{args:?}");
+    };
+    // Duplicate address detection of new interfaces takes 3 probes, a second apart (the
+    // kernel's default retransmit timer).
+    ip(&["sysctl", "-q", "-w", "net.ipv6.conf.default.dad_transmits=3"]);
+    cli.ok(&["br1", &g, "-i", "eth6", "2001:db8:6::2/64"]);
+    let wait = |args: &[&str]| {
+        let mut all = vec!["--wait", "-i", "eth6"];
+        all.extend_from_slice(args);
+        cli.run_in(&g, &all).status.code()
+    };
+    assert_eq!(wait(&["--addressed", "--timeout", "20"]), Some(0));
+    let shown = sandbox.ip_json(&g, &["addr", "show", "dev", "eth6"]);
+    let global = shown[0]["addr_info"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["local"] == "2001:db8:6::2")
+        .cloned()
+        .expect("the address");
+    assert!(global.get("tentative").is_none(), "--addressed returned during DAD: {global}");
+    // No default route yet: --routed times out; with one through eth6, it returns.
+    assert_eq!(wait(&["--routed", "--timeout", "0.3"]), Some(1));
+    ip(&["ip", "-6", "route", "add", "default", "via", "2001:db8:6::1", "dev", "eth6"]);
+    assert_eq!(wait(&["--routed", "--timeout", "5"]), Some(0));
+    // A down interface exists but is not up.
+    ip(&["ip", "link", "set", "eth6", "down"]);
+    assert_eq!(wait(&["--timeout", "0.3"]), Some(1));
+    assert_eq!(wait(&["--exists", "--timeout", "5"]), Some(0));
+    assert_eq!(wait(&["--exists", "--routed"]), Some(2), "one condition at a time");
+}
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
+fn mac_stable_is_the_same_on_every_attach_and_differs_per_interface() {
+    let mut sandbox = Sandbox::new();
+    let g = sandbox.add_guest("g");
+    let cli = Cli::new(&sandbox);
+    let mac_of = |ifname: &str| {
+        sandbox.ip_json(&g, &["link", "show", ifname])[0]["address"].as_str().unwrap().to_string()
+    };
+    let round = |args: &[&str], ifname: &str| {
+        let mut all = vec!["br1", g.as_str(), "-i", ifname, "10.8.0.2/24"];
+        all.extend_from_slice(args);
+        cli.ok(&all);
+        let mac = mac_of(ifname);
+        cli.ok(&["detach", &g, "-i", ifname]);
+        mac
+    };
+    let first = round(&["--mac", "stable"], "eth1");
+    assert_eq!(round(&["--mac", "stable"], "eth1"), first, "the same on the next attach");
+    let octet = u8::from_str_radix(&first[..2], 16).unwrap();
+    assert_eq!(octet & 0x03, 0x02, "locally administered unicast: {first}");
+    assert_ne!(round(&["--mac", "stable"], "eth2"), first, "each interface its own");
+    // It is the U: derivation of the guest's identity and the interface name.
+    let derived = format!("U:netns:{g}/eth1");
+    assert_eq!(round(&["--mac", &derived], "eth1"), first);
+    // Without it the kernel picks a new random MAC each time (what --mac stable is for).
+    assert_ne!(round(&[], "eth1"), round(&[], "eth1"));
+    let (code, err) =
+        cli.fails(&["br1", &g, "10.8.0.2/24", "02:00:00:00:00:01", "--mac", "stable"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--mac stable: the MAC is also given"), "{err}");
+}
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
+fn vxlan_joins_guests_on_two_hosts_and_detach_removes_the_tunnel() {
+    let mut sandbox = Sandbox::new();
+    let cli = Cli::new(&sandbox);
+    let ip = |ns: &str, args: &[&str]| {
+        let status = Command::new("ip").args(["-n", ns]).args(args).status();
+        assert!(status.unwrap().success(), "ip -n {ns} {args:?}");
+    };
+    // Two "hosts" on an underlay bridge in the sandbox's host namespace.
+    let underlay = sandbox.host_name();
+    ip(&underlay, &["link", "add", "brunder", "up", "type", "bridge"]);
+    let hosts: Vec<String> = ["ha", "hb"].iter().map(|label| sandbox.add_guest(label)).collect();
+    for (n, host) in hosts.iter().enumerate() {
+        let end = format!("up{n}");
+        let peer = ["type", "veth", "peer", "name", "eth0", "netns", host.as_str()];
+        ip(&underlay, &[&["link", "add", &end, "master", "brunder", "up"][..], &peer[..]].concat());
+    }
+    for (n, host) in hosts.iter().enumerate() {
+        ip(host, &["addr", "add", &format!("10.98.0.{}/24", n + 1), "dev", "eth0"]);
+        ip(host, &["link", "set", "eth0", "up"]);
+    }
+    let before: Vec<String> = hosts.iter().map(|h| sandbox.state(h)).collect();
+    let guests: Vec<String> = ["ga", "gb"].iter().map(|label| sandbox.add_guest(label)).collect();
+    for (n, (host, guest)) in hosts.iter().zip(&guests).enumerate() {
+        let address = format!("10.201.0.{}/24", n + 1);
+        let remote = format!("42@10.98.0.{}%eth0", 2 - n);
+        let output = cli.run_in(host, &["brov", guest, &address, "--vxlan", &remote]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+    assert_eq!(sandbox.ip_json(&guests[0], &["link", "show", "eth1"])[0]["mtu"], 1450);
+    assert!(sandbox.ping(&guests[0], "10.201.0.2"), "across the overlay");
+    for (host, guest) in hosts.iter().zip(&guests) {
+        assert!(cli.run_in(host, &["detach", guest]).status.success());
+    }
+    let after: Vec<String> = hosts.iter().map(|h| sandbox.state(h)).collect();
+    assert_eq!(before, after, "the tunnel and the bridge went with the last guest");
+    let output = cli.run_in(&hosts[0], &["brov", &guests[0], "10.201.0.1/24", "--vxlan", "42"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("expected VNI@REMOTE"));
+}
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
+fn apply_diff_and_destroy_a_lab_file() {
+    let sandbox = Sandbox::new();
+    let state = Cli::new(&sandbox).state.clone();
+    // nsenter, not `ip netns exec`: the namespaces the lab names are bind mounts, which must
+    // be made in the machine's mount namespace, as a real `pipework apply` makes them.
+    let run = |args: &[&str]| {
+        Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", sandbox.host_name()))
+            .arg(env!("CARGO_BIN_EXE_pipework"))
+            .args(args)
+            .env("PIPEWORK_STATE_DIR", &state)
+            .output()
+            .expect("run pipework")
+    };
+    let ok = |args: &[&str]| {
+        let output = run(args);
+        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let lab = format!("c{}", std::process::id());
+    /// Deletes the lab's namespaces, even when the test fails.
+    struct Gone(String);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            for node in ["a", "b"] {
+                let name = format!("clab-{}-{node}", self.0);
+                let _ = Command::new("ip").args(["netns", "del", &name]).output();
+            }
+        }
+    }
+    let _gone = Gone(lab.clone());
+    let file = std::env::temp_dir().join(format!("{lab}.clab.yml"));
+    std::fs::write(
+        &file,
+        format!(
+            "name: {lab}\ntopology:\n  nodes:\n    a: {{kind: linux}}\n    b: {{kind: linux}}\n  links:\n    - endpoints: [\"a:eth1\", \"b:eth1\"]\n      pipework: {{endpoints: [{{addresses: [10.5.5.1/30]}}, {{addresses: [10.5.5.2/30]}}]}}\n"
+        ),
+    )
+    .unwrap();
+    let path = file.display().to_string();
+    let diff = ok(&["diff", &path]);
+    assert!(
+        diff.contains("would: create namespace clab-")
+            && diff.contains("would: add link a:eth1 -- b:eth1"),
+        "{diff}"
+    );
+    let applied = ok(&["apply", &path]);
+    assert!(applied.contains("did: add link a:eth1 -- b:eth1"), "{applied}");
+    assert!(sandbox.ping(&format!("clab-{lab}-a"), "10.5.5.2"));
+    assert!(ok(&["apply", &path]).contains("nothing to change"));
+    let plan: Value = serde_json::from_str(&ok(&["diff", &path, "--json"])).unwrap();
+    assert_eq!(plan["steps"].as_array().unwrap().len(), 0, "{plan}");
+    let destroyed = ok(&["destroy", "--lab", &lab]);
+    assert!(destroyed.contains("did: delete namespace"), "{destroyed}");
+    let left = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&left.stdout).contains(&format!("clab-{lab}-")));
+    std::fs::write(&file, "name: x\ntopology:\n  nodez: {}\n").unwrap();
+    let output = run(&["apply", &path]);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(err.contains("nodez") && err.contains("line 3"), "{err}");
+    std::fs::remove_file(&file).unwrap();
+    let _ = std::fs::remove_dir_all(&state);
 }

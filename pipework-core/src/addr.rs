@@ -1,13 +1,13 @@
 //! IP addresses on links (IPv4 and IPv6, several per interface).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv4Net};
 use rtnetlink::{
     AddressMessageBuilder,
     packet_route::{
         RouteNetlinkMessage,
-        address::{AddressAttribute, AddressMessage, CacheInfo},
+        address::{AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, CacheInfo},
     },
 };
 
@@ -19,12 +19,27 @@ use crate::{
 /// Parses `ADDRESS/PREFIX` for argument `argument`, suggesting the fix for common mistakes.
 ///
 /// The original script's messages are kept: an address without a prefix gets
-/// "Maybe you meant ADDRESS/24 ?" (or /64 for IPv6).
+/// "Maybe you meant ADDRESS/24 ?" (or /64 for IPv6). An IPv4 netmask in dotted form
+/// (`10.0.0.2/255.255.255.0`, which `ip addr add` takes too) is read as its prefix length;
+/// a non-contiguous one is refused.
 pub fn parse_cidr(argument: &str, text: &str) -> Result<IpNet> {
     if let Ok(net) = text.parse::<IpNet>() {
         return Ok(net);
     }
     let invalid = |reason: String| Error::invalid(argument, text, reason);
+    if let Some((address, mask)) = text.split_once('/')
+        && let (Ok(address), Ok(mask)) = (address.parse::<Ipv4Addr>(), mask.parse::<Ipv4Addr>())
+    {
+        let bits = u32::from(mask);
+        let prefix = bits.leading_ones();
+        if bits.checked_shl(prefix).unwrap_or(0) != 0 {
+            return Err(invalid(format!(
+                "netmask {mask} is not contiguous (its one bits must all lead, like 255.255.255.0)"
+            )));
+        }
+        let net = Ipv4Net::new(address, prefix as u8).expect("a prefix of at most 32");
+        return Ok(IpNet::V4(net));
+    }
     match text.split_once('/') {
         None => match text.parse::<IpAddr>() {
             Ok(IpAddr::V4(_)) => Err(invalid(format!(
@@ -64,6 +79,9 @@ pub struct Address {
     pub index: u32,
     /// The address and its prefix length.
     pub net: IpNet,
+    /// Duplicate address detection has not passed (or failed): the kernel does not use the
+    /// address yet (`tentative` in `ip addr`).
+    pub tentative: bool,
 }
 
 impl Handle {
@@ -165,9 +183,18 @@ fn read_address(message: &AddressMessage) -> Option<Address> {
         _ => None,
     });
     let ip = local.or(address)?;
-    IpNet::new(ip, message.header.prefix_len)
-        .ok()
-        .map(|net| Address { index: message.header.index, net })
+    // IFA_FLAGS carries all 32 flag bits when present; the header holds the low eight.
+    let tentative = message.attributes.iter().find_map(|a| match a {
+        AddressAttribute::Flags(flags) => Some(flags.contains(AddressFlags::Tentative)),
+        _ => None,
+    });
+    let tentative =
+        tentative.unwrap_or_else(|| message.header.flags.contains(AddressHeaderFlags::Tentative));
+    IpNet::new(ip, message.header.prefix_len).ok().map(|net| Address {
+        index: message.header.index,
+        net,
+        tentative,
+    })
 }
 
 #[cfg(test)]
@@ -178,6 +205,24 @@ mod tests {
     fn cidrs_parse_in_both_families() {
         assert_eq!(parse_cidr("address", "192.168.1.1/24").unwrap().to_string(), "192.168.1.1/24");
         assert_eq!(parse_cidr("address", "2001:db8::1/64").unwrap().to_string(), "2001:db8::1/64");
+    }
+
+    #[test]
+    fn dotted_netmasks_become_prefix_lengths() {
+        for (text, expected) in [
+            ("10.0.0.2/255.255.255.0", "10.0.0.2/24"),
+            ("192.168.4.25/255.255.240.0", "192.168.4.25/20"),
+            ("10.0.0.2/255.255.255.255", "10.0.0.2/32"),
+            ("10.0.0.2/0.0.0.0", "10.0.0.2/0"),
+        ] {
+            assert_eq!(parse_cidr("address", text).unwrap().to_string(), expected, "{text}");
+        }
+        let err = parse_cidr("address", "10.0.0.2/255.0.255.0").unwrap_err().to_string();
+        assert!(
+            err.contains("invalid address \"10.0.0.2/255.0.255.0\"")
+                && err.contains("netmask 255.0.255.0 is not contiguous"),
+            "{err}"
+        );
     }
 
     #[test]

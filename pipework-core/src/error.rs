@@ -38,6 +38,12 @@ pub enum Op {
     RouteDel,
     /// Reading routes (`ip route show`).
     RouteGet,
+    /// Adding a forwarding database entry (`bridge fdb append`).
+    FdbAdd,
+    /// Deleting a forwarding database entry (`bridge fdb del`).
+    FdbDel,
+    /// Reading forwarding database entries (`bridge fdb show`).
+    FdbGet,
     /// Sending or receiving a probe packet (ICMP echo, gratuitous ARP).
     Probe,
     /// Attaching a guest to a network (the whole pipework operation).
@@ -139,6 +145,9 @@ impl fmt::Display for Op {
             Op::RouteAdd => "add route",
             Op::RouteDel => "delete route",
             Op::RouteGet => "read routes of",
+            Op::FdbAdd => "add forwarding entry",
+            Op::FdbDel => "delete forwarding entry",
+            Op::FdbGet => "read forwarding entries of",
             Op::Probe => "probe",
             Op::Attach => "attach",
             Op::Detach => "detach",
@@ -171,7 +180,8 @@ fn describe_errno(op: Op, errno: Errno) -> String {
             "{text} (run as root, or as a member of the group that owns the engine's socket)"
         ),
         Errno::EPERM | Errno::EACCES => {
-            format!("{text} (this needs {} as root)", op.capability())
+            // Any uid with the capability may do it, not only root.
+            format!("{text} (this needs {})", op.capability())
         }
         _ => text.to_string(),
     }
@@ -555,7 +565,7 @@ mod tests {
         assert!(text.contains("create link veth0"), "{text}");
         assert_eq!(err.errno(), Errno::EPERM);
         let err = Error::kernel(Op::EnterNamespace, "netns x", Errno::EPERM);
-        assert!(err.to_string().contains("CAP_SYS_ADMIN"));
+        assert!(err.to_string().ends_with("(this needs CAP_SYS_ADMIN)"), "{err}");
     }
 
     #[test]

@@ -11,8 +11,8 @@ use futures_util::StreamExt;
 use nix::errno::Errno;
 use rtnetlink::{
     packet_core::{
-        NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_ECHO, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST,
-        NetlinkMessage, NetlinkPayload,
+        NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP, NLM_F_ECHO, NLM_F_EXCL, NLM_F_REPLACE,
+        NLM_F_REQUEST, NetlinkMessage, NetlinkPayload,
     },
     packet_route::RouteNetlinkMessage,
     sys::{Socket, TokioSocket, protocols::NETLINK_ROUTE},
@@ -41,6 +41,8 @@ pub(crate) enum Create {
     Replace,
     /// Change an existing object only (`ip link set`, `ip ... del`).
     No,
+    /// Add one more alongside those there (`bridge fdb append`).
+    Append,
 }
 
 /// A netlink connection bound to one network namespace, with a blocking API.
@@ -262,7 +264,7 @@ impl Handle {
 
 /// The errno of a failure injected into the calling thread's next request of `op` (cargo
 /// feature `fault-injection`, see [`crate::fault`]); never one without the feature.
-fn injected(op: Op) -> Option<Errno> {
+pub(crate) fn injected(op: Op) -> Option<Errno> {
     #[cfg(feature = "fault-injection")]
     return crate::fault::check(op);
     #[cfg(not(feature = "fault-injection"))]
@@ -279,6 +281,7 @@ fn change_flags(create: Create) -> u16 {
             Create::Exclusive => NLM_F_CREATE | NLM_F_EXCL,
             Create::Replace => NLM_F_CREATE | NLM_F_REPLACE,
             Create::No => 0,
+            Create::Append => NLM_F_CREATE | NLM_F_APPEND,
         }
 }
 

@@ -39,11 +39,15 @@ pub mod resolve;
 pub mod route;
 pub mod state;
 pub mod tipc;
+pub mod topology;
 pub mod wait;
 
 pub use crate::{
     addr::{Address, parse_cidr, parse_ip},
-    attach::{AttachPlan, AttachStatus, Attachment, Detected, Drift, HostKind, HostSide, attach},
+    attach::{
+        AttachPlan, AttachStatus, Attachment, Detected, Drift, HostKind, HostSide, VxlanUplink,
+        attach,
+    },
     dhcp::{DhcpConfig, DhcpLease, LeaseEvent, LeaseRecord},
     error::{Category, Error, Op, Result},
     handle::Handle,

@@ -64,6 +64,28 @@ impl MacAddr {
         MacAddr([0x02, digest[0], digest[1], digest[2], digest[3], digest[4]])
     }
 
+    /// The `--mac stable` address of interface `ifname` of `guest`: the `U:` derivation of
+    /// `<identity>/<ifname>` (see [`crate::Guest::identity`]), so the same container gets the
+    /// same locally administered unicast MAC on every attach, and each interface its own.
+    pub fn stable(guest: &crate::Guest, ifname: &str) -> Self {
+        Self::from_unique_string(&format!("{}/{ifname}", guest.identity()))
+    }
+
+    /// A random locally administered unicast address, from the kernel's random source.
+    ///
+    /// Equivalent to: the kernel's `eth_random_addr`.
+    pub fn random_local() -> Result<Self> {
+        let mut octets = [0u8; 6];
+        // SAFETY: the buffer is six writable bytes; getrandom writes at most that many.
+        let got = unsafe { libc::getrandom(octets.as_mut_ptr().cast(), octets.len(), 0) };
+        if got != octets.len() as isize {
+            let errno = nix::errno::Errno::last();
+            return Err(crate::Error::kernel(crate::error::Op::LinkAdd, "a random MAC", errno));
+        }
+        octets[0] = (octets[0] & 0xfc) | 0x02;
+        Ok(MacAddr(octets))
+    }
+
     /// Reads an address from a netlink attribute (`None` unless it is six bytes).
     pub(crate) fn from_bytes(bytes: &[u8]) -> Option<Self> {
         <[u8; 6]>::try_from(bytes).ok().map(MacAddr)
@@ -117,6 +139,13 @@ impl<'de> Deserialize<'de> for MacAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn random_local_addresses_are_local_unicast_and_differ() {
+        let (a, b) = (MacAddr::random_local().unwrap(), MacAddr::random_local().unwrap());
+        assert!(a.is_local() && !a.is_multicast(), "{a}");
+        assert_ne!(a, b);
+    }
 
     #[test]
     fn unique_string_matches_the_original_script() {

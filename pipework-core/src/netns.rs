@@ -494,6 +494,9 @@ impl NamespaceGuard {
 
     /// Switches the calling thread into `ns` until the guard is dropped.
     pub(crate) fn enter(ns: &Namespace) -> Result<Self> {
+        if let Some(errno) = crate::handle::injected(Op::EnterNamespace) {
+            return Err(Error::kernel(Op::EnterNamespace, ns.to_string(), errno));
+        }
         let mut guard = Self::save()?;
         let here = File::from(
             guard

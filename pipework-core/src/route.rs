@@ -246,16 +246,18 @@ impl RouteCommand {
         Some(command)
     }
 
+    /// Whether its addresses are IPv6 (`None` when it names none, like `add default dev IF`,
+    /// which is then IPv4 as for `ip route`).
+    pub fn is_ipv6(&self) -> Option<bool> {
+        self.destination.map(|d| d.addr().is_ipv6()).or(self.via.map(|v| v.is_ipv6()))
+    }
+
     /// Does it in the handle's namespace.
     ///
     /// Equivalent to: `ip route VERB ...` with the same words.
     pub fn run(&self, handle: &Handle) -> Result<()> {
         let oif = self.dev.as_deref().map(|dev| handle.link(dev).map(|l| l.index)).transpose()?;
-        let ipv6 = self
-            .destination
-            .map(|d| d.addr().is_ipv6())
-            .or(self.via.map(|v| v.is_ipv6()))
-            .unwrap_or(false);
+        let ipv6 = self.is_ipv6().unwrap_or(false);
         let destination = self.destination.unwrap_or(if ipv6 {
             IpNet::V6(Default::default())
         } else {

@@ -20,8 +20,9 @@ use crate::{
 /// How often [`wait_for_interruptible`] asks its caller whether to give up.
 const INTERRUPT_CHECK: Duration = Duration::from_millis(100);
 
-/// RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR from `linux/rtnetlink.h`.
-const GROUPS: u32 = 0x1 | 0x10 | 0x100;
+/// RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_IFADDR |
+/// RTMGRP_IPV6_ROUTE from `linux/rtnetlink.h`.
+const GROUPS: u32 = 0x1 | 0x10 | 0x40 | 0x100 | 0x400;
 
 /// What to wait for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -32,8 +33,11 @@ pub enum Condition {
     /// The link is up and passes traffic (operational state up, or carrier where the
     /// driver reports no state).
     Up,
-    /// The link is up and has a global IPv4 or IPv6 address.
+    /// The link is up and has a global IPv4 or IPv6 address that duplicate address
+    /// detection has passed (not tentative).
     Addressed,
+    /// The link is addressed and a default route (IPv4 or IPv6, main table) leaves through it.
+    Routed,
 }
 
 /// Waits until link `name` in the handle's namespace meets `condition`; `None` waits forever.
@@ -100,17 +104,26 @@ fn check(handle: &Handle, name: &str, condition: Condition) -> Result<Option<Lin
     let passes_traffic = link.is_up()
         && (link.oper_state == crate::link::OperState::Up
             || (link.oper_state == crate::link::OperState::Unknown && link.has_carrier()));
+    let addressed = || -> Result<bool> {
+        Ok(passes_traffic
+            && handle.addresses(Some(link.index))?.iter().any(|a| {
+                let ip = a.net.addr();
+                !a.tentative
+                    && !ip.is_loopback()
+                    && !matches!(ip, std::net::IpAddr::V6(v6) if v6.is_unicast_link_local())
+            }))
+    };
+    let routed = || -> Result<bool> {
+        let default_out_here =
+            |r: &crate::route::Route| r.destination.prefix_len() == 0 && r.oif == Some(link.index);
+        Ok(handle.routes(false)?.iter().any(default_out_here)
+            || handle.routes(true)?.iter().any(default_out_here))
+    };
     let met = match condition {
         Condition::Exists => true,
         Condition::Up => passes_traffic,
-        Condition::Addressed => {
-            passes_traffic
-                && handle.addresses(Some(link.index))?.iter().any(|a| {
-                    let ip = a.net.addr();
-                    !ip.is_loopback()
-                        && !matches!(ip, std::net::IpAddr::V6(v6) if v6.is_unicast_link_local())
-                })
-        }
+        Condition::Addressed => addressed()?,
+        Condition::Routed => addressed()? && routed()?,
     };
     Ok(met.then_some(link))
 }

@@ -389,3 +389,31 @@ fn guests_attached_and_detached_from_several_threads_at_once_share_one_bridge() 
     });
     assert_eq!(sandbox.link_names(&sandbox.host_name()), ["lo"]);
 }
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
+fn a_guest_that_is_the_hosts_own_namespace_is_refused_unless_allowed() {
+    let sandbox = Sandbox::new();
+    let host = sandbox.host_handle();
+    // The host namespace by its name: what `pipework br1 1 ...` or a --net=host container is.
+    let same = sandbox.guest(&sandbox.host_name());
+    let plan = AttachPlan::bridge("brh")
+        .address(net("10.70.0.2/24"))
+        .gateway("10.70.0.1".parse().unwrap());
+    let before = sandbox.state(&sandbox.host_name());
+    let err = attach(&host, &same, &plan).expect_err("the host's own namespace is no guest");
+    assert!(matches!(err, pipework_core::Error::Conflict { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("the host's own network namespace")
+            && text.contains("--allow-host-namespace"),
+        "{text}"
+    );
+    assert_eq!(sandbox.state(&sandbox.host_name()), before, "nothing was created in the host");
+    // Asked for explicitly, it is done, and undone.
+    let allowed = plan.allow_host_namespace(true);
+    let attachment = attach(&host, &same, &allowed).expect("allowed explicitly");
+    assert_eq!(sandbox.global_addresses(&sandbox.host_name(), "eth1"), ["10.70.0.2/24"]);
+    attachment.detach(&host, Some(&host)).expect("detach");
+    assert_eq!(sandbox.state(&sandbox.host_name()), before);
+}

@@ -904,4 +904,46 @@ mod tier_dhcp {
         assert!(lan.leases().iter().all(|l| l.0 != mac), "released: {:?}", lan.leases());
         assert!(!lan.sandbox.link_names(&g).contains(&"eth1".to_string()));
     }
+
+    /// The link-layer address that neighbour table of `ns` has for `ip` on `dev`, if any.
+    fn neighbour(sandbox: &Sandbox, ns: &str, dev: &str, ip: &str) -> Option<String> {
+        let table = sandbox.ip_json(ns, &["neigh", "show", "dev", dev]);
+        table.as_array().into_iter().flatten().find(|n| n["dst"] == ip)?["lladdr"]
+            .as_str()
+            .map(str::to_string)
+    }
+
+    #[test]
+    #[ignore = "needs root and dnsmasq; scripts/tier-dhcp.sh runs it"]
+    fn a_leased_address_is_announced_to_the_lan_unless_announcing_is_off() {
+        let mut lan = Lan::with_server(&[]);
+        let host = lan.sandbox.host_handle();
+        // A bystander on the LAN that learns addresses from gratuitous ARP only (arp_accept).
+        let (observer, _) = lan.add_guest("obs", "obs0", None);
+        let sysctl = |setting: &str| {
+            let status = Command::new("ip")
+                .args(["netns", "exec", &observer, "sysctl", "-q", "-w", setting])
+                .status();
+            assert!(status.unwrap().success(), "sysctl {setting}");
+        };
+        sysctl("net.ipv4.conf.obs0.arp_accept=1");
+        let observer_ns = pipework_core::Namespace::from_name(&observer).unwrap();
+        let obs = Handle::new(&observer_ns).unwrap();
+        let obs0 = obs.link("obs0").unwrap().index;
+        obs.addr_add(obs0, "10.77.0.200/24".parse().unwrap()).unwrap();
+        obs.link_set_up(obs0).unwrap();
+        for (label, announce) in [("quiet", false), ("loud", true)] {
+            let g = lan.sandbox.add_guest(label);
+            let guest = lan.sandbox.guest(&g);
+            let plan = AttachPlan::bridge("br-lan").dhcp(spec("dhcp")).announce(announce);
+            let attachment = attach(&host, &guest, &plan).expect("attach with DHCP");
+            let lease = attachment.dhcp.clone().expect("a lease").lease;
+            let (ip, mac) = (lease.address.addr().to_string(), lease.mac.unwrap().to_string());
+            let learnt = wait_until(Duration::from_secs(2), || {
+                neighbour(&lan.sandbox, &observer, "obs0", &ip).as_deref() == Some(mac.as_str())
+            });
+            assert_eq!(learnt, announce, "{label}: the bystander learnt {ip} is at {mac}");
+            attachment.detach(&host, Some(&Handle::new(&guest.namespace).unwrap())).unwrap();
+        }
+    }
 }

@@ -670,6 +670,36 @@ mod tier_engines {
         assert_eq!(err.errno(), Errno::EINVAL);
     }
 
+    #[test]
+    #[ignore = "needs real engines; scripts/tier-engines.sh runs it"]
+    fn lxc_running_container_seen_from_another_network_namespace_is_not_called_stopped() {
+        use pipework_core::resolve::LxcLookup;
+        let name = need("PWT_LXC_RUNNING");
+        let sandbox = Sandbox::new();
+        let private = sandbox.host().try_clone().expect("a second handle on the namespace");
+        let seen = std::thread::spawn(move || {
+            // This thread (and the lxc-info it starts) is where the monitor's socket is not.
+            nix::sched::setns(&private, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+            let by =
+                |lookups: &[LxcLookup]| LxcResolver::from_env().lookups(lookups).resolve(&name);
+            let socket = by(&[LxcLookup::CommandSocket]).map(|_| ()).expect_err("unreachable");
+            let info = by(&[LxcLookup::LxcInfo]).map(|_| ()).expect_err("unreachable");
+            let chain = by(&[LxcLookup::Cgroup, LxcLookup::CommandSocket, LxcLookup::LxcInfo]);
+            (socket, info, chain.map(|found| matches!(found, Resolution::Found(_))))
+        })
+        .join()
+        .expect("the lookup thread");
+        let (socket, info, chain) = seen;
+        for err in [&socket, &info] {
+            let text = err.to_string();
+            assert!(!text.contains("it is stopped"), "a running container is not stopped: {text}");
+            assert!(text.contains("its monitor (PID") && text.contains("abstract"), "{text}");
+            assert_eq!(err.errno(), Errno::ENOENT, "{text}");
+        }
+        assert!(info.to_string().contains("lxc-info says STOPPED"), "{info}");
+        assert_eq!(chain.ok(), Some(true), "the cgroup lookup finds it from any namespace");
+    }
+
     /// The pipework README's scenario with real containers: a Docker container and an LXC
     /// container on one bridge, talking to each other.
     #[test]

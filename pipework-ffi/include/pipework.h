@@ -111,8 +111,11 @@ enum pipework_wait_condition
   // The link is up and passes traffic (operational state up, or carrier where the driver
   // reports no state).
   PIPEWORK_WAIT_CONDITION_UP = 1,
-  // The link is up and has a global IPv4 or IPv6 address.
+  // The link is up and has a global IPv4 or IPv6 address that duplicate address detection
+  // has passed.
   PIPEWORK_WAIT_CONDITION_ADDRESSED = 2,
+  // The link is addressed and a default route (IPv4 or IPv6) leaves through it.
+  PIPEWORK_WAIT_CONDITION_ROUTED = 3,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -223,6 +226,23 @@ pipework_result pipework_attach_options_set_host_shim(pipework_attach_options *o
 pipework_result pipework_attach_options_set_announce(pipework_attach_options *options,
                                                      bool announce);
 
+// Allows (or, the default, refuses) a guest that is the host side's own network namespace:
+// the guest interface, its addresses and default route would land in the host (pipework's
+// `--allow-host-namespace`).
+//
+// # Safety
+// `options` is a live options object.
+pipework_result pipework_attach_options_set_allow_host_namespace(pipework_attach_options *options,
+                                                                 bool allow);
+
+// Joins the bridge to a VXLAN overlay across hosts: `VNI@REMOTE[,REMOTE...][%DEV]`
+// (pipework's `--vxlan`), a tunnel port `vx<VNI>` flooding to every remote.
+//
+// # Safety
+// `options` is a live options object; `vxlan` a NUL-terminated string.
+pipework_result pipework_attach_options_set_vxlan(pipework_attach_options *options,
+                                                  const char *vxlan);
+
 // Sets the interface name inside the guest (pipework's `-i`, default `eth1`).
 //
 // # Safety
@@ -257,8 +277,9 @@ pipework_result pipework_attach_options_add_address(pipework_attach_options *opt
 pipework_result pipework_attach_options_add_gateway(pipework_attach_options *options,
                                                     const char *gateway);
 
-// Sets the guest interface's MAC: `aa:bb:cc:dd:ee:ff`, or pipework's `U:<string>` for a
-// stable address derived from the string. Multicast and all-zero addresses are refused.
+// Sets the guest interface's MAC: `aa:bb:cc:dd:ee:ff`, pipework's `U:<string>` for a
+// stable address derived from the string, or `stable` for one derived at attach from the
+// guest's identity and the interface name. Multicast and all-zero addresses are refused.
 //
 // # Safety
 // `options` is a live options object; `mac` a NUL-terminated string.

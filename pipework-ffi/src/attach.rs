@@ -3,7 +3,7 @@
 use std::ffi::c_char;
 
 use pipework_core::{
-    AttachPlan, Attachment, MacAddr, MacvlanMode, attach,
+    AttachPlan, Attachment, MacAddr, MacvlanMode, VxlanUplink, attach,
     attach::{HostChoice, choose_host},
     dhcp::DhcpSpec,
     link::{IpvlanMode, validate_ifname, validate_pkey, validate_vlan_id},
@@ -26,6 +26,8 @@ pub struct pipework_attach_options {
     choice: HostChoice,
     /// Everything else; its host side is replaced at attach by what `host` turns out to be.
     plan: AttachPlan,
+    /// `_set_mac(options, "stable")`: the MAC is derived from the guest at attach.
+    stable_mac: bool,
 }
 
 /// What an attach made, recorded so that `pipework_attachment_detach` undoes exactly that.
@@ -64,6 +66,7 @@ pub unsafe extern "C" fn pipework_attach_options_new(
             host: host.to_string(),
             choice: HostChoice::default(),
             plan: AttachPlan::bridge(host),
+            stable_mac: false,
         }));
         Ok(())
     })
@@ -170,6 +173,40 @@ pub unsafe extern "C" fn pipework_attach_options_set_announce(
     })
 }
 
+/// Allows (or, the default, refuses) a guest that is the host side's own network namespace:
+/// the guest interface, its addresses and default route would land in the host (pipework's
+/// `--allow-host-namespace`).
+///
+/// # Safety
+/// `options` is a live options object.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pipework_attach_options_set_allow_host_namespace(
+    options: *mut pipework_attach_options,
+    allow: bool,
+) -> pipework_result {
+    set(options, |options| {
+        options.plan.allow_host_namespace = allow;
+        Ok(())
+    })
+}
+
+/// Joins the bridge to a VXLAN overlay across hosts: `VNI@REMOTE[,REMOTE...][%DEV]`
+/// (pipework's `--vxlan`), a tunnel port `vx<VNI>` flooding to every remote.
+///
+/// # Safety
+/// `options` is a live options object; `vxlan` a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pipework_attach_options_set_vxlan(
+    options: *mut pipework_attach_options,
+    vxlan: *const c_char,
+) -> pipework_result {
+    set(options, |options| {
+        // SAFETY: the caller's contract.
+        options.plan.vxlan = Some(VxlanUplink::parse(unsafe { text(vxlan, "vxlan") }?)?);
+        Ok(())
+    })
+}
+
 /// Sets the interface name inside the guest (pipework's `-i`, default `eth1`).
 ///
 /// # Safety
@@ -244,8 +281,9 @@ pub unsafe extern "C" fn pipework_attach_options_add_gateway(
     })
 }
 
-/// Sets the guest interface's MAC: `aa:bb:cc:dd:ee:ff`, or pipework's `U:<string>` for a
-/// stable address derived from the string. Multicast and all-zero addresses are refused.
+/// Sets the guest interface's MAC: `aa:bb:cc:dd:ee:ff`, pipework's `U:<string>` for a
+/// stable address derived from the string, or `stable` for one derived at attach from the
+/// guest's identity and the interface name. Multicast and all-zero addresses are refused.
 ///
 /// # Safety
 /// `options` is a live options object; `mac` a NUL-terminated string.
@@ -256,7 +294,10 @@ pub unsafe extern "C" fn pipework_attach_options_set_mac(
 ) -> pipework_result {
     set(options, |options| {
         // SAFETY: the caller's contract.
-        options.plan.mac = Some(MacAddr::parse_pipework(unsafe { text(mac, "mac") }?)?);
+        let mac = unsafe { text(mac, "mac") }?;
+        options.stable_mac = mac == "stable";
+        options.plan.mac =
+            if options.stable_mac { None } else { Some(MacAddr::parse_pipework(mac)?) };
         Ok(())
     })
 }
@@ -395,6 +436,9 @@ pub unsafe extern "C" fn pipework_handle_attach(
         };
         let mut plan = options.plan.clone();
         plan.host = choose_host(&host.0, &options.host, &options.choice)?.side;
+        if options.stable_mac {
+            plan.mac = Some(MacAddr::stable(&guest.0, &plan.guest_ifname));
+        }
         out.write(into_raw(pipework_attachment(attach(&host.0, &guest.0, &plan)?)));
         Ok(())
     })

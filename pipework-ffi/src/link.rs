@@ -57,8 +57,11 @@ pub enum pipework_wait_condition {
     /// The link is up and passes traffic (operational state up, or carrier where the driver
     /// reports no state).
     Up = 1,
-    /// The link is up and has a global IPv4 or IPv6 address.
+    /// The link is up and has a global IPv4 or IPv6 address that duplicate address detection
+    /// has passed.
     Addressed = 2,
+    /// The link is addressed and a default route (IPv4 or IPv6) leaves through it.
+    Routed = 3,
 }
 
 /// `timeout_ms` for `pipework_link_wait` that waits as long as it takes.
@@ -68,13 +71,14 @@ impl TryFrom<u32> for pipework_wait_condition {
     type Error = Error;
 
     fn try_from(value: u32) -> Result<Self, Error> {
-        [Self::Exists, Self::Up, Self::Addressed]
+        [Self::Exists, Self::Up, Self::Addressed, Self::Routed]
             .into_iter()
             .find(|condition| *condition as u32 == value)
             .ok_or_else(|| Error::InvalidArgument {
                 argument: "condition".into(),
                 value: value.to_string(),
-                reason: "expected PIPEWORK_WAIT_CONDITION_EXISTS, _UP or _ADDRESSED".into(),
+                reason: "expected PIPEWORK_WAIT_CONDITION_EXISTS, _UP, _ADDRESSED or _ROUTED"
+                    .into(),
             })
     }
 }
@@ -85,6 +89,7 @@ impl From<pipework_wait_condition> for Condition {
             pipework_wait_condition::Exists => Condition::Exists,
             pipework_wait_condition::Up => Condition::Up,
             pipework_wait_condition::Addressed => Condition::Addressed,
+            pipework_wait_condition::Routed => Condition::Routed,
         }
     }
 }
@@ -277,9 +282,12 @@ mod tests {
 
     #[test]
     fn wait_conditions_convert_and_a_bad_one_is_named() {
-        for (number, condition) in
-            [(0, Condition::Exists), (1, Condition::Up), (2, Condition::Addressed)]
-        {
+        for (number, condition) in [
+            (0, Condition::Exists),
+            (1, Condition::Up),
+            (2, Condition::Addressed),
+            (3, Condition::Routed),
+        ] {
             assert_eq!(
                 Condition::from(pipework_wait_condition::try_from(number).unwrap()),
                 condition

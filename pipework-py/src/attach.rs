@@ -50,12 +50,20 @@ struct PlanArgs<'a> {
     dhcp: Option<DhcpSpec>,
     host_shim: Option<&'a str>,
     announce: bool,
+    allow_host_namespace: bool,
+    vxlan: Option<&'a str>,
 }
 
 impl PlanArgs<'_> {
-    /// The plan for `host`; every error names its argument.
-    fn plan(self, host: HostSide) -> pipework_core::Result<AttachPlan> {
-        let mut plan = AttachPlan::new(host).announce(self.announce);
+    /// The plan for `host` and `guest`; every error names its argument.
+    fn plan(
+        self,
+        host: HostSide,
+        guest: &pipework_core::Guest,
+    ) -> pipework_core::Result<AttachPlan> {
+        let mut plan = AttachPlan::new(host)
+            .announce(self.announce)
+            .allow_host_namespace(self.allow_host_namespace);
         if let Some(ifname) = self.ifname {
             plan = plan.guest_ifname(ifname);
         }
@@ -68,11 +76,16 @@ impl PlanArgs<'_> {
         for gateway in &self.gateways {
             plan = plan.gateway(parse_ip("gateway", gateway)?);
         }
-        if let Some(mac) = self.mac {
-            plan = plan.mac(MacAddr::parse_pipework(mac)?);
+        match self.mac {
+            Some("stable") => plan.mac = Some(MacAddr::stable(guest, &plan.guest_ifname)),
+            Some(mac) => plan.mac = Some(MacAddr::parse_pipework(mac)?),
+            None => {}
         }
         if let Some(shim) = self.host_shim {
             plan = plan.host_shim(parse_cidr("host_shim", shim)?);
+        }
+        if let Some(text) = self.vxlan {
+            plan.vxlan = Some(pipework_core::VxlanUplink::parse(text)?);
         }
         plan.mtu = self.mtu;
         plan.vlan = self.vlan;
@@ -85,12 +98,13 @@ impl PlanArgs<'_> {
 /// Connects `guest` to `host` the way `pipework HOST GUEST ADDRESS[@GATEWAY] [MAC][@VLAN]` does.
 ///
 /// Equivalent to: `pipework [-i IFNAME] [-l HOST_IFNAME] [--mode M] [--macvtap] [--ipvlan M]
-/// [--direct-phys] [--pkey K] [--shim A] [--no-arp] HOST GUEST ADDRESS@GATEWAY|dhcp MAC@VLAN`.
+/// [--direct-phys] [--pkey K] [--shim A] [--no-arp] [--allow-host-namespace] [--vxlan V] HOST GUEST ADDRESS@GATEWAY|dhcp MAC@VLAN`.
 #[pyfunction]
 #[pyo3(signature = (
     guest, host, *, ifname=None, host_ifname=None, addresses=None, gateway=None, mac=None,
     mtu=None, vlan=None, dhcp=None, mode=None, macvtap=false, ipvlan=None, direct_phys=false,
-    pkey=None, host_shim=None, announce=true, host_netns=None
+    pkey=None, host_shim=None, announce=true, allow_host_namespace=false, vxlan=None,
+    host_netns=None
 ))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn attach(
@@ -112,6 +126,8 @@ pub(crate) fn attach(
     pkey: Option<i64>,
     host_shim: Option<&str>,
     announce: bool,
+    allow_host_namespace: bool,
+    vxlan: Option<&str>,
     host_netns: Option<Py<PyNamespace>>,
 ) -> PyResult<PyAttachment> {
     let core = |err| to_py(py, err);
@@ -133,6 +149,8 @@ pub(crate) fn attach(
         dhcp: dhcp.map(|dhcp| dhcp.spec(py)).transpose()?.flatten(),
         host_shim,
         announce,
+        allow_host_namespace,
+        vxlan,
     };
     let host_netns = match host_netns {
         Some(namespace) => namespace,
@@ -144,8 +162,8 @@ pub(crate) fn attach(
         let handle = opened.handle()?;
         // What the host name means (existing bridge, physical parent, br* to create...).
         let side = choose_host(handle, host, &choice)?.side;
-        let plan = args.plan(side)?;
         let guest = source.guest()?;
+        let plan = args.plan(side, &guest)?;
         // keep=True with pipework's own client: this process renews the lease from now on.
         pipework_core::attach::attach_keeping(handle, &guest, &plan)
     })?;

@@ -467,8 +467,9 @@ fn wait_link(
         "exists" => Condition::Exists,
         "up" => Condition::Up,
         "addressed" => Condition::Addressed,
+        "routed" => Condition::Routed,
         other => {
-            let reason = "expected \"exists\", \"up\" or \"addressed\"";
+            let reason = "expected \"exists\", \"up\", \"addressed\" or \"routed\"";
             return Err(invalid(py, argument, other, reason));
         }
     };

@@ -182,6 +182,12 @@ impl Address {
         if self.0.net.addr().is_ipv4() { libc::AF_INET } else { libc::AF_INET6 }
     }
 
+    /// True while duplicate address detection has not passed (`tentative` in `ip addr`).
+    #[getter]
+    fn tentative(&self) -> bool {
+        self.0.tentative
+    }
+
     /// The address as a dict of plain values.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         to_dict(py, &self.0)

@@ -109,6 +109,33 @@ def test_the_same_attach_again_is_already_attached_and_its_with_block_keeps_it(
     assert "eth1" not in link_names(netns)
 
 
+def test_the_host_namespace_as_guest_needs_allow_host_namespace(sandbox_host: Namespace) -> None:
+    before = ip_json(sandbox_host, "link", "show")
+    with pytest.raises(pipework.PipeworkError) as caught:
+        pipework.attach(sandbox_host, "br1", addresses="10.5.0.2/24", host_netns=sandbox_host)
+    assert caught.value.errno == errno.EBUSY
+    assert "the host's own network namespace" in str(caught.value)
+    assert ip_json(sandbox_host, "link", "show") == before, "nothing was made in the host"
+    with pipework.attach(
+        sandbox_host,
+        "br1",
+        addresses="10.5.0.2/24",
+        allow_host_namespace=True,
+        host_netns=sandbox_host,
+    ):
+        assert addresses(sandbox_host, "eth1") == {"10.5.0.2/24"}
+    assert "eth1" not in link_names(sandbox_host)
+
+
+def test_mac_stable_is_the_same_on_every_attach(sandbox_host: Namespace, netns: Namespace) -> None:
+    macs = []
+    for _ in range(2):
+        with pipework.attach(netns, "br1", mac="stable", host_netns=sandbox_host) as attachment:
+            macs.append(ip_link(netns, "eth1")["address"])
+            assert attachment.mac == macs[-1]
+    assert macs[0] == macs[1] and int(macs[0][:2], 16) & 3 == 2, macs
+
+
 def test_detach_after_the_guest_is_gone_cleans_the_host_side(
     sandbox_host: Namespace, netns_factory: NetnsFactory
 ) -> None:

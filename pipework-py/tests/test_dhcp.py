@@ -171,11 +171,12 @@ def test_ctrl_c_ends_the_wait_for_a_lease_and_leaves_nothing(silent_lan: Lan) ->
 
 def test_dhcp_words_and_options_are_read_like_the_command_line() -> None:
     options = DhcpOptions("dhcp:-f -O ntpsrv -T 2.5", hostname=False, request_options=[26])
-    assert (options.client, options.keep, options.timeout) == ("native", "foreground", 2.5)
+    # As in the original, -f keeps the lease renewed in the background (a lease keeper).
+    assert (options.client, options.keep, options.timeout) == ("native", "daemon", 2.5)
     assert options.request_options == [42, 26] and options.hostname is False
     assert options.options == ["-f", "-O", "ntpsrv", "-T", "2.5"]
     assert repr(options) == (
-        "DhcpOptions(client='native', keep='foreground', timeout=2.5, "
+        "DhcpOptions(client='native', keep='daemon', timeout=2.5, "
         "options=['-f', '-O', 'ntpsrv', '-T', '2.5'])"
     )
     assert DhcpOptions().hostname is True and DhcpOptions(hostname="web").hostname == "web"
@@ -192,7 +193,7 @@ def test_dhcp_words_and_options_are_read_like_the_command_line() -> None:
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: DhcpOptions("dhcp:-Z"), 'invalid dhcp option "-Z": the native DHCP client'),
+        (lambda: DhcpOptions("dhcp:-O nonsense"), 'invalid dhcp option "nonsense": is not an option'),
         (lambda: DhcpOptions("10.0.0.2/24"), 'invalid dhcp "10.0.0.2/24": is not a DHCP word'),
         (lambda: DhcpOptions(timeout=0), 'invalid dhcp timeout "0s": must be more than zero'),
         (lambda: DhcpOptions(timeout=-1), 'invalid timeout "-1": expected a finite number'),

@@ -158,22 +158,22 @@ def test_host_shim_lets_the_host_reach_a_macvlan_guest(
 
 
 @pytest.mark.parametrize(
-    ("host", "keywords", "message"),
+    ("host", "keywords", "message", "code"),
     [
-        ("br1", {"vlan": 5000}, 'invalid vlan "5000"'),
-        ("br1", {"vlan": -1}, 'invalid vlan "-1": out of range'),
-        ("br1", {"vlan": 70000}, 'invalid vlan "70000": out of range'),
-        ("dummy0", {"vlan": 10}, "a dummy interface has no VLAN"),
-        ("uplink0", {"vlan": 10, "direct_phys": True}, "moving a VLAN sub-interface"),
-        ("br1", {"mode": "private"}, "a macvlan mode, macvtap or ipvlan needs a physical parent"),
-        ("uplink0", {"mode": "sideways"}, 'invalid macvlan mode "sideways"'),
-        ("uplink0", {"ipvlan": "l4"}, 'invalid ipvlan mode "l4"'),
-        ("uplink0", {"ipvlan": "l2", "mode": "vepa"}, "choose one kind"),
-        ("uplink0", {"ipvlan": "l2", "mac": "02:00:00:00:00:09"}, "its parent's MAC"),
-        ("uplink0", {"pkey": 0x8001}, "a partition key needs an IPoIB parent"),
-        ("uplink0", {"pkey": -1}, 'invalid pkey "-1": out of range'),
-        ("br1", {"host_shim": "10.0.0.250/32"}, "only a macvlan guest needs a host shim"),
-        ("uplink0", {"host_shim": "10.0.0.250"}, 'invalid host_shim "10.0.0.250"'),
+        ("br1", {"vlan": 5000}, 'invalid vlan "5000"', errno.EINVAL),
+        ("br1", {"vlan": -1}, 'invalid vlan "-1": out of range', errno.EINVAL),
+        ("br1", {"vlan": 70000}, 'invalid vlan "70000": out of range', errno.EINVAL),
+        ("dummy0", {"vlan": 10}, "a dummy interface has no VLAN", errno.EINVAL),
+        ("uplink0", {"vlan": 10, "direct_phys": True}, "moving a VLAN sub-interface", errno.EINVAL),
+        ("br1", {"mode": "private"}, "a macvlan mode, macvtap or ipvlan needs a physical parent", errno.EBUSY),
+        ("uplink0", {"mode": "sideways"}, 'invalid macvlan mode "sideways"', errno.EINVAL),
+        ("uplink0", {"ipvlan": "l4"}, 'invalid ipvlan mode "l4"', errno.EINVAL),
+        ("uplink0", {"ipvlan": "l2", "mode": "vepa"}, "choose one kind", errno.EINVAL),
+        ("uplink0", {"ipvlan": "l2", "mac": "02:00:00:00:00:09"}, "its parent's MAC", errno.EINVAL),
+        ("uplink0", {"pkey": 0x8001}, "a partition key needs an IPoIB parent", errno.EBUSY),
+        ("uplink0", {"pkey": -1}, 'invalid pkey "-1": out of range', errno.EINVAL),
+        ("br1", {"host_shim": "10.0.0.250/32"}, "only a macvlan guest needs a host shim", errno.EINVAL),
+        ("uplink0", {"host_shim": "10.0.0.250"}, 'invalid host_shim "10.0.0.250"', errno.EINVAL),
     ],
 )
 def test_host_side_choices_that_do_not_fit_are_refused_and_change_nothing(
@@ -183,11 +183,14 @@ def test_host_side_choices_that_do_not_fit_are_refused_and_change_nothing(
     host: str,
     keywords: dict[str, Any],
     message: str,
+    code: int,
 ) -> None:
+    """Malformed values are InvalidArgument (EINVAL); a host that is the wrong kind is EBUSY."""
     before = (link_names(sandbox_host), link_names(netns))
-    with pytest.raises(pipework.InvalidArgument) as caught:
+    expected = pipework.InvalidArgument if code == errno.EINVAL else pipework.PipeworkError
+    with pytest.raises(expected) as caught:
         pipework.attach(netns, host, addresses="10.25.0.2/24", host_netns=sandbox_host, **keywords)
-    assert caught.value.errno == errno.EINVAL and message in str(caught.value)
+    assert caught.value.errno == code and message in str(caught.value)
     assert before == (link_names(sandbox_host), link_names(netns))
 
 

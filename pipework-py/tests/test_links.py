@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import socket
+import subprocess
 
 import pytest
 
@@ -21,7 +23,9 @@ def test_links_and_link_report_what_ip_reports(sandbox_host: Namespace) -> None:
     assert bridge.address == kernel["address"]
     assert bridge.alias == kernel.get("ifalias") == "created by pipework"
     assert "UP" in kernel["flags"]
-    assert sandbox_host.link("br7") == bridge == sandbox_host.link(bridge.index)
+    # The same link by name and by index (its operational state follows the carrier, later).
+    for found in (sandbox_host.link("br7"), sandbox_host.link(bridge.index)):
+        assert (found.index, found.address, found.mtu) == (bridge.index, bridge.address, 1400)
     assert {link.ifname for link in sandbox_host.links()} == link_names(sandbox_host)
     lo = sandbox_host.link("lo")
     assert lo.kind is None and lo.up and lo.state == "unknown"
@@ -84,7 +88,7 @@ def test_link_set_and_addresses_round_trip_through_the_kernel(
     v4 = next(a for a in netns.addresses("eth1") if a.family == socket.AF_INET)
     assert (v4.address, v4.prefixlen, v4.index) == ("10.9.0.2", 24, netns.link("eth1").index)
     assert repr(v4) == f"Address('10.9.0.2/24', index={v4.index})"
-    assert v4.to_dict() == {"index": v4.index, "net": "10.9.0.2/24"}
+    assert v4.to_dict() == {"index": v4.index, "net": "10.9.0.2/24", "tentative": False}
     assert pings(netns, "10.9.0.1")
     assert netns.ping("10.9.0.1", timeout=5) < 5
     netns.addr_del("eth1", "10.9.0.2/24")
@@ -146,10 +150,18 @@ def test_wait_for_follows_the_kernels_notifications(sandbox_host: Namespace) -> 
     assert "10.11.0.1/24" in addresses(sandbox_host, "vw0")
     assert sandbox_host.wait_for("vw0", "exists", timeout=0).index == link.index
     assert sandbox_host.wait_for("vw1").up
+    # "routed" also needs a default route out of the link.
+    assert sandbox_host.name is not None
+    with pytest.raises(pipework.PipeworkError) as caught:
+        sandbox_host.wait_for("vw0", "routed", timeout=0.2)
+    assert caught.value.errno == errno.ETIMEDOUT
+    subprocess.run(
+        ["ip", "-n", sandbox_host.name, "route", "add", "default", "via", "10.11.0.254"], check=True
+    )
+    assert sandbox_host.wait_for("vw0", "routed", timeout=5).index == link.index
 
 
 def test_wait_for_times_out_with_etimedout(sandbox_host: Namespace) -> None:
-    import errno
     import time
 
     started = time.monotonic()
@@ -200,7 +212,6 @@ def test_the_module_level_wait_for_takes_a_namespace_a_guest_or_none(
 
 
 def test_the_module_level_wait_for_names_its_arguments(sandbox_host: Namespace) -> None:
-    import errno
 
     with pytest.raises(pipework.PipeworkError) as caught:
         pipework.wait_for(sandbox_host, "never2", timeout=0.2)

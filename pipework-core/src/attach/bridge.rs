@@ -2,7 +2,7 @@
 
 use nix::errno::Errno;
 
-use super::{AttachPlan, AttachStatus, Attachment, bridge_vlan, ip};
+use super::{AttachPlan, AttachStatus, Attachment, bridge_vlan, ip, overlay};
 use crate::{
     error::{Error, Failures, Op, Result},
     handle::Handle,
@@ -23,14 +23,34 @@ pub(super) fn attach(
         Some(_) => bridge_vlan::prepare(host, bridge_name)?,
         None => Bridge::new(bridge_name)?.ensure(host)?,
     };
-    let host_ifname = host_veth_name(plan, guest);
-    let mtu = plan.mtu.unwrap_or(bridge.link.mtu);
-    let veth = guest_veth(plan, guest, &host_ifname, mtu)?.master(bridge.link.index);
     // Another attach may have joined the bridge since this call created it: it goes only if
     // no port is left on it.
-    let undo_bridge = || match bridge.created {
+    let bridge_undo = || match bridge.created {
         true => Bridge::new(bridge_name)?.delete_if_unused(host).map(drop),
         false => Ok(()),
+    };
+    let joined = match &plan.vxlan {
+        Some(uplink) => match overlay::join(host, &bridge.link, uplink) {
+            Ok(joined) => Some(joined),
+            Err(err) => return Err(err.rolled_back(bridge_undo())),
+        },
+        None => None,
+    };
+    let undo_bridge = || {
+        let mut undo = super::rollback(plan);
+        if let Some(joined) = &joined {
+            undo.run(overlay::undo(host, joined));
+        }
+        undo.run(bridge_undo());
+        undo.finish()
+    };
+    let host_ifname = host_veth_name(plan, guest);
+    // Inside an overlay, the tunnel's MTU (the underlay's less the encapsulation).
+    let tunnel_mtu = joined.as_ref().map(|joined| joined.device.mtu);
+    let mtu = plan.mtu.or(tunnel_mtu).unwrap_or(bridge.link.mtu);
+    let veth = match guest_veth(plan, guest, &host_ifname, mtu) {
+        Ok(veth) => veth.master(bridge.link.index),
+        Err(err) => return Err(err.rolled_back(undo_bridge())),
     };
     log::info!(
         "creating veth {host_ifname} on bridge {bridge_name} (#{}, created now: {}), peer {} in the guest, mtu {mtu}",
@@ -183,6 +203,9 @@ pub(super) fn detach(
     steps: &mut Failures,
 ) {
     steps.run(delete_host_end(attachment, host));
+    if let Some(uplink) = &attachment.plan.vxlan {
+        steps.run(overlay::release(host, bridge_name, uplink));
+    }
     steps.run(Bridge::new(bridge_name).and_then(|bridge| bridge.delete_if_unused(host)));
 }
 

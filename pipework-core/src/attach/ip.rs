@@ -48,7 +48,25 @@ pub(super) fn setup(
         },
         None => None,
     };
+    if let Some(record) =
+        dhcp.as_ref().filter(|record| plan.announce && record.client.announces_lease())
+    {
+        announce_lease(guest, record, &mut warnings);
+    }
     Ok(GuestSetup { routes, warnings, dhcp })
+}
+
+/// Announces a leased address: it was added to an interface already up, which the kernel's
+/// `arp_notify` does not announce, and the DHCP exchange taught only the server.
+fn announce_lease(guest: &Guest, record: &DhcpRecord, warnings: &mut Vec<String>) {
+    let lease = &record.lease;
+    let Some(mac) = lease.mac else { return };
+    log::info!("announcing the leased {} of {}", lease.address, lease.ifname);
+    if let Err(err) =
+        announce::send_arp_announcement(&guest.namespace, lease.ifindex, mac, lease.address.addr())
+    {
+        warnings.push(format!("leased address not announced: {err}"));
+    }
 }
 
 /// The routes an IP configuration added and replaced.

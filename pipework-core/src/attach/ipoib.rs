@@ -31,14 +31,14 @@ pub(super) fn attach(
         object: format!("IPoIB parent {parent} in {}", host.namespace()),
     })?;
     if parent.link_type != ARPHRD_INFINIBAND {
-        return Err(Error::invalid(
-            "IPoIB parent",
-            &parent.name,
-            format!(
-                "is not an InfiniBand device (link type {}, InfiniBand is {ARPHRD_INFINIBAND}); an IPoIB child needs an IPoIB port such as ib0",
+        return Err(Error::Conflict {
+            op: Op::Attach,
+            object: format!("IPoIB parent {}", parent.name),
+            reason: format!(
+                "it is not an InfiniBand device (link type {}, InfiniBand is {ARPHRD_INFINIBAND}); an IPoIB child needs an IPoIB port such as ib0",
                 parent.link_type
             ),
-        ));
+        });
     }
     if guest_handle.link_get(plan.guest_ifname.as_str())?.is_some() {
         return already_in_guest(host, guest_handle, guest, plan, Some(&parent), &["ipoib"]);

@@ -56,16 +56,20 @@ pub(super) fn usable_parent(host: &Handle, name: &str) -> Result<Link> {
         object: format!("parent interface {name} in {}", host.namespace()),
     })?;
     let reason = if parent.is_bridge() {
-        "is a bridge; attach to the bridge itself (a veth port) instead of a macvlan on it"
+        "it is a bridge; attach to the bridge itself (a veth port) instead of a macvlan on it"
     } else if parent.link_type == ARPHRD_LOOPBACK {
-        "is the loopback device, which cannot carry a macvlan"
+        "it is the loopback device, which cannot carry a macvlan"
     } else {
         if !parent.is_up() {
             host.link_set_up(parent.index)?;
         }
         return Ok(parent);
     };
-    Err(Error::invalid("parent interface", name, reason))
+    Err(Error::Conflict {
+        op: Op::Attach,
+        object: format!("parent interface {name}"),
+        reason: reason.into(),
+    })
 }
 
 /// A macvlan on the same parent in the host, with `address` and host routes to the guest.

@@ -15,6 +15,7 @@ mod ip;
 mod ipoib;
 mod ipvlan;
 mod macvlan;
+mod overlay;
 mod ovs;
 mod physical;
 mod plan;
@@ -23,8 +24,11 @@ mod vlan;
 
 pub use self::{
     check::Drift,
-    detect::{ChosenHost, Detected, HostChoice, HostKind, choose_host, detect, select_by_mac},
-    plan::{AttachPlan, DEFAULT_GUEST_IFNAME, DEFAULT_IPOIB_GUEST_IFNAME, HostSide},
+    detect::{
+        AtSuffix, ChosenHost, Detected, HostChoice, HostKind, MacMatch, choose_host, detect,
+        select_by_mac,
+    },
+    plan::{AttachPlan, DEFAULT_GUEST_IFNAME, DEFAULT_IPOIB_GUEST_IFNAME, HostSide, VxlanUplink},
     record::{AttachStatus, Attachment, PhysicalOrigin, Shim, VlanUse},
 };
 use crate::{
@@ -46,6 +50,7 @@ use crate::{
 pub fn attach(host: &Handle, guest: &Guest, plan: &AttachPlan) -> Result<Attachment> {
     plan.validate()?;
     guest.check_alive()?;
+    refuse_host_namespace(host, guest, plan)?;
     log::info!("attaching {guest} through {:?} as {}", plan.host, plan.guest_ifname);
     let guest_handle = Handle::new(&guest.namespace)?;
     let attachment = attach_to(host, &guest_handle, guest, plan)?;
@@ -61,6 +66,25 @@ pub fn attach(host: &Handle, guest: &Guest, plan: &AttachPlan) -> Result<Attachm
             .rolled_back(attachment.detach(host, Some(&guest_handle)))),
         AttachStatus::AlreadyAttached => Err(gone("nothing was changed")),
     }
+}
+
+/// A guest in the host side's own namespace is refused unless the plan allows it: its
+/// interface, addresses and default route would change the host itself.
+fn refuse_host_namespace(host: &Handle, guest: &Guest, plan: &AttachPlan) -> Result<()> {
+    if plan.allow_host_namespace || guest.namespace.id() != host.namespace_id() {
+        return Ok(());
+    }
+    Err(Error::Conflict {
+        op: Op::Attach,
+        object: format!("guest {guest}"),
+        reason: format!(
+            "it is the host's own network namespace ({}): {} would be created, addressed and \
+             routed in the host itself (a container run with --net=host has no namespace of \
+             its own); allow it explicitly (--allow-host-namespace) if that is meant",
+            host.namespace_id(),
+            plan.guest_ifname
+        ),
+    })
 }
 
 /// The attach proper, one module per host side.
@@ -90,7 +114,7 @@ fn attach_to(
 }
 
 /// [`attach`], and the DHCP lease kept by this process when the plan asks for it
-/// ([`DhcpKeep::Foreground`], the original's `dhcp:-f`): the returned [`DhcpLease`] renews it
+/// ([`DhcpKeep::Foreground`], the command's `--foreground`): the returned [`DhcpLease`] renews it
 /// from then on. When the lease cannot be kept, the attachment is undone and the error says so
 /// (with the undo's own failure beside it, if any).
 pub fn attach_keeping(

@@ -23,11 +23,11 @@ pub(super) fn attach(
         ),
     })?;
     if link.is_bridge() || link.link_type == 772 {
-        return Err(Error::invalid(
-            "host interface",
-            device,
-            "a bridge or the loopback device cannot move to another namespace",
-        ));
+        return Err(Error::Conflict {
+            op: Op::Attach,
+            object: format!("host interface {device}"),
+            reason: "a bridge or the loopback device cannot move to another namespace".into(),
+        });
     }
     if guest_handle.link_get(plan.guest_ifname.as_str())?.is_some() {
         return Err(Error::AlreadyExists {

@@ -160,6 +160,97 @@ pub struct AttachPlan {
     /// original's `dhcp`, `udhcpc`, `dhclient`, `dhcpcd` words); detach releases the lease.
     #[serde(default)]
     pub dhcp: Option<DhcpSpec>,
+    /// Let the guest be the host side's own network namespace (a container run with
+    /// `--net=host`, `pipework br1 1 ...`); refused unless set, since the guest interface,
+    /// its addresses and its default route would land in the host.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_host_namespace: bool,
+    /// A VXLAN overlay to other hosts: the bridge gets (or has) tunnel port `vx<VNI>` that
+    /// floods to every remote (`--vxlan VNI@REMOTE,...`); a Linux bridge host side only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vxlan: Option<VxlanUplink>,
+}
+
+/// The tunnel port a bridge gets for an overlay across hosts: a VXLAN device `vx<VNI>` whose
+/// forwarding database sends broadcast, multicast and unknown frames to every remote
+/// (head-end replication).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VxlanUplink {
+    /// The VXLAN network identifier (1 to 16777215).
+    pub vni: u32,
+    /// The other hosts' tunnel endpoints, all of one family.
+    pub remotes: Vec<IpAddr>,
+    /// The device the tunnel's packets leave through (its MTU less the encapsulation is the
+    /// overlay's); the route to the remotes decides when `None`.
+    pub underlay: Option<String>,
+    /// The UDP port (IANA's 4789 unless set).
+    pub port: u16,
+}
+
+impl VxlanUplink {
+    /// IANA's VXLAN port.
+    pub const PORT: u16 = 4789;
+
+    /// Parses `VNI@REMOTE[,REMOTE...][%UNDERLAY]`, the form of `--vxlan` (the interface after
+    /// `%` as in a scoped address, `fe80::1%eth0`).
+    pub fn parse(text: &str) -> Result<Self> {
+        let invalid = |reason: &str| Error::invalid("vxlan", text, reason);
+        let (rest, underlay) = match text.split_once('%') {
+            Some((rest, dev)) => {
+                validate_ifname("vxlan underlay", dev)?;
+                (rest, Some(dev.to_string()))
+            }
+            None => (text, None),
+        };
+        let (vni, remotes) =
+            rest.split_once('@').ok_or_else(|| invalid("expected VNI@REMOTE[,REMOTE...][%DEV]"))?;
+        let vni = vni.parse().map_err(|_| invalid("the VNI is not a number"))?;
+        let remotes = remotes
+            .split(',')
+            .map(|remote| remote.parse().map_err(|_| invalid("a remote is not an IP address")))
+            .collect::<Result<Vec<IpAddr>>>()?;
+        let uplink = VxlanUplink { vni, remotes, underlay, port: Self::PORT };
+        uplink.validate()?;
+        Ok(uplink)
+    }
+
+    /// The tunnel device's name.
+    pub fn device_name(&self) -> String {
+        format!("vx{}", self.vni)
+    }
+
+    /// The bytes the encapsulation adds: outer IP, UDP, VXLAN and inner Ethernet headers.
+    pub fn overhead(&self) -> u32 {
+        if self.remotes.first().is_some_and(IpAddr::is_ipv6) { 70 } else { 50 }
+    }
+
+    /// Checks the VNI, the remotes (at least one, unicast, one family, no repeats).
+    pub fn validate(&self) -> Result<()> {
+        if !(1..=crate::link::MAX_VNI).contains(&self.vni) {
+            return Err(Error::invalid(
+                "vni",
+                self.vni.to_string(),
+                format!("must be from 1 to {} (24 bits)", crate::link::MAX_VNI),
+            ));
+        }
+        let Some(first) = self.remotes.first() else {
+            return Err(Error::invalid("vxlan remotes", "", "give at least one remote"));
+        };
+        let mut seen = HashSet::new();
+        for remote in &self.remotes {
+            let reason = if remote.is_multicast() || remote.is_unspecified() {
+                "is not a unicast address"
+            } else if remote.is_ipv4() != first.is_ipv4() {
+                "is not in the family of the first remote"
+            } else if !seen.insert(remote) {
+                "is given twice"
+            } else {
+                continue;
+            };
+            return Err(Error::invalid("vxlan remote", remote.to_string(), reason));
+        }
+        Ok(())
+    }
 }
 
 impl AttachPlan {
@@ -183,6 +274,8 @@ impl AttachPlan {
             vlan: None,
             vlan_protocol: VlanProtocol::default(),
             dhcp: None,
+            allow_host_namespace: false,
+            vxlan: None,
         }
     }
 
@@ -285,6 +378,18 @@ impl AttachPlan {
     /// Sets the MTU.
     pub fn mtu(mut self, mtu: u32) -> Self {
         self.mtu = Some(mtu);
+        self
+    }
+
+    /// Joins the bridge to a VXLAN overlay across hosts (see [`VxlanUplink`]).
+    pub fn vxlan(mut self, uplink: VxlanUplink) -> Self {
+        self.vxlan = Some(uplink);
+        self
+    }
+
+    /// Allows a guest that is the host side's own namespace (see [`Self::allow_host_namespace`]).
+    pub fn allow_host_namespace(mut self, allow: bool) -> Self {
+        self.allow_host_namespace = allow;
         self
     }
 
@@ -440,6 +545,19 @@ impl AttachPlan {
 impl AttachPlan {
     /// Checks the VLAN and MAC against what the host side can do with them.
     fn validate_kind_options(&self) -> Result<()> {
+        if let Some(uplink) = &self.vxlan {
+            uplink.validate()?;
+            let refusal = match (&self.host, self.vlan) {
+                (HostSide::Bridge { .. }, None) => None,
+                (HostSide::Bridge { .. }, Some(_)) => {
+                    Some("an overlay carries one segment; give the bridge no VLAN")
+                }
+                _ => Some("an overlay joins a Linux bridge; give a bridge as the host interface"),
+            };
+            if let Some(reason) = refusal {
+                return Err(Error::invalid("vxlan", uplink.vni.to_string(), reason));
+            }
+        }
         if let Some(id) = self.vlan {
             validate_vlan_id("vlan", id)?;
             let refusal = match &self.host {
@@ -489,7 +607,8 @@ mod tests {
         assert_eq!(AttachPlan::bridge("br1").guest_ifname, DEFAULT_GUEST_IFNAME);
         assert_eq!(AttachPlan::macvlan("eth2", MacvlanMode::Bridge).guest_ifname, "eth1");
         // What detection of an IPoIB parent gives, as the command line and the bindings build it.
-        let detected = Detected { name: "ib0".into(), kind: HostKind::Ipoib, link: None };
+        let detected =
+            Detected { name: "ib0".into(), kind: HostKind::Ipoib, link: None, note: None };
         let side = detected.host_side(&HostChoice { pkey: Some(0x8001), ..Default::default() });
         assert_eq!(AttachPlan::new(side.unwrap()).guest_ifname, DEFAULT_IPOIB_GUEST_IFNAME);
         assert_eq!(AttachPlan::ipoib("ib0", None).guest_ifname, "ib0");

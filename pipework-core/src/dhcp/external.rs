@@ -464,7 +464,7 @@ fn running_client(client: DhcpClient, dir: &Path, ifname: &str) -> Option<Client
 }
 
 /// Finds a program in `$PATH` and root's sbin directories.
-fn find_program(name: &str) -> Result<PathBuf> {
+pub(crate) fn find_program(name: &str) -> Result<PathBuf> {
     let path = std::env::var("PATH").unwrap_or_default();
     let dirs: Vec<&str> =
         path.split(':').filter(|d| !d.is_empty()).chain(SBIN_DIRS.iter().copied()).collect();

@@ -26,6 +26,12 @@ pub enum DhcpClient {
 }
 
 impl DhcpClient {
+    /// Whether pipework announces the leased address itself: dhcpcd probes and announces it
+    /// by ARP on its own (RFC 5227); pipework's client, udhcpc and dhclient do not.
+    pub fn announces_lease(self) -> bool {
+        self != DhcpClient::Dhcpcd
+    }
+
     /// The program's name (`None` for the native client).
     pub fn program(self) -> Option<&'static str> {
         match self {
@@ -43,11 +49,11 @@ impl DhcpClient {
 pub enum DhcpKeep {
     /// Obtain the lease and stop, leaving it in place until it runs out (the original's `dhcp`).
     Once,
-    /// Keep renewing it in the calling process (`dhcp:-f`, `--keep`); the caller holds a
-    /// [`super::DhcpLease`] (see [`super::DhcpLease::adopt`]).
+    /// Keep renewing it in the calling process (the command's `--foreground`); the caller
+    /// holds a [`super::DhcpLease`] (see [`super::DhcpLease::adopt`]).
     Foreground,
-    /// Keep renewing it in a background process with a pidfile (`--daemon`, `udhcpc-f`),
-    /// stopped (and the lease released) by detach.
+    /// Keep renewing it in a background process with a pidfile (`dhcp:-f`, `--daemon`,
+    /// `udhcpc-f`), stopped (and the lease released) by detach.
     Daemon {
         /// The pidfile; by default under /run/pipework/dhcp.
         pidfile: Option<PathBuf>,
@@ -70,11 +76,15 @@ pub struct DhcpSpec {
     /// [`KeeperCommand::locate`] when `None`.
     #[serde(default)]
     pub keeper: Option<KeeperCommand>,
+    /// How the word was read when that is not what it says, for the user (stderr): `dhcp:OPTS`
+    /// with options only udhcpc knows, handed to udhcpc.
+    #[serde(skip)]
+    pub note: Option<String>,
 }
 
 /// The options the native client understands in `dhcp:OPTS`, udhcpc-style.
-const NATIVE_OPTIONS: &str = "-f (keep renewing), -q (once), -n, -x hostname:NAME, \
-                              -H NAME, -O OPTION, -T SECONDS (timeout)";
+const NATIVE_OPTIONS: &str = "-f (keep renewing in the background), -q (once), -n, \
+                              -x hostname:NAME, -H NAME, -O OPTION, -T SECONDS (timeout)";
 
 impl DhcpSpec {
     /// A spec for pipework's own client, obtaining the lease once.
@@ -85,6 +95,7 @@ impl DhcpSpec {
             options: Vec::new(),
             config: DhcpConfig::default(),
             keeper: None,
+            note: None,
         }
     }
 
@@ -103,12 +114,20 @@ impl DhcpSpec {
 
     /// Parses an address word of the original grammar; `Ok(None)` when it is not a DHCP word.
     ///
-    /// `dhcp[:OPTS]` is pipework's own client; it understands udhcpc's `-f`, `-q`, `-n`,
-    /// `-x hostname:NAME`, `-H NAME`, `-O OPTION` and `-T SECONDS` (the whole timeout), and
-    /// refuses anything else. `udhcpc[-f][:OPTS]`, `dhclient[-f][:OPTS]` and
+    /// `dhcp[:OPTS]` is pipework's own client; it understands udhcpc's `-f` (a lease keeper
+    /// renews in the background, as the original's kept client did), `-q`, `-n`,
+    /// `-x hostname:NAME`, `-H NAME`, `-O OPTION` and `-T SECONDS` (the whole timeout). Other
+    /// options go, as in the original, to busybox udhcpc with OPTS (minus `-f`/`-q`, which
+    /// choose kept or once) when `udhcpc` is installed, with [`DhcpSpec::note`] saying so; an
+    /// error naming the option when it is not. `udhcpc[-f][:OPTS]`, `dhclient[-f][:OPTS]` and
     /// `dhcpcd[:OPTS]` run that program with OPTS passed as they are; `-f` keeps it running
     /// (detached, stopped by detach), and dhcpcd always keeps running, like the original.
     pub fn parse(word: &str) -> Result<Option<Self>> {
+        Self::parse_with(word, || super::external::find_program("udhcpc").is_ok())
+    }
+
+    /// [`DhcpSpec::parse`], asking `udhcpc_installed` only when `dhcp:OPTS` needs udhcpc.
+    fn parse_with(word: &str, udhcpc_installed: impl FnOnce() -> bool) -> Result<Option<Self>> {
         let (name, options) = match word.split_once(':') {
             Some((name, options)) => (name, Some(options)),
             None => (word, None),
@@ -141,9 +160,12 @@ impl DhcpSpec {
             options,
             config: DhcpConfig::default(),
             keeper: None,
+            note: None,
         };
-        if client == DhcpClient::Native {
-            spec.apply_native_options()?;
+        if client == DhcpClient::Native
+            && let Some(unknown) = spec.apply_native_options()?
+        {
+            spec = spec.handed_to_udhcpc(&unknown, udhcpc_installed())?;
         }
         spec.validate()?;
         Ok(Some(spec))
@@ -193,8 +215,53 @@ impl DhcpSpec {
         Ok(())
     }
 
-    /// Reads the udhcpc-style options of `dhcp:OPTS` into the native client's settings.
-    fn apply_native_options(&mut self) -> Result<()> {
+    /// `dhcp:OPTS` with an option the native client does not know (`unknown`): busybox udhcpc
+    /// with OPTS, as the original ran it; `-f` keeps it running, `-q` (or neither) runs it once.
+    fn handed_to_udhcpc(self, unknown: &str, installed: bool) -> Result<Self> {
+        if !installed {
+            return Err(Error::invalid(
+                "dhcp option",
+                unknown,
+                format!(
+                    "the native DHCP client does not know it (it understands {NATIVE_OPTIONS}), and \
+                     busybox udhcpc, which the original ran with dhcp:OPTS, is not installed \
+                     (on Debian: apt-get install udhcpc)"
+                ),
+            ));
+        }
+        let kept = self.options.iter().rev().find(|o| *o == "-f" || *o == "-q");
+        let keep = match kept.map(String::as_str) {
+            Some("-f") => DhcpKeep::Daemon { pidfile: None },
+            _ => DhcpKeep::Once,
+        };
+        let options: Vec<String> =
+            self.options.iter().filter(|o| *o != "-f" && *o != "-q").cloned().collect();
+        let note = format!(
+            "dhcp:{}: the native DHCP client does not know {unknown}, so busybox udhcpc gets the \
+             options, as in the original ({})",
+            self.options.join(" "),
+            if matches!(keep, DhcpKeep::Daemon { .. }) {
+                "kept running in the background, stopped by detach"
+            } else {
+                "once"
+            }
+        );
+        let spec = DhcpSpec {
+            client: DhcpClient::Udhcpc,
+            keep,
+            options,
+            config: DhcpConfig::default(),
+            keeper: None,
+            note: Some(note),
+        };
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Reads the udhcpc-style options of `dhcp:OPTS` into the native client's settings; gives
+    /// back the first option it does not know (then nothing it read matters: see
+    /// [`DhcpSpec::handed_to_udhcpc`]).
+    fn apply_native_options(&mut self) -> Result<Option<String>> {
         let mut words = self.options.iter();
         while let Some(word) = words.next() {
             // A value may be glued to its flag (`-Odns`) or follow it (`-O dns`).
@@ -212,7 +279,7 @@ impl DhcpSpec {
                 })
             };
             match flag {
-                "-f" => self.keep = DhcpKeep::Foreground,
+                "-f" => self.keep = DhcpKeep::Daemon { pidfile: None },
                 "-q" => self.keep = DhcpKeep::Once,
                 // udhcpc's "exit if no lease": the native client always gives up at its timeout.
                 "-n" => {}
@@ -223,13 +290,7 @@ impl DhcpSpec {
                         Some(("hostname", name)) => {
                             self.config = self.config.clone().hostname(name)
                         }
-                        _ => {
-                            return Err(Error::invalid(
-                                "dhcp option",
-                                format!("-x {option}"),
-                                "the native client only sends hostname:NAME; use udhcpc:-x ... to send other options",
-                            ));
-                        }
+                        _ => return Ok(Some(format!("-x {option}"))),
                     }
                 }
                 "-O" => {
@@ -250,20 +311,10 @@ impl DhcpSpec {
                     }
                     self.config = self.config.clone().timeout(Duration::from_secs_f64(seconds));
                 }
-                _ => {
-                    return Err(Error::invalid(
-                        "dhcp option",
-                        word,
-                        format!(
-                            "the native DHCP client does not know it; it understands {NATIVE_OPTIONS}. \
-                             Use udhcpc:{} to pass it to busybox udhcpc",
-                            self.options.join(" ")
-                        ),
-                    ));
-                }
+                _ => return Ok(Some(word.clone())),
             }
         }
-        Ok(())
+        Ok(None)
     }
 }
 
@@ -283,7 +334,8 @@ mod tests {
     fn every_word_of_the_original_grammar() {
         for (word, client, keep) in [
             ("dhcp", DhcpClient::Native, DhcpKeep::Once),
-            ("dhcp:-f", DhcpClient::Native, DhcpKeep::Foreground),
+            // As in the original, -f keeps the lease renewed in the background.
+            ("dhcp:-f", DhcpClient::Native, DhcpKeep::Daemon { pidfile: None }),
             ("udhcpc", DhcpClient::Udhcpc, DhcpKeep::Once),
             ("udhcpc-f", DhcpClient::Udhcpc, DhcpKeep::Daemon { pidfile: None }),
             ("dhclient", DhcpClient::Dhclient, DhcpKeep::Once),
@@ -316,24 +368,62 @@ mod tests {
     #[test]
     fn the_native_client_reads_udhcpc_style_options() {
         let spec = parse("dhcp:-f -x hostname:web -O ntpsrv -Omtu -T 2.5 -n");
-        assert_eq!(spec.keep, DhcpKeep::Foreground);
+        assert_eq!((spec.client, spec.note), (DhcpClient::Native, None));
+        assert_eq!(spec.keep, DhcpKeep::Daemon { pidfile: None });
         assert_eq!(spec.config.hostname, super::super::Hostname::Name("web".into()));
         assert_eq!(spec.config.request_options, [42, 26]);
         assert_eq!(spec.config.timeout, Duration::from_millis(2500));
         assert_eq!(parse("dhcp:-H db").config.hostname, super::super::Hostname::Name("db".into()));
     }
 
+    fn with_udhcpc(word: &str, installed: bool) -> Result<DhcpSpec> {
+        DhcpSpec::parse_with(word, || installed).map(|spec| spec.expect("a DHCP word"))
+    }
+
     #[test]
-    fn the_native_client_refuses_what_it_does_not_know() {
-        let err = error("dhcp:-Z");
+    fn options_only_udhcpc_knows_go_to_udhcpc_when_installed() {
+        let spec = with_udhcpc("dhcp:-V vendor -f -x 61:abc", true).unwrap();
+        assert_eq!(
+            (spec.client, &spec.keep),
+            (DhcpClient::Udhcpc, &DhcpKeep::Daemon { pidfile: None })
+        );
+        assert_eq!(spec.options, ["-V", "vendor", "-x", "61:abc"], "-f chose the keep mode");
+        let note = spec.note.unwrap();
         assert!(
-            err.contains("invalid dhcp option \"-Z\": the native DHCP client does not know it"),
+            note.contains("dhcp:-V vendor -f -x 61:abc: the native DHCP client does not know -V")
+                && note.contains("busybox udhcpc gets the options")
+                && note.contains("kept running in the background"),
+            "{note}"
+        );
+        let once = with_udhcpc("dhcp:-x 61:abc -q", true).unwrap();
+        assert_eq!(
+            (once.client, once.keep, once.options),
+            (DhcpClient::Udhcpc, DhcpKeep::Once, vec!["-x".into(), "61:abc".into()])
+        );
+        assert!(once.note.unwrap().contains("does not know -x 61:abc"));
+        // What udhcpc must not be given is refused as for udhcpc:OPTS.
+        let err = with_udhcpc("dhcp:-Z -p /tmp/x.pid", true).unwrap_err().to_string();
+        assert!(err.contains("invalid udhcpc option \"-p\""), "{err}");
+        // Native options alone never ask for udhcpc.
+        let native = DhcpSpec::parse_with("dhcp:-n -T 3", || panic!("not asked")).unwrap();
+        assert_eq!(native.unwrap().client, DhcpClient::Native);
+    }
+
+    #[test]
+    fn the_native_client_refuses_what_it_does_not_know_without_udhcpc() {
+        let err = with_udhcpc("dhcp:-Z", false).unwrap_err().to_string();
+        assert!(
+            err.contains("invalid dhcp option \"-Z\": the native DHCP client does not know it")
+                && err.contains(
+                    "busybox udhcpc, which the original ran with dhcp:OPTS, is not installed"
+                )
+                && err.contains("apt-get install udhcpc"),
             "{err}"
         );
-        assert!(err.contains("Use udhcpc:-Z"), "{err}");
         assert!(error("dhcp:-O nonsense").contains("not an option the DHCP client knows"));
         assert!(error("dhcp:-O").contains("-O needs an option name"));
-        assert!(error("dhcp:-x 61:abc").contains("only sends hostname:NAME"));
+        let err = with_udhcpc("dhcp:-x 61:abc", false).unwrap_err().to_string();
+        assert!(err.contains("invalid dhcp option \"-x 61:abc\""), "{err}");
         assert!(error("dhcp:-T 0").contains("must be more than zero"));
         assert!(error("dhcp:-T soon").contains("not a number of seconds"));
         assert!(error("dhcp:-H bad_name").contains("invalid hostname"));

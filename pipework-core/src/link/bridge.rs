@@ -6,6 +6,7 @@ use super::{Birth, Link, birth_setters, index_in, validate_ifname};
 use crate::{
     error::{Error, Op, Result},
     handle::Handle,
+    mac::MacAddr,
 };
 
 /// The alias pipework gives the bridges it creates, so any later detach knows it may remove them.
@@ -71,10 +72,19 @@ impl<'a> Bridge<'a> {
         if let Some(link) = handle.link_get(self.name.as_str())? {
             return self.adopt(handle, link);
         }
-        match self.clone().up().add(handle) {
+        let mut wanted = self.clone().up();
+        // A MAC of its own, or the kernel would make the bridge take its lowest port's and
+        // fall to 00:00:00:00:00:00 once its last port leaves.
+        if wanted.birth.mac.is_none() {
+            wanted.birth.mac = Some(MacAddr::random_local()?);
+        }
+        match wanted.add(handle) {
             Ok(mut link) => {
-                // The kernel ignores IFLA_IFALIAS when it creates a link.
-                handle.link_set_alias(link.index, PIPEWORK_ALIAS)?;
+                // The kernel ignores IFLA_IFALIAS when it creates a link; without its alias
+                // the bridge would not be known as pipework's, so it goes again.
+                if let Err(err) = handle.link_set_alias(link.index, PIPEWORK_ALIAS) {
+                    return Err(err.rolled_back(handle.link_del(link.index)));
+                }
                 link.alias = Some(PIPEWORK_ALIAS.to_string());
                 Ok(EnsuredBridge { link, created: true })
             }

@@ -3,6 +3,7 @@
 mod bridge;
 mod bridge_vlan;
 mod dummy;
+mod fdb;
 mod generic;
 mod ipoib;
 mod ipvlan;
@@ -30,6 +31,7 @@ pub use self::{
     bridge::{Bridge, EnsuredBridge, PIPEWORK_ALIAS},
     bridge_vlan::BridgeVlan,
     dummy::Dummy,
+    fdb::{FLOOD, FdbEntry},
     generic::GenericLink,
     ipoib::{IpoibChild, IpoibMode, ipoib_child_name, parse_pkey, validate_pkey},
     ipvlan::{Ipvlan, IpvlanFlag, IpvlanMode},
@@ -108,10 +110,11 @@ impl Birth<'_> {
             Op::LinkAdd,
             what,
         )?;
-        match self.namespace.filter(|namespace| namespace.id() != handle.namespace_id()) {
+        let elsewhere = self.namespace.filter(|namespace| namespace.id() != handle.namespace_id());
+        let read = match elsewhere {
             Some(namespace) => match self.reader {
                 Some(reader) => reader.link(name),
-                None => Handle::new(namespace)?.link(name),
+                None => Handle::new(namespace).and_then(|reader| reader.link(name)),
             },
             None => {
                 let echoed = answers.iter().find_map(|answer| match answer {
@@ -120,12 +123,21 @@ impl Birth<'_> {
                     }
                     _ => None,
                 });
-                Ok(match echoed {
-                    Some(link) => Link { master: link.master.or(master), ..link },
-                    None => handle.link(name)?,
-                })
+                match echoed {
+                    Some(link) => Ok(Link { master: link.master.or(master), ..link }),
+                    None => handle.link(name),
+                }
             }
-        }
+        };
+        // A link that was made but cannot be read back is nobody's to undo: it goes now.
+        read.map_err(|err| {
+            let undone = match (elsewhere, self.reader) {
+                (Some(_), Some(reader)) => reader.link_del(name),
+                (Some(namespace), None) => Handle::new(namespace).and_then(|h| h.link_del(name)),
+                (None, _) => handle.link_del(name),
+            };
+            err.rolled_back(undone)
+        })
     }
 }
 

@@ -6,7 +6,10 @@ use std::{
     io::{self, Read, Write},
     os::{
         linux::net::SocketAddrExt,
-        unix::net::{SocketAddr, UnixStream},
+        unix::{
+            fs::MetadataExt,
+            net::{SocketAddr, UnixStream},
+        },
     },
     path::{Path, PathBuf},
     process::Command,
@@ -172,10 +175,43 @@ impl LxcResolver {
         match ask_init_pid(&socket_name) {
             Ok(pid) if pid > 0 => Verdict::Running(pid as u32),
             Ok(pid) => Verdict::Unknown(format!("the monitor at @{shown} answered init PID {pid}")),
-            // No monitor listens: the container is not running.
-            Err(err) if err.kind() == io::ErrorKind::ConnectionRefused => Verdict::Stopped,
+            // Nothing listens here: stopped, or its monitor is in another network namespace.
+            Err(err) if err.kind() == io::ErrorKind::ConnectionRefused => {
+                match self.monitor_elsewhere(name) {
+                    Some(why) => Verdict::Unknown(format!("nothing listens at @{shown}: {why}")),
+                    None => Verdict::Stopped,
+                }
+            }
             Err(err) => Verdict::Unknown(format!("@{shown}: {err}")),
         }
+    }
+
+    /// Why the container's monitor cannot be reached over its command socket, when a monitor
+    /// process (`[lxc monitor] LXCPATH NAME`) runs in another network namespace than this
+    /// thread: the socket is abstract, so it exists in one network namespace only.
+    fn monitor_elsewhere(&self, name: &str) -> Option<String> {
+        let here = fs::metadata("/proc/thread-self/ns/net").ok()?;
+        let suffix = format!(" {name}");
+        fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            let monitored = cmdline.trim_end_matches('\0').strip_prefix("[lxc monitor] ")?;
+            let lxcpath = monitored.strip_suffix(&suffix)?;
+            if !same_path(Path::new(lxcpath), &self.lxcpath) {
+                return None;
+            }
+            let there = fs::metadata(format!("/proc/{pid}/ns/net")).ok()?;
+            ((there.dev(), there.ino()) != (here.dev(), here.ino())).then(|| {
+                format!(
+                    "its monitor (PID {pid}) runs in network namespace net:[{}] and this one is \
+                     net:[{}]; LXC's command socket is abstract, so it can only be reached from \
+                     the monitor's network namespace, and the container may well be running",
+                    there.ino(),
+                    here.ino()
+                )
+            })
+        })
     }
 
     /// Runs `lxc-info`, the last resort.
@@ -204,7 +240,11 @@ impl LxcResolver {
             })
         };
         match (field("State").as_deref(), field("PID").and_then(|p| p.parse().ok())) {
-            (Some("STOPPED"), _) => Verdict::Stopped,
+            // lxc-info asks the same command socket, from this network namespace.
+            (Some("STOPPED"), _) => match self.monitor_elsewhere(name) {
+                Some(why) => Verdict::Unknown(format!("lxc-info says STOPPED, but {why}")),
+                None => Verdict::Stopped,
+            },
             (_, Some(pid)) if pid > 0 => Verdict::Running(pid),
             _ => Verdict::Unknown(format!("lxc-info printed no PID: {:?}", stdout.trim())),
         }

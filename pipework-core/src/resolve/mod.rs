@@ -81,6 +81,30 @@ pub struct Guest {
 }
 
 impl Guest {
+    /// What names this guest across restarts, for [`crate::MacAddr::stable`]:
+    /// `docker:<container ID>`, `podman:<container ID>`, `lxc:<name>`, `netns:<name>`,
+    /// `path:<namespace path>`, or `pid:<PID>` (a PID is only as stable as its process).
+    pub fn identity(&self) -> String {
+        let named = self.id.as_ref().or(self.name.as_ref());
+        match (&self.engine, named, self.namespace.origin()) {
+            (Engine::Netns, _, NamespaceOrigin::Named(name)) => format!("netns:{name}"),
+            (Engine::Netns, _, NamespaceOrigin::Path(path)) => {
+                match (path.parent(), path.file_name()) {
+                    // /run/netns/web is the namespace named web, however it was given.
+                    (Some(dir), Some(name)) if dir == Path::new(NETNS_RUN_DIR) => {
+                        format!("netns:{}", name.to_string_lossy())
+                    }
+                    _ => format!("path:{}", path.display()),
+                }
+            }
+            (Engine::Pid, _, _) | (_, None, _) => match self.pid {
+                Some(pid) => format!("pid:{pid}"),
+                None => format!("netns:{}", self.namespace.id()),
+            },
+            (engine, Some(named), _) => format!("{engine}:{named}"),
+        }
+    }
+
     /// Another `Guest` for the same namespace and description (the namespace opened again).
     pub fn try_clone(&self) -> Result<Self> {
         Ok(Guest {

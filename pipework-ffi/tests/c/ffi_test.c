@@ -334,8 +334,8 @@ static void test_bad_input(void) {
                "invalid ipvlan mode \"l4\": must be l2, l3 or l3s");
     EXPECT_ERR(pipework_attach_options_set_dhcp(options, "nodhcp"), PIPEWORK_RESULT_INVALID_ARGUMENT, EINVAL,
                "invalid dhcp client \"nodhcp\": is not a DHCP word; expected dhcp[:OPTS]");
-    EXPECT_ERR(pipework_attach_options_set_dhcp(options, "dhcp:-Z"), PIPEWORK_RESULT_INVALID_ARGUMENT, EINVAL,
-               "invalid dhcp option \"-Z\": the native DHCP client does not know it");
+    EXPECT_ERR(pipework_attach_options_set_dhcp(options, "dhcp:-O nonsense"), PIPEWORK_RESULT_INVALID_ARGUMENT, EINVAL,
+               "invalid dhcp option \"nonsense\": is not an option the DHCP client knows");
     EXPECT_ERR(pipework_attach_options_set_pkey(options, 0x8000), PIPEWORK_RESULT_INVALID_ARGUMENT, EINVAL,
                "invalid pkey \"0x8000\"");
 
@@ -360,9 +360,9 @@ static void test_bad_input(void) {
     } hosts[] = {
         {"br 1", false, PIPEWORK_RESULT_INVALID_ARGUMENT, EINVAL, "invalid host interface \"br 1\": contains ' '"},
         {"a-very-long-bridge", false, PIPEWORK_RESULT_INVALID_ARGUMENT, EINVAL, "is 18 bytes long; Linux allows at most 15"},
-        {"lo", false, PIPEWORK_RESULT_INVALID_ARGUMENT, EINVAL, "is the loopback device; nothing can be attached to it"},
+        {"lo", false, PIPEWORK_RESULT_CONFLICT, EBUSY, "it is the loopback device; nothing can be attached to it"},
         {"nosuch9", false, PIPEWORK_RESULT_NOT_FOUND, ENOENT, "only br*, ovs* and dummy* names are created when missing"},
-        {"brbad", true, PIPEWORK_RESULT_INVALID_ARGUMENT, EINVAL, "--direct-phys moves a physical device"},
+        {"brbad", true, PIPEWORK_RESULT_CONFLICT, EBUSY, "--direct-phys moves a physical device"},
         {"mac:01:00:5e:00:00:01", false, PIPEWORK_RESULT_INVALID_ARGUMENT, EINVAL, "invalid mac: host interface"},
     };
     for (size_t i = 0; i < sizeof hosts / sizeof hosts[0]; i++) {
@@ -374,8 +374,8 @@ static void test_bad_input(void) {
     }
     EXPECT_OK(pipework_attach_options_new("brbad", &options));
     EXPECT_OK(pipework_attach_options_set_macvtap(options, true));
-    EXPECT_ERR(pipework_handle_attach(host_handle, guest, options, &attachment), PIPEWORK_RESULT_INVALID_ARGUMENT,
-               EINVAL, "a macvlan mode, macvtap or ipvlan needs a physical parent");
+    EXPECT_ERR(pipework_handle_attach(host_handle, guest, options, &attachment), PIPEWORK_RESULT_CONFLICT,
+               EBUSY, "a macvlan mode, macvtap or ipvlan needs a physical parent");
     EXPECT_OK(pipework_attach_options_set_macvtap(options, false));
     EXPECT_OK(pipework_attach_options_add_address(options, "10.0.0.2/24"));
     EXPECT_OK(pipework_attach_options_set_host_shim(options, "10.0.0.250/32"));

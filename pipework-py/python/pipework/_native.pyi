@@ -159,6 +159,9 @@ class Address:
     @property
     def family(self) -> int:
         """``socket.AF_INET`` or ``socket.AF_INET6``."""
+    @property
+    def tentative(self) -> bool:
+        """True while duplicate address detection has not passed (``tentative`` in ``ip addr``)."""
     def to_dict(self) -> dict[str, Any]:
         """The address as a dict of plain values."""
     def __eq__(self, other: object, /) -> bool: ...
@@ -299,18 +302,20 @@ class Namespace:
     def wait_for(
         self,
         ifname: str,
-        condition: Literal["exists", "up", "addressed"] = "up",
+        condition: Literal["exists", "up", "addressed", "routed"] = "up",
         *,
         timeout: float | None = None,
     ) -> Link:
-        """Waits until link ``ifname`` exists, passes traffic (``"up"``), or is up with a global address.
+        """Waits until link ``ifname`` exists, passes traffic (``"up"``), has an address, or a route.
 
         Woken by the kernel's netlink notifications rather than a sleep loop. The GIL is
         released while waiting, and Ctrl-C is noticed within 100 ms.
 
         Args:
             ifname: the link's name.
-            condition: ``"exists"``, ``"up"`` (the default) or ``"addressed"``.
+            condition: ``"exists"``, ``"up"`` (the default), ``"addressed"`` (up, with a global
+                address that duplicate address detection has passed) or ``"routed"``
+                (addressed, and a default route leaves through it).
             timeout: seconds to wait at most; None waits forever.
 
         Returns:
@@ -506,6 +511,8 @@ def attach(
     pkey: int | None = None,
     host_shim: str | None = None,
     announce: bool = True,
+    allow_host_namespace: bool = False,
+    vxlan: str | None = None,
     host_netns: Namespace | None = None,
 ) -> Attachment:
     """Connects ``guest`` to ``host``, like ``pipework HOST GUEST ADDRESS@GATEWAY MAC@VLAN``.
@@ -528,7 +535,9 @@ def attach(
         host_ifname: the host-side name of a veth (default ``v<ifname>pl<pid>``, or hashed).
         addresses: one or more ``"ADDRESS/PREFIX"``, IPv4 and IPv6.
         gateway: one default gateway per family.
-        mac: the guest interface's MAC, or ``"U:<string>"`` for pipework's stable derived one.
+        mac: the guest interface's MAC, ``"U:<string>"`` for pipework's derived one, or
+            ``"stable"`` for one derived from the guest's identity and ``ifname`` (the same
+            on every attach of that container and interface).
         mtu: the MTU (default: the host side's).
         vlan: the original's ``@VLAN``: a ``<parent>.<vlan>`` sub-interface under a macvlan or
             ipvlan guest, an access port of a VLAN-filtering Linux bridge, an OVS port tag.
@@ -544,26 +553,33 @@ def attach(
         host_shim: ``"ADDRESS/PREFIX"`` for a host-side macvlan through which the host reaches
             a macvlan guest.
         announce: send a gratuitous ARP / unsolicited neighbour advertisement for the addresses.
+        allow_host_namespace: let ``guest`` be ``host_netns`` itself (refused otherwise, since
+            the interface, addresses and default route would land in the host).
+        vxlan: ``"VNI@REMOTE[,REMOTE...][%DEV]"``: the bridge joins a VXLAN overlay across
+            hosts (tunnel port ``vx<VNI>`` flooding to every remote; the guest's MTU is the
+            underlay's less the encapsulation).
         host_netns: the namespace of the host side (default: the calling thread's).
 
     Raises:
-        InvalidArgument: an argument is malformed, or does not fit the host side; nothing
-            was changed.
+        InvalidArgument: an argument is malformed; nothing was changed.
         ResolveError: ``guest`` names nothing.
         AlreadyExists: another interface is in the way.
         DhcpError: no lease (timeout, refusal); nothing was left.
-        PipeworkError: the kernel lacks what is asked (``errno.EOPNOTSUPP``: a VLAN on a
-            bridge of a kernel without VLAN filtering, an ipvlan without the module).
+        PipeworkError: ``errno.EBUSY``: the host interface is the wrong kind for the options
+            (a macvlan mode on a bridge, a partition key on a non-IPoIB device), or ``guest``
+            is the host's own namespace; nothing was changed. ``errno.EOPNOTSUPP``: the kernel
+            lacks what is asked (a VLAN on a bridge of a kernel without VLAN filtering, an
+            ipvlan without the module).
         MissingCapability: the process lacks CAP_NET_ADMIN or CAP_SYS_ADMIN.
     """
 
 def wait_for(
     namespace: Namespace | Guest | None,
     ifname: str,
-    state: Literal["exists", "up", "addressed"] = "up",
+    state: Literal["exists", "up", "addressed", "routed"] = "up",
     timeout: float | None = None,
 ) -> Link:
-    """Waits until link ``ifname`` of ``namespace`` exists, passes traffic, or has an address.
+    """Waits until link ``ifname`` of ``namespace`` exists, passes traffic, has an address or a route.
 
     ``Namespace.wait_for`` as a function; ``None`` is the calling thread's namespace (inside a
     container, like ``pipework --wait``). Woken by netlink notifications, the GIL released,
@@ -584,7 +600,9 @@ class DhcpOptions:
 
     ``word`` is read like the command line reads it (``"dhcp"``, ``"dhcp:-f -O ntpsrv"``,
     ``"udhcpc-f:-V vendor"``, ``"dhclient"``, ``"dhcpcd:-4"``), then the keywords given
-    replace what the word says. Everything is checked here, before anything changes.
+    replace what the word says (as on the command line, ``"dhcp:-f"`` is kept renewed by a
+    background lease keeper, and options only udhcpc knows make ``client`` ``"udhcpc"`` when it
+    is installed). Everything is checked here, before anything changes.
 
     Args:
         word: the client and its options (default: pipework's own client).

@@ -1,0 +1,360 @@
+//! A lab's plan against what its previous apply made (recorded under the state directory),
+//! its apply as one transaction, and its destroy.
+
+use std::{fmt, fs, io::Write, path::PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{LinkSpec, NodeKind, Topology};
+use crate::{
+    error::{Error, Failures, Op, Result},
+    handle::Handle,
+    link::{Bridge, Veth},
+    netns::Namespace,
+    state::StateStore,
+};
+
+/// What an apply of a lab made, kept as `labs/<lab>.json` in the state directory so that a
+/// later apply or destroy, from any process, knows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabState {
+    /// The lab's name.
+    pub lab: String,
+    /// The namespaces the lab created.
+    pub namespaces: Vec<String>,
+    /// The bridges the lab created.
+    pub bridges: Vec<String>,
+    /// The links in place.
+    pub links: Vec<LinkSpec>,
+}
+
+/// One change of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "step")]
+pub enum Step {
+    /// `ip netns add NAME`.
+    CreateNamespace {
+        /// The namespace.
+        name: String,
+    },
+    /// `ip link add NAME up type bridge`.
+    CreateBridge {
+        /// The bridge.
+        name: String,
+    },
+    /// A veth pair between the link's ends, addressed and up.
+    AddLink {
+        /// The link.
+        link: LinkSpec,
+    },
+    /// `ip link del` of the link's first end.
+    RemoveLink {
+        /// The link.
+        link: LinkSpec,
+    },
+    /// `ip netns del NAME`.
+    DeleteNamespace {
+        /// The namespace.
+        name: String,
+    },
+    /// `ip link del NAME` of a bridge the lab created, once it has no port.
+    DeleteBridge {
+        /// The bridge.
+        name: String,
+    },
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::CreateNamespace { name } => write!(f, "create namespace {name}"),
+            Step::CreateBridge { name } => write!(f, "create bridge {name}"),
+            Step::AddLink { link } => write!(f, "add link {}", link.key()),
+            Step::RemoveLink { link } => write!(f, "remove link {}", link.key()),
+            Step::DeleteNamespace { name } => write!(f, "delete namespace {name}"),
+            Step::DeleteBridge { name } => write!(f, "delete bridge {name}"),
+        }
+    }
+}
+
+/// The changes that take a lab from what its previous apply made to what the file wants.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The lab.
+    pub lab: String,
+    /// The changes, in the order they are made.
+    pub steps: Vec<Step>,
+}
+
+/// What an apply did: its plan, all of it carried out.
+pub type Applied = Plan;
+
+fn state_path(store: &StateStore, lab: &str) -> PathBuf {
+    store.dir().join("labs").join(format!("{lab}.json"))
+}
+
+fn read_state(store: &StateStore, lab: &str) -> Result<LabState> {
+    let path = state_path(store, lab);
+    match fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|err| Error::Protocol {
+            op: Op::State,
+            object: path.display().to_string(),
+            detail: err.to_string(),
+        }),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            Ok(LabState { lab: lab.to_string(), ..Default::default() })
+        }
+        Err(err) => Err(Error::io(Op::State, path.display().to_string(), &err)),
+    }
+}
+
+fn write_state(store: &StateStore, state: &LabState) -> Result<()> {
+    let path = state_path(store, &state.lab);
+    let fail = |err: std::io::Error| Error::io(Op::State, path.display().to_string(), &err);
+    if state.namespaces.is_empty() && state.bridges.is_empty() && state.links.is_empty() {
+        return match fs::remove_file(&path) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(fail(err)),
+            _ => Ok(()),
+        };
+    }
+    fs::create_dir_all(path.parent().expect("labs/")).map_err(fail)?;
+    let temporary = path.with_extension(format!("json.{}.tmp", std::process::id()));
+    let json = serde_json::to_vec_pretty(state).expect("a lab state serialises");
+    fs::File::create(&temporary)
+        .and_then(|mut file| file.write_all(&json))
+        .and_then(|()| fs::rename(&temporary, &path))
+        .map_err(|err| {
+            let _ = fs::remove_file(&temporary);
+            fail(err)
+        })
+}
+
+/// The plan of `topology` against what the previous apply of its lab made; changes nothing.
+///
+/// Equivalent to: `pipework diff FILE`.
+pub fn plan(host: &Handle, topology: &Topology, store: &StateStore) -> Result<Plan> {
+    let previous = read_state(store, &topology.name)?;
+    let mut steps = Vec::new();
+    for kind in topology.nodes.values() {
+        if let NodeKind::Namespace { netns } = kind
+            && !previous.namespaces.contains(netns)
+        {
+            steps.push(Step::CreateNamespace { name: netns.clone() });
+        }
+    }
+    for (name, kind) in &topology.nodes {
+        if *kind == NodeKind::Bridge
+            && !previous.bridges.contains(name)
+            && host.link_get(name.as_str())?.is_none()
+        {
+            steps.push(Step::CreateBridge { name: name.clone() });
+        }
+    }
+    let kept = |link: &LinkSpec| topology.links.contains(link);
+    let made = |link: &LinkSpec| previous.links.contains(link);
+    // A changed link (same ends, other addresses or MTU) is removed before it is added again.
+    for link in previous.links.iter().filter(|link| !kept(link)) {
+        steps.push(Step::RemoveLink { link: link.clone() });
+    }
+    for link in topology.links.iter().filter(|link| !made(link)) {
+        steps.push(Step::AddLink { link: link.clone() });
+    }
+    let wanted: Vec<&str> = topology
+        .nodes
+        .values()
+        .filter_map(|kind| match kind {
+            NodeKind::Namespace { netns } => Some(netns.as_str()),
+            _ => None,
+        })
+        .collect();
+    for name in previous.namespaces.iter().filter(|name| !wanted.contains(&name.as_str())) {
+        steps.push(Step::DeleteNamespace { name: name.clone() });
+    }
+    for name in
+        previous.bridges.iter().filter(|name| topology.nodes.get(*name) != Some(&NodeKind::Bridge))
+    {
+        steps.push(Step::DeleteBridge { name: name.clone() });
+    }
+    Ok(Plan { lab: topology.name.clone(), steps })
+}
+
+/// Makes the lab what `topology` says, as one transaction: a failed step undoes every step
+/// this apply made before it, and the lab's record is only written once all are done. Applying
+/// the same file again changes nothing.
+///
+/// Equivalent to: `pipework apply FILE`.
+pub fn apply(host: &Handle, topology: &Topology, store: &StateStore) -> Result<Applied> {
+    let labs = StateStore::new(store.dir().join("labs"));
+    let _lock = labs.lock()?;
+    let plan = plan(host, topology, store)?;
+    let mut state = read_state(store, &topology.name)?;
+    let mut done: Vec<Step> = Vec::new();
+    for step in &plan.steps {
+        log::info!("{}: {step}", topology.name);
+        if let Err(err) = run(host, topology, &state, step) {
+            let mut undo = Failures::new(
+                Op::Detach,
+                format!("what the apply of lab {} had made", topology.name),
+            );
+            for made in done.iter().rev() {
+                undo.run(revert(host, topology, &state, made));
+            }
+            return Err(Error::Conflict {
+                op: Op::Attach,
+                object: format!("lab {}", topology.name),
+                reason: format!("{step}: {err}"),
+            }
+            .rolled_back(undo.finish()));
+        }
+        done.push(step.clone());
+        record(&mut state, step);
+    }
+    write_state(store, &state)?;
+    Ok(plan)
+}
+
+/// Removes everything the applies of lab `lab` made, as its record says.
+///
+/// Equivalent to: `pipework destroy --lab LAB`.
+pub fn destroy(host: &Handle, lab: &str, store: &StateStore) -> Result<Plan> {
+    let labs = StateStore::new(store.dir().join("labs"));
+    let _lock = labs.lock()?;
+    let mut state = read_state(store, lab)?;
+    let empty = Topology { name: lab.to_string(), nodes: Default::default(), links: Vec::new() };
+    let plan = plan(host, &empty, store)?;
+    let mut failures = Failures::new(Op::Detach, format!("lab {lab}"));
+    for step in &plan.steps {
+        log::info!("{lab}: {step}");
+        // A link inside a namespace that goes too needs no removal of its own.
+        if let Step::RemoveLink { link } = step
+            && link.ends.iter().all(|end| {
+                state.namespaces.iter().any(|ns| Some(ns.as_str()) == netns_name(&state, end))
+            })
+        {
+            record(&mut state, step);
+            continue;
+        }
+        if failures.run(run(host, &empty, &state, step)).is_some() {
+            record(&mut state, step);
+        }
+    }
+    write_state(store, &state)?;
+    failures.finish().map(|()| plan)
+}
+
+/// The namespace name of an end, as the lab's record knows its nodes (`clab-<lab>-<node>`).
+fn netns_name<'a>(state: &'a LabState, end: &super::End) -> Option<&'a str> {
+    let name = super::namespace_name(&state.lab, &end.node);
+    state.namespaces.iter().find(|ns| **ns == name).map(String::as_str)
+}
+
+/// Notes a step done in the lab's record.
+fn record(state: &mut LabState, step: &Step) {
+    match step {
+        Step::CreateNamespace { name } => state.namespaces.push(name.clone()),
+        Step::CreateBridge { name } => state.bridges.push(name.clone()),
+        Step::AddLink { link } => state.links.push(link.clone()),
+        Step::RemoveLink { link } => state.links.retain(|l| l != link),
+        Step::DeleteNamespace { name } => state.namespaces.retain(|n| n != name),
+        Step::DeleteBridge { name } => state.bridges.retain(|b| b != name),
+    }
+}
+
+/// Undoes a step this apply made.
+fn revert(host: &Handle, topology: &Topology, state: &LabState, step: &Step) -> Result<()> {
+    let inverse = match step {
+        Step::CreateNamespace { name } => Step::DeleteNamespace { name: name.clone() },
+        Step::CreateBridge { name } => Step::DeleteBridge { name: name.clone() },
+        Step::AddLink { link } => Step::RemoveLink { link: link.clone() },
+        Step::RemoveLink { link } => Step::AddLink { link: link.clone() },
+        // Deletions come last and are not undone.
+        Step::DeleteNamespace { .. } | Step::DeleteBridge { .. } => return Ok(()),
+    };
+    run(host, topology, state, &inverse)
+}
+
+/// Where an end's interface lives: a namespace of the lab, a guest's, or the host (bridge).
+enum Place {
+    Namespace(Namespace),
+    Host(u32),
+}
+
+fn place(host: &Handle, topology: &Topology, state: &LabState, end: &super::End) -> Result<Place> {
+    match topology.nodes.get(&end.node) {
+        Some(NodeKind::Bridge) => Ok(Place::Host(host.link(end.node.as_str())?.index)),
+        Some(NodeKind::Guest { target }) => Ok(Place::Namespace(crate::resolve(target)?.namespace)),
+        Some(NodeKind::Namespace { netns }) => Ok(Place::Namespace(Namespace::from_name(netns)?)),
+        // A node the file no longer has (a removal): its namespace, if the lab made one.
+        None => match netns_name(state, end) {
+            Some(netns) => Ok(Place::Namespace(Namespace::from_name(netns)?)),
+            None => Ok(Place::Host(host.link(end.node.as_str())?.index)),
+        },
+    }
+}
+
+/// Carries out one step.
+fn run(host: &Handle, topology: &Topology, state: &LabState, step: &Step) -> Result<()> {
+    match step {
+        Step::CreateNamespace { name } => Namespace::create_named(name).map(drop),
+        Step::CreateBridge { name } => Bridge::new(name)?.ensure(host).map(drop),
+        Step::DeleteNamespace { name } => match Namespace::from_name(name) {
+            Ok(namespace) => namespace.delete(),
+            Err(err) if err.errno() == nix::errno::Errno::ENOENT => Ok(()),
+            Err(err) => Err(err),
+        },
+        Step::DeleteBridge { name } => Bridge::new(name)?.delete_if_unused(host).map(drop),
+        Step::AddLink { link } => add_link(host, topology, state, link),
+        Step::RemoveLink { link } => {
+            let end = &link.ends[0];
+            let handle = match place(host, topology, state, end) {
+                Ok(Place::Namespace(namespace)) => Handle::new(&namespace)?,
+                Ok(Place::Host(_)) => return host.link_del(end.ifname.as_str()),
+                // Gone with its namespace already.
+                Err(err) if err.errno() == nix::errno::Errno::ENOENT => return Ok(()),
+                Err(err) => return Err(err),
+            };
+            match handle.link_del(end.ifname.as_str()) {
+                Err(err) if err.errno() == nix::errno::Errno::ENODEV => Ok(()),
+                deleted => deleted,
+            }
+        }
+    }
+}
+
+/// A veth pair whose ends are born where they live (a bridge port in the host), with their
+/// addresses, up; on failure the pair goes again.
+fn add_link(host: &Handle, topology: &Topology, state: &LabState, link: &LinkSpec) -> Result<()> {
+    // A bridge end, if any, is the one created in the host.
+    let (first, second) = match topology.nodes.get(&link.ends[1].node) {
+        Some(NodeKind::Bridge) => (&link.ends[1], &link.ends[0]),
+        _ => (&link.ends[0], &link.ends[1]),
+    };
+    let Place::Namespace(peer_namespace) = place(host, topology, state, second)? else {
+        unreachable!("a link has a linux node at one end, checked when the file was read");
+    };
+    let (handle, master) = match place(host, topology, state, first)? {
+        Place::Namespace(namespace) => (Some(Handle::new(&namespace)?), None),
+        Place::Host(bridge) => (None, Some(bridge)),
+    };
+    let creator = handle.as_ref().unwrap_or(host);
+    let mut veth = Veth::new(&first.ifname, &second.ifname)?.peer_namespace(&peer_namespace).up();
+    if let Some(mtu) = link.mtu {
+        veth = veth.mtu(mtu);
+    }
+    if let Some(bridge) = master {
+        veth = veth.master(bridge);
+    }
+    let made = veth.add(creator)?;
+    let configured = (|| -> Result<()> {
+        for address in &first.addresses {
+            creator.addr_add(made.index, *address)?;
+        }
+        let peer = Handle::new(&peer_namespace)?;
+        let peer_link = peer.link(second.ifname.as_str())?;
+        for address in &second.addresses {
+            peer.addr_add(peer_link.index, *address)?;
+        }
+        peer.link_set_up(peer_link.index)
+    })();
+    configured.map_err(|err| err.rolled_back(creator.link_del(made.index)))
+}

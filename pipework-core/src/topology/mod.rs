@@ -1,0 +1,370 @@
+//! Declarative topologies: a lab of nodes and links, read from containerlab's file format (YAML
+//! or JSON), planned against what a previous apply of the same lab made, applied as one
+//! transaction and destroyed (see `apply.rs`).
+//!
+//! What is read here (containerlab's schema, for what applies): `name`, `topology.nodes` of
+//! `kind: linux` (a named network namespace `clab-<lab>-<node>`, or an existing guest with
+//! `pipework: {guest: TARGET}`) and `kind: bridge` (a Linux bridge of the node's name in the
+//! host namespace), `topology.links` with `endpoints: ["a:eth1", "b:eth1"]` and `mtu`, and
+//! under a link's `pipework:` key the `addresses` of each endpoint. Unknown keys are errors
+//! naming the key and its line.
+
+mod apply;
+
+use std::collections::{BTreeMap, HashSet};
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use serde_saphyr::Spanned;
+
+pub use self::apply::{Applied, LabState, Plan, Step, apply, destroy, plan};
+use crate::{
+    error::{Error, Result},
+    link::validate_ifname,
+};
+
+/// A lab as a file describes it, checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Topology {
+    /// The lab's name (containerlab's `name`).
+    pub name: String,
+    /// The nodes by name.
+    pub nodes: BTreeMap<String, NodeKind>,
+    /// The links, in file order.
+    pub links: Vec<LinkSpec>,
+}
+
+/// What a node is on this machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeKind {
+    /// A `linux` node: the named network namespace apply creates and destroy removes.
+    Namespace {
+        /// Its name under /run/netns (`clab-<lab>-<node>`).
+        netns: String,
+    },
+    /// A `linux` node that names an existing guest (`pipework: {guest: TARGET}`).
+    Guest {
+        /// Any target `resolve` accepts.
+        target: String,
+    },
+    /// A `bridge` node: a Linux bridge of the node's name in the host namespace.
+    Bridge,
+}
+
+/// One end of a link.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct End {
+    /// The node it is on.
+    pub node: String,
+    /// The interface name (on a bridge node: the host-side port's name).
+    pub ifname: String,
+    /// Its addresses (pipework's extension).
+    pub addresses: Vec<IpNet>,
+}
+
+/// A veth pair between two ends.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LinkSpec {
+    /// The two ends, as the file lists them.
+    pub ends: [End; 2],
+    /// The MTU of both ends; the kernel's default when `None`.
+    pub mtu: Option<u32>,
+}
+
+impl LinkSpec {
+    /// The link's identity in its lab: `a:eth1 -- b:eth1`.
+    pub fn key(&self) -> String {
+        format!(
+            "{}:{} -- {}:{}",
+            self.ends[0].node, self.ends[0].ifname, self.ends[1].node, self.ends[1].ifname
+        )
+    }
+}
+
+impl Topology {
+    /// Reads a topology file's text (YAML, or JSON, which YAML includes); `source` names it in
+    /// errors.
+    pub fn parse(text: &str, source: &str) -> Result<Self> {
+        let raw: RawFile = serde_saphyr::from_str(text).map_err(|err| {
+            let first = err.to_string().lines().next().unwrap_or_default().to_string();
+            Error::invalid("topology file", source, first.trim_start_matches("error: ").to_string())
+        })?;
+        raw.check(source)
+    }
+
+    /// Reads the topology file at `path`.
+    pub fn from_file(path: &std::path::Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|err| Error::io(crate::error::Op::State, path.display().to_string(), &err))?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// The namespace name of node `node`, when apply creates it.
+    pub fn netns_of(&self, node: &str) -> Option<&str> {
+        match self.nodes.get(node) {
+            Some(NodeKind::Namespace { netns }) => Some(netns),
+            _ => None,
+        }
+    }
+}
+
+/// The name of the namespace of node `node` of lab `lab`: containerlab's `clab-<lab>-<node>`.
+pub fn namespace_name(lab: &str, node: &str) -> String {
+    format!("clab-{lab}-{node}")
+}
+
+/// A whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    name: Spanned<String>,
+    topology: RawTopology,
+}
+
+/// `topology:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTopology {
+    #[serde(default)]
+    defaults: Option<RawNode>,
+    #[serde(default)]
+    #[serde(rename = "kinds")]
+    _kinds: Option<BTreeMap<String, RawNode>>,
+    #[serde(default)]
+    nodes: BTreeMap<String, Spanned<RawNode>>,
+    #[serde(default)]
+    links: Vec<Spanned<RawLink>>,
+}
+
+/// A node: containerlab's `kind`, and `image` (accepted and unused: no container engine).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNode {
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default, rename = "image")]
+    _image: Option<String>,
+    #[serde(default)]
+    pipework: Option<RawNodeExtensions>,
+}
+
+/// A node's `pipework:` key.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNodeExtensions {
+    guest: String,
+}
+
+/// A link.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLink {
+    endpoints: Vec<String>,
+    #[serde(default)]
+    mtu: Option<u32>,
+    #[serde(default)]
+    pipework: Option<RawLinkExtensions>,
+}
+
+/// A link's `pipework:` key: per endpoint, in the order of `endpoints`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLinkExtensions {
+    #[serde(default)]
+    endpoints: Vec<RawEndpointExtensions>,
+}
+
+/// What pipework configures on one endpoint.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEndpointExtensions {
+    #[serde(default)]
+    addresses: Vec<String>,
+}
+
+impl RawFile {
+    fn check(self, source: &str) -> Result<Topology> {
+        let at = |line: u64| format!("{source}, line {line}");
+        let lab = self.name.value;
+        if lab.is_empty() || !lab.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(Error::invalid(
+                "lab name",
+                &lab,
+                format!(
+                    "{}: may contain only letters, digits, '-' and '_'",
+                    at(self.name.referenced.line())
+                ),
+            ));
+        }
+        let default_kind = self.topology.defaults.as_ref().and_then(|d| d.kind.clone());
+        let mut nodes = BTreeMap::new();
+        for (name, node) in self.topology.nodes {
+            let line = node.referenced.line();
+            let node = node.value;
+            validate_node_name(&name)
+                .map_err(|why| Error::invalid("node", &name, format!("{}: {why}", at(line))))?;
+            let kind = node.kind.clone().or(default_kind.clone()).unwrap_or_else(|| "linux".into());
+            let kind = match (kind.as_str(), node.pipework) {
+                ("linux", None) => NodeKind::Namespace { netns: namespace_name(&lab, &name) },
+                ("linux", Some(ext)) => NodeKind::Guest { target: ext.guest },
+                ("bridge", None) => {
+                    validate_ifname("bridge node", &name)?;
+                    NodeKind::Bridge
+                }
+                ("bridge", Some(_)) => {
+                    return Err(Error::invalid(
+                        "node",
+                        &name,
+                        format!("{}: a bridge node names no guest", at(line)),
+                    ));
+                }
+                (other, _) => {
+                    return Err(Error::invalid(
+                        "node kind",
+                        other,
+                        format!("{}: node {name}: pipework makes linux and bridge nodes", at(line)),
+                    ));
+                }
+            };
+            nodes.insert(name, kind);
+        }
+        let mut used = HashSet::new();
+        let mut links = Vec::new();
+        for link in self.topology.links {
+            let line = link.referenced.line();
+            let link = link.value;
+            let [a, b] = link.endpoints.as_slice() else {
+                return Err(Error::invalid(
+                    "endpoints",
+                    link.endpoints.join(", "),
+                    format!("{}: a link has two endpoints", at(line)),
+                ));
+            };
+            let mut extensions = link.pipework.map(|p| p.endpoints).unwrap_or_default().into_iter();
+            let mut end = |text: &str| -> Result<End> {
+                let (node, interface) = text.split_once(':').ok_or_else(|| {
+                    Error::invalid(
+                        "endpoint",
+                        text,
+                        format!("{}: expected \"node:interface\"", at(line)),
+                    )
+                })?;
+                if !nodes.contains_key(node) {
+                    return Err(Error::invalid(
+                        "endpoint",
+                        text,
+                        format!("{}: no node is called {node}", at(line)),
+                    ));
+                }
+                validate_ifname("endpoint interface", interface)?;
+                if !used.insert((node.to_string(), interface.to_string())) {
+                    return Err(Error::invalid(
+                        "endpoint",
+                        text,
+                        format!("{}: the interface is in another link already", at(line)),
+                    ));
+                }
+                let addresses = extensions
+                    .next()
+                    .unwrap_or_default()
+                    .addresses
+                    .iter()
+                    .map(|text| crate::parse_cidr("address", text))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(End { node: node.into(), ifname: interface.into(), addresses })
+            };
+            let ends = [end(a)?, end(b)?];
+            if ends.iter().all(|end| nodes[&end.node] == NodeKind::Bridge) {
+                return Err(Error::invalid(
+                    "endpoints",
+                    format!("{a}, {b}"),
+                    format!("{}: a link needs a linux node at one end", at(line)),
+                ));
+            }
+            if ends
+                .iter()
+                .any(|end| nodes[&end.node] == NodeKind::Bridge && !end.addresses.is_empty())
+            {
+                return Err(Error::invalid(
+                    "addresses",
+                    format!("{a}, {b}"),
+                    format!("{}: a bridge port has no address", at(line)),
+                ));
+            }
+            links.push(LinkSpec { ends, mtu: link.mtu });
+        }
+        Ok(Topology { name: lab, nodes, links })
+    }
+}
+
+/// A node name: it becomes part of a namespace name.
+fn validate_node_name(name: &str) -> std::result::Result<(), &'static str> {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err("may contain only letters, digits, '-' and '_'");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TRIANGLE: &str = r#"
+name: tri
+topology:
+  nodes:
+    a: {kind: linux, image: alpine}
+    b: {kind: linux}
+    br1: {kind: bridge}
+  links:
+    - endpoints: ["a:eth1", "b:eth1"]
+      mtu: 1400
+      pipework: {endpoints: [{addresses: [10.1.0.1/30]}, {addresses: [10.1.0.2/30]}]}
+    - endpoints: ["a:eth2", "br1:a2"]
+"#;
+
+    #[test]
+    fn a_containerlab_file_reads_as_nodes_and_links() {
+        let topology = Topology::parse(TRIANGLE, "tri.clab.yml").unwrap();
+        assert_eq!(topology.name, "tri");
+        assert_eq!(topology.netns_of("a"), Some("clab-tri-a"));
+        assert_eq!(topology.nodes["br1"], NodeKind::Bridge);
+        assert_eq!(topology.links[0].key(), "a:eth1 -- b:eth1");
+        assert_eq!(topology.links[0].mtu, Some(1400));
+        assert_eq!(topology.links[0].ends[1].addresses, ["10.1.0.2/30".parse::<IpNet>().unwrap()]);
+        let json = r#"{"name": "j", "topology": {"nodes": {"x": {}}, "links": []}}"#;
+        assert_eq!(Topology::parse(json, "j.json").unwrap().netns_of("x"), Some("clab-j-x"));
+    }
+
+    #[test]
+    fn mistakes_name_the_key_or_endpoint_and_the_line() {
+        for (text, why) in [
+            ("name: x\ntopology:\n  nodes:\n    a: {kind: linux, bogus: 1}\n", "line 4"),
+            (
+                "name: x\ntopology:\n  nodes:\n    a: {}\n  links:\n    - endpoints: [\"a:eth1\", \"z:eth1\"]\n",
+                "line 6: no node is called z",
+            ),
+            (
+                "name: x\ntopology:\n  nodes:\n    a: {}\n  links:\n    - endpoints: [\"a:eth1\", \"a:eth1\"]\n",
+                "in another link already",
+            ),
+            (
+                "name: x\ntopology:\n  nodes:\n    a: {kind: ceos}\n",
+                "pipework makes linux and bridge nodes",
+            ),
+            ("name: x y\ntopology: {}\n", "may contain only letters"),
+        ] {
+            let err = Topology::parse(text, "t.yml").unwrap_err().to_string();
+            assert!(err.contains(why), "{why}: {err}");
+        }
+        let err = Topology::parse(
+            "name: x\ntopology:\n  nodes:\n    a: {kind: linux, bogus: 1}\n",
+            "t.yml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("bogus"), "{err}");
+    }
+}

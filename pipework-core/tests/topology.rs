@@ -1,0 +1,261 @@
+//! Topologies on the real kernel: a lab's namespaces, bridges and links made from a
+//! containerlab file in a private host namespace, pinged across every link, applied again,
+//! changed, failed half-way and destroyed, checked with `ip -j` and `ip netns list`.
+
+mod common;
+
+use std::{
+    path::PathBuf,
+    process::Command,
+    sync::atomic::{AtomicU32, Ordering},
+};
+
+use common::Sandbox;
+use nix::errno::Errno;
+use pipework_core::{
+    Handle, StateStore,
+    error::Op,
+    fault::Faults,
+    topology::{self, Step, Topology},
+};
+
+static LABS: AtomicU32 = AtomicU32::new(0);
+
+/// A unique lab in a private host namespace with its own state directory; destroyed (and its
+/// namespaces deleted) on drop, whatever the test did.
+struct Lab {
+    sandbox: Sandbox,
+    name: String,
+    store: StateStore,
+    dir: PathBuf,
+}
+
+impl Lab {
+    fn new() -> Self {
+        let sandbox = Sandbox::new();
+        let name = format!("t{}x{}", std::process::id(), LABS.fetch_add(1, Ordering::SeqCst));
+        let dir = std::env::temp_dir().join(format!("{name}-state"));
+        Lab { sandbox, store: StateStore::new(&dir), dir, name }
+    }
+
+    fn host(&self) -> Handle {
+        self.sandbox.host_handle()
+    }
+
+    /// The lab file with `links` (YAML lines) under the triangle's nodes.
+    fn file(&self, links: &str) -> Topology {
+        let text = format!(
+            "name: {}\ntopology:\n  nodes:\n    a: {{kind: linux, image: alpine:3}}\n    b: {{kind: linux}}\n    c: {{kind: linux}}\n    br1: {{kind: bridge}}\n  links:\n{links}",
+            self.name
+        );
+        Topology::parse(&text, "test.clab.yml").unwrap()
+    }
+
+    fn netns(&self, node: &str) -> String {
+        topology::namespace_name(&self.name, node)
+    }
+
+    fn lab_namespaces(&self) -> Vec<String> {
+        let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|line| line.split_whitespace().next())
+            .filter(|name| name.starts_with(&format!("clab-{}-", self.name)))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = topology::destroy(&self.host(), &self.name, &self.store);
+        for ns in self.lab_namespaces() {
+            let _ = Command::new("ip").args(["netns", "del", &ns]).status();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The triangle a-b-c with a /30 on each link, and a and b on bridge br1 (10.9.0.0/24).
+const TRIANGLE: &str = r#"    - endpoints: ["a:eth1", "b:eth1"]
+      pipework: {endpoints: [{addresses: [10.1.0.1/30]}, {addresses: [10.1.0.2/30]}]}
+    - endpoints: ["b:eth2", "c:eth1"]
+      pipework: {endpoints: [{addresses: [10.2.0.1/30]}, {addresses: [10.2.0.2/30]}]}
+    - endpoints: ["c:eth2", "a:eth2"]
+      mtu: 1400
+      pipework: {endpoints: [{addresses: [10.3.0.1/30]}, {addresses: [10.3.0.2/30]}]}
+    - endpoints: ["a:eth3", "br1:pa3"]
+      pipework: {endpoints: [{addresses: [10.9.0.1/24]}]}
+    - endpoints: ["br1:pb3", "b:eth3"]
+      pipework: {endpoints: [{}, {addresses: [10.9.0.2/24]}]}
+"#;
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
+fn a_triangle_and_a_bridge_ping_across_every_link_apply_again_changes_nothing_destroy_leaves_nothing()
+ {
+    let lab = Lab::new();
+    let host = lab.host();
+    let before = lab.sandbox.state(&lab.sandbox.host_name());
+    let file = lab.file(TRIANGLE);
+    let diff = topology::plan(&host, &file, &lab.store).unwrap();
+    assert!(lab.lab_namespaces().is_empty(), "diff changes nothing");
+    let applied = topology::apply(&host, &file, &lab.store).expect("apply");
+    assert_eq!(applied, diff, "apply does what diff said");
+    assert_eq!(lab.lab_namespaces().len(), 3);
+    let (a, b, c) = (lab.netns("a"), lab.netns("b"), lab.netns("c"));
+    for (from, to) in [(&a, "10.1.0.2"), (&b, "10.2.0.2"), (&c, "10.3.0.2"), (&a, "10.9.0.2")] {
+        assert!(lab.sandbox.ping(from, to), "{from} -> {to}");
+    }
+    assert_eq!(lab.sandbox.ip_json(&c, &["link", "show", "eth2"])[0]["mtu"], 1400);
+    let port = &lab.sandbox.ip_json(&lab.sandbox.host_name(), &["link", "show", "pa3"])[0];
+    assert_eq!(port["master"], "br1");
+    // Again: nothing to do, nothing touched.
+    let states = |lab: &Lab| {
+        [&a, &b, &c].map(|ns| lab.sandbox.state(ns)).join("\n")
+            + &lab.sandbox.state(&lab.sandbox.host_name())
+    };
+    let settled = states(&lab);
+    let again = topology::apply(&host, &file, &lab.store).unwrap();
+    assert!(again.steps.is_empty(), "{:?}", again.steps);
+    assert_eq!(states(&lab), settled);
+    // From another process, by its name: everything goes.
+    let destroyed = topology::destroy(&host, &lab.name, &lab.store).unwrap();
+    assert!(destroyed.steps.iter().any(|s| matches!(s, Step::DeleteBridge { .. })));
+    assert!(lab.lab_namespaces().is_empty());
+    assert_eq!(lab.sandbox.state(&lab.sandbox.host_name()), before, "bridge and ports gone");
+    assert!(!lab.dir.join("labs").join(format!("{}.json", lab.name)).exists());
+}
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
+fn a_changed_file_reconciles_one_link_added_one_removed_nothing_else_touched() {
+    let lab = Lab::new();
+    let host = lab.host();
+    topology::apply(&host, &lab.file(TRIANGLE), &lab.store).unwrap();
+    let (a, b, c) = (lab.netns("a"), lab.netns("b"), lab.netns("c"));
+    let index = |ns: &str, ifname: &str| {
+        lab.sandbox.ip_json(ns, &["link", "show", ifname])[0]["ifindex"].clone()
+    };
+    let kept = (index(&a, "eth1"), index(&a, "eth3"));
+    // b-c goes, a-b gets a second link.
+    let changed = TRIANGLE.replace(
+        r#"    - endpoints: ["b:eth2", "c:eth1"]
+      pipework: {endpoints: [{addresses: [10.2.0.1/30]}, {addresses: [10.2.0.2/30]}]}
+"#,
+        r#"    - endpoints: ["a:eth4", "b:eth4"]
+      pipework: {endpoints: [{addresses: [10.4.0.1/30]}, {addresses: [10.4.0.2/30]}]}
+"#,
+    );
+    let plan = topology::apply(&host, &lab.file(&changed), &lab.store).unwrap();
+    let steps: Vec<String> = plan.steps.iter().map(ToString::to_string).collect();
+    assert_eq!(steps, ["remove link b:eth2 -- c:eth1", "add link a:eth4 -- b:eth4"]);
+    assert!(lab.sandbox.ping(&a, "10.4.0.2"), "the new link");
+    assert!(!lab.sandbox.link_names(&c).contains(&"eth1".to_string()), "the removed link");
+    assert_eq!(index(&a, "eth1"), kept.0, "a-b untouched");
+    assert!(!lab.sandbox.link_names(&b).contains(&"eth2".to_string()), "b:eth2 went with it");
+    assert_eq!(index(&a, "eth3"), kept.1, "the bridge port untouched");
+}
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
+fn a_failure_half_way_undoes_the_whole_apply() {
+    let lab = Lab::new();
+    let host = lab.host();
+    let before = (lab.sandbox.state(&lab.sandbox.host_name()), lab.lab_namespaces());
+    // The fourth link's veth fails: three namespaces, the bridge and three links were made.
+    let armed = Faults::new().fail(Op::LinkAdd, 5, Errno::EIO).arm();
+    let err = topology::apply(&host, &lab.file(TRIANGLE), &lab.store).unwrap_err();
+    drop(armed);
+    let text = err.to_string();
+    assert!(text.contains("add link") && text.contains("Input/output error"), "{text}");
+    assert_eq!((lab.sandbox.state(&lab.sandbox.host_name()), lab.lab_namespaces()), before);
+    assert!(!lab.dir.join("labs").join(format!("{}.json", lab.name)).exists(), "no record");
+    // The same file then applies in full.
+    topology::apply(&host, &lab.file(TRIANGLE), &lab.store).unwrap();
+    assert!(lab.sandbox.ping(&lab.netns("a"), "10.1.0.2"));
+}
+
+/// Applies one of the containerlab example labs in `tests/labs` under this test's unique lab
+/// name, checks every ping in `pings` (node, destination) and every address with `ip -j`, applies
+/// again (no step), destroys, and checks that nothing of it is left.
+fn example_lab(file: &str, pings: &[(&str, &str)]) {
+    let lab = Lab::new();
+    let host = lab.host();
+    let before = lab.sandbox.state(&lab.sandbox.host_name());
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/labs").join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let original = Topology::parse(&text, file).expect("the file reads as it is");
+    let text =
+        text.replacen(&format!("name: {}\n", original.name), &format!("name: {}\n", lab.name), 1);
+    let topology = Topology::parse(&text, file).unwrap();
+    assert_eq!(topology.name, lab.name);
+    topology::apply(&host, &topology, &lab.store).expect("apply");
+    let namespaces = topology.nodes.keys().filter_map(|node| topology.netns_of(node)).count();
+    assert_eq!(lab.lab_namespaces().len(), namespaces);
+    for link in &topology.links {
+        for end in &link.ends {
+            let ns = topology
+                .netns_of(&end.node)
+                .map_or_else(|| lab.sandbox.host_name(), str::to_string);
+            let shown = lab.sandbox.ip_json(&ns, &["link", "show", &end.ifname]);
+            let flags = shown[0]["flags"].as_array().unwrap();
+            assert!(flags.iter().any(|flag| flag == "UP"), "{}:{} is up", end.node, end.ifname);
+            if let Some(mtu) = link.mtu {
+                assert_eq!(shown[0]["mtu"], mtu, "{}", link.key());
+            }
+            let mut found = lab.sandbox.global_addresses(&ns, &end.ifname);
+            let mut wanted: Vec<String> = end.addresses.iter().map(ToString::to_string).collect();
+            found.sort();
+            wanted.sort();
+            assert_eq!(found, wanted, "{}:{}", end.node, end.ifname);
+        }
+    }
+    for (node, destination) in pings {
+        assert!(lab.sandbox.ping(&lab.netns(node), destination), "{node} -> {destination}");
+    }
+    let again = topology::apply(&host, &topology, &lab.store).unwrap();
+    assert!(again.steps.is_empty(), "{:?}", again.steps);
+    topology::destroy(&host, &lab.name, &lab.store).unwrap();
+    assert!(lab.lab_namespaces().is_empty());
+    assert_eq!(lab.sandbox.state(&lab.sandbox.host_name()), before, "nothing left in the host");
+}
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
+fn containerlab_frr01_three_routers_and_three_pcs_ping_across_every_link() {
+    example_lab(
+        "frr01.clab.yml",
+        &[
+            ("router1", "10.0.1.2"),
+            ("router1", "10.0.2.2"),
+            ("router2", "10.0.3.2"),
+            ("PC1", "192.168.11.1"),
+            ("PC2", "192.168.12.1"),
+            ("PC3", "192.168.13.1"),
+        ],
+    );
+}
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
+fn containerlab_clos01_leaves_spine_and_clients_ping_across_every_link() {
+    example_lab(
+        "clos01.clab.yml",
+        &[
+            ("leaf1", "10.1.1.0"),
+            ("leaf2", "10.1.2.0"),
+            ("client1", "172.17.1.1"),
+            ("client2", "172.17.2.1"),
+        ],
+    );
+}
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
+fn containerlab_br01_three_nodes_on_one_bridge_ping_each_other() {
+    example_lab(
+        "br01.clab.yml",
+        &[("srl1", "192.168.0.2"), ("srl2", "192.168.0.3"), ("srl3", "192.168.0.1")],
+    );
+}
