@@ -67,7 +67,9 @@ apt_install() {
 install() {
     apt_install docker.io busybox-static lxc || die "cannot install docker.io busybox-static lxc"
     # Podman is optional: without it, its tests are reported as skipped.
-    apt_install podman || say "WARNING: cannot install podman; its tests will be skipped"
+    # runc, not crun: crun 1.8 (Debian 12) refuses a hybrid cgroup hierarchy; with runc in
+    # the same install, podman's "crun | runc" dependency pulls no crun.
+    apt_install runc podman || say "WARNING: cannot install podman; its tests will be skipped"
 }
 
 # A root filesystem of static busybox and its applets, as a tar stream on stdout.
@@ -140,7 +142,7 @@ start_lxc() {
 
 start_podman() {
     local state=$1
-    local podman="podman --root $state/podman/root --runroot $state/podman/run --tmpdir $state/podman/tmp --cgroup-manager=cgroupfs --events-backend=file"
+    local podman="podman --root $state/podman/root --runroot $state/podman/run --tmpdir $state/podman/tmp --cgroup-manager=cgroupfs --events-backend=file --runtime runc"
     {
         echo "export PWT_PODMAN='$podman'"
         echo "export PWT_PODMAN_RUN_FLAGS='$(podman_run_flags)'"
@@ -224,7 +226,7 @@ stop() {
     # Podman: the service by PID, then every container and image of the private storage.
     stop_pid "$(cat "$state/podman-service.pid" 2>/dev/null)" podman 50
     if [ -d "$state/podman" ]; then
-        local podman="podman --root $state/podman/root --runroot $state/podman/run --tmpdir $state/podman/tmp --cgroup-manager=cgroupfs --events-backend=file"
+        local podman="podman --root $state/podman/root --runroot $state/podman/run --tmpdir $state/podman/tmp --cgroup-manager=cgroupfs --events-backend=file --runtime runc"
         $podman rm -a -f -t 0 > /dev/null 2>&1
         $podman rmi -a -f > /dev/null 2>&1
         say "removed Podman containers and images"

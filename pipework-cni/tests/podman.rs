@@ -103,7 +103,8 @@ mod tier_cni {
         fs::write(
             dir.join("containers.conf"),
             format!(
-                "[network]\nnetwork_backend = \"cni\"\ncni_plugin_dirs = [\"{}\", \"/usr/lib/cni\"]\nnetwork_config_dir = \"{}\"\n",
+                // runc: crun 1.8 refuses a hybrid cgroup hierarchy (scripts/tier-cni.sh).
+                "[engine]\nruntime = \"runc\"\n[network]\nnetwork_backend = \"cni\"\ncni_plugin_dirs = [\"{}\", \"/usr/lib/cni\"]\nnetwork_config_dir = \"{}\"\n",
                 dir.join("bin").display(),
                 dir.join("net.d").display()
             ),
