@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Tier "engines": the resolvers against a real dockerd, LXC and Podman (tests in
-# pipework-core/tests/engines.rs, module tier_engines).
+# Tier "engines": the resolvers, the command and `pipework watch` against a real dockerd, LXC
+# and Podman (tests in pipework-core/tests/engines.rs and pipework-cli/tests/engines.rs, modules
+# tier_engines).
 #
 # Installs the engines on a fresh Debian 12 machine (as root), starts private instances of them
 # with scripts/engines.sh, runs the tests, and stops everything again, also on failure.

@@ -9,81 +9,33 @@ use std::{
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 
 use pipework_core::{
-    AttachPlan, AttachStatus, Attachment, Condition, Error, Guest, Handle, MacAddr, Namespace, Op,
+    AttachPlan, AttachStatus, Attachment, Condition, Engine, Error, Guest, Handle, Namespace, Op,
     StateStore,
-    attach::{HostChoice, HostSide, detect},
-    dhcp::{DhcpClient, DhcpKeep, DhcpLease, KeeperCommand},
+    dhcp::{DhcpKeep, DhcpLease},
     resolve,
+    resolve::DockerResolver,
     route::RouteCommand,
     state::Checked,
     wait_for,
+    watch::{Ask, Watcher},
 };
 
+use pipework_cli::plan::{own_keeper, plan_ask, plan_attach};
+
 use crate::grammar::{
-    Addressing, AttachRequest, LabRequest, LabVerb, PassthroughRequest, TipcRequest, Tool,
+    AttachRequest, LabRequest, LabVerb, PassthroughRequest, TipcRequest, Tool, WatchRequest,
 };
 
 /// Attaches, records and prints (or, with --dry-run, only prints the plan).
 pub fn attach_guest(request: &AttachRequest) -> Result<(), Error> {
     let host = Handle::current()?;
     let guest = resolve(&request.guest)?;
-    let choice = HostChoice {
-        direct_phys: request.direct_phys,
-        macvlan_mode: request.mode,
-        macvtap: request.macvtap,
-        ipvlan: request.ipvlan,
-        pkey: request.pkey,
-    };
-    let detected = detect(&host, &request.host)?;
-    if let Some(note) = &detected.note {
+    let mut notes = Vec::new();
+    let keeper = own_keeper()?;
+    let (detected, plan) = plan_attach(request, &host, &guest, Some(&keeper), &mut notes)?;
+    for note in notes {
         eprintln!("pipework: note: {note}");
     }
-    let (side, vlan) = detected.host_side_at(&choice, request.at.as_deref())?;
-    let mut plan = AttachPlan::new(side)
-        .announce(request.announce)
-        .allow_host_namespace(request.allow_host_namespace);
-    match &request.addressing {
-        Addressing::Static { addresses, gateways } => {
-            plan.addresses = addresses.clone();
-            plan.gateways = gateways.clone();
-        }
-        Addressing::Dhcp(spec) => {
-            if let Some(note) = &spec.note {
-                eprintln!("pipework: note: {note}");
-            }
-            let mut spec = (**spec).clone();
-            if matches!(spec.keep, DhcpKeep::Daemon { .. }) && spec.client == DhcpClient::Native {
-                // The lease keeper is this program's hidden `dhcp-keeper` subcommand.
-                let program = std::env::current_exe()
-                    .map_err(|err| Error::io(Op::Attach, "the pipework program's path", &err))?;
-                spec.keeper = Some(KeeperCommand { program, args: vec![KEEPER_SUBCOMMAND.into()] });
-            }
-            plan = plan.dhcp(spec);
-        }
-    }
-    plan.mac = request.mac;
-    plan.vlan = vlan;
-    plan.mtu = request.mtu;
-    plan.host_shim = request.shim;
-    plan.vxlan = request.vxlan.clone();
-    plan.host_ifname = match (&request.host_ifname, &plan.host) {
-        (Some(name), HostSide::Bridge { .. } | HostSide::OvsBridge { .. }) => Some(name.clone()),
-        (Some(name), side) => {
-            eprintln!(
-                "pipework: note: -l {name} is ignored, as by the original: only a bridge \
-                 attachment has a host-side interface to name, and this is {side}"
-            );
-            None
-        }
-        (None, _) => None,
-    };
-    if let Some(ifname) = &request.guest_ifname {
-        plan.guest_ifname = ifname.clone();
-    }
-    if request.stable_mac {
-        plan.mac = Some(MacAddr::stable(&guest, &plan.guest_ifname));
-    }
-    plan.validate()?;
     if request.dry_run {
         return print_plan(request, &guest, &detected, &plan);
     }
@@ -108,9 +60,6 @@ pub fn attach_guest(request: &AttachRequest) -> Result<(), Error> {
         None => Ok(()),
     }
 }
-
-/// The hidden subcommand that runs the lease keeper of `--daemon` (see `dhcp::serve_keeper`).
-pub const KEEPER_SUBCOMMAND: &str = "dhcp-keeper";
 
 /// Set by SIGINT or SIGTERM while a lease is kept in the foreground.
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -265,21 +214,62 @@ pub fn gc(dry_run: bool, json: bool) -> Result<(), Error> {
 /// Prints what pipework attached (to one guest or everywhere).
 pub fn show(target: Option<&str>, json: bool) -> Result<(), Error> {
     let store = StateStore::from_env();
-    let records = match target {
-        Some(target) => store.find(target, resolve(target).ok().as_ref(), None)?,
-        None => store.all()?,
+    let watched = Watcher::store_in(&store);
+    let guest = target.and_then(|t| resolve(t).ok());
+    let records_of = |store: &StateStore| match target {
+        Some(target) => store.find(target, guest.as_ref(), None),
+        None => store.all(),
     };
-    let attachments: Vec<&Attachment> = records.iter().map(|r| &r.attachment).collect();
+    let records = records_of(&store)?;
+    let watched_records = records_of(&watched)?;
     if json {
+        let attachments: Vec<&Attachment> =
+            records.iter().chain(&watched_records).map(|r| &r.attachment).collect();
         println!("{}", to_json(&attachments));
-    } else if attachments.is_empty() {
-        println!("nothing attached by pipework (records in {})", store.dir().display());
+    } else if records.is_empty() && watched_records.is_empty() {
+        println!(
+            "nothing attached by pipework (records in {} and {})",
+            store.dir().display(),
+            watched.dir().display()
+        );
     } else {
-        for attachment in attachments {
-            println!("{}", describe(attachment));
+        for record in &records {
+            println!("{}", describe(&record.attachment));
+        }
+        for record in &watched_records {
+            println!("{} [pipework watch]", describe(&record.attachment));
         }
     }
     Ok(())
+}
+
+/// Follows the engines (or, with --once, reconciles once), printing one line per action.
+pub fn watch(request: &WatchRequest) -> Result<(), Error> {
+    let engines = request
+        .engines
+        .iter()
+        .map(|engine| match engine {
+            Engine::Podman => DockerResolver::podman(),
+            _ => DockerResolver::docker(),
+        })
+        .collect();
+    let store = Watcher::store_in(&StateStore::from_env());
+    let keeper = own_keeper()?;
+    let watcher = Watcher::new(
+        engines,
+        store,
+        Box::new(move |host: &Handle, guest: &Guest, ask: &Ask| {
+            plan_ask(host, guest, ask, Some(&keeper), &mut |note| {
+                eprintln!("pipework watch: {note}")
+            })
+        }),
+        Box::new(|report| eprintln!("pipework watch: {report}")),
+    );
+    if request.once {
+        return watcher.reconcile_once();
+    }
+    catch_stop_signals()?;
+    watcher.run(&STOP)
 }
 
 /// Waits in the current namespace until `ifname` meets `condition`.

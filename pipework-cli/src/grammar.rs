@@ -32,6 +32,17 @@ pub enum Request {
     Tipc(TipcRequest),
     /// `pipework apply FILE`, `pipework diff FILE`, `pipework destroy FILE | --lab NAME`.
     Lab(LabRequest),
+    /// `pipework watch [--engine docker|podman|all] [--once]`.
+    Watch(WatchRequest),
+}
+
+/// A watch request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchRequest {
+    /// The engines to follow.
+    pub engines: Vec<pipework_core::Engine>,
+    /// Reconcile once and exit instead of following the events.
+    pub once: bool,
 }
 
 /// A topology request.
@@ -369,6 +380,20 @@ enum Sub {
     Tc(PassthroughArgs),
     /// Join guests into one TIPC network (`tipc show GUEST...` only reports).
     Tipc(TipcArgs),
+    /// Follow Docker and Podman: attach what containers ask for in their `pipework` labels
+    /// (and `pipework_cmd` variables) when they start, detach it when they die.
+    Watch(WatchArgs),
+}
+
+#[derive(Debug, Args)]
+struct WatchArgs {
+    /// Which engines to follow: docker ($DOCKER_HOST), podman ($CONTAINER_HOST) or all.
+    #[arg(long, value_name = "ENGINE", default_value = "all", value_parser = ["docker", "podman", "all"])]
+    engine: String,
+    /// Reconcile once (attach what running containers ask for, detach what dead ones had)
+    /// and exit, instead of following the events.
+    #[arg(long)]
+    once: bool,
 }
 
 #[derive(Debug, Args)]
@@ -494,9 +519,9 @@ impl PassthroughArgs {
 }
 
 /// The words that select a subcommand or passthrough form instead of an attach.
-const SUBCOMMANDS: [&str; 12] = [
+const SUBCOMMANDS: [&str; 13] = [
     "detach", "show", "check", "gc", "route", "rule", "tc", "tipc", "apply", "diff", "destroy",
-    "help",
+    "watch", "help",
 ];
 
 /// Parses a whole command line (`args[0]` is the program); `Err` carries clap's own rendering
@@ -516,6 +541,14 @@ pub fn parse(args: &[OsString]) -> Result<(Request, bool), clap::Error> {
             Sub::Route(a) => a.request(Tool::Route),
             Sub::Rule(a) => a.request(Tool::Rule),
             Sub::Tc(a) => a.request(Tool::Tc),
+            Sub::Watch(a) => Request::Watch(WatchRequest {
+                engines: match a.engine.as_str() {
+                    "docker" => vec![pipework_core::Engine::Docker],
+                    "podman" => vec![pipework_core::Engine::Podman],
+                    _ => vec![pipework_core::Engine::Docker, pipework_core::Engine::Podman],
+                },
+                once: a.once,
+            }),
             Sub::Tipc(a) => {
                 let show = a.guests.first().is_some_and(|g| g == "show");
                 let guests: Vec<String> = a.guests.into_iter().skip(usize::from(show)).collect();
@@ -554,6 +587,41 @@ pub fn parse(args: &[OsString]) -> Result<(Request, bool), clap::Error> {
     attach_request(cli).map(|request| (request, verbose)).map_err(|usage| {
         AttachCli::command_for_errors().error(clap::error::ErrorKind::ValueValidation, usage.0)
     })
+}
+
+/// Parses what a container asks for (a `pipework` label's value: the attach form's arguments
+/// without the guest, `br1 192.168.9.2/24@192.168.9.1`) into the attach of `guest`.
+///
+/// The words are split as a shell would (quotes group). The forms that need a terminal or
+/// print instead of attaching (--wait, --foreground, --dry-run, --json, -v) are refused.
+pub fn parse_ask(words: &str, guest: &str) -> Result<AttachRequest, Usage> {
+    let split = shlex::split(words)
+        .ok_or_else(|| Usage("an unterminated quote or a trailing backslash".into()))?;
+    let args = std::iter::once("pipework".to_string()).chain(split);
+    let mut cli = AttachCli::try_parse_from(args).map_err(|err| {
+        let rendered = err.render().to_string();
+        let first = rendered.lines().next().unwrap_or_default().trim_start_matches("error: ");
+        Usage(first.to_string())
+    })?;
+    for (given, flag) in [
+        (cli.wait, "--wait"),
+        (cli.foreground, "--foreground"),
+        (cli.dry_run, "--dry-run"),
+        (cli.json, "--json"),
+        (cli.verbose, "-v"),
+    ] {
+        if given {
+            return Err(Usage(format!("{flag} has no meaning in a container's ask")));
+        }
+    }
+    if cli.positionals.is_empty() {
+        return Err(Usage("missing the host interface and the address".into()));
+    }
+    cli.positionals.insert(1, guest.to_string());
+    match attach_request(cli)? {
+        Request::Attach(request) => Ok(request),
+        _ => Err(Usage("not an attach".into())),
+    }
 }
 
 impl AttachCli {
@@ -1115,6 +1183,43 @@ mod tests {
         for (line, expected) in cases {
             let err = parse_line(line).expect_err(line);
             assert!(err.contains(expected), "{line:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_containers_ask_is_the_attach_form_without_the_guest() {
+        let ask = parse_ask("br1 192.168.9.2/24@192.168.9.1", "web").unwrap();
+        assert_eq!((ask.host.as_str(), ask.guest.as_str()), ("br1", "web"));
+        assert_eq!(
+            static_of(&ask),
+            (nets(&["192.168.9.2/24"]), vec!["192.168.9.1".parse::<IpAddr>().unwrap()])
+        );
+        let ask = parse_ask("-i eth2 ovsbr0 10.0.0.2/24 @10", "web").unwrap();
+        assert_eq!(ask.guest_ifname.as_deref(), Some("eth2"));
+        assert_eq!(ask.at.as_deref(), Some("10"));
+        let ask = parse_ask("eth2 dhcp U:web", "web").unwrap();
+        assert!(matches!(ask.addressing, Addressing::Dhcp(_)));
+        assert!(ask.mac.is_some());
+        // Quotes group words, as in a shell.
+        let ask = parse_ask("br1 'udhcpc:-V x'", "web").unwrap();
+        assert!(matches!(ask.addressing, Addressing::Dhcp(_)));
+        // The same words as the command gives.
+        assert_eq!(
+            parse_ask("br1 10.0.0.2/24 --mtu 1400", "web").unwrap(),
+            attach("br1 web 10.0.0.2/24 --mtu 1400")
+        );
+        for (words, expected) in [
+            ("", "missing the host interface"),
+            ("br1", "missing the address of web"),
+            ("br1 10.0.0.2/24 --wait", "--wait has no meaning"),
+            ("br1 dhcp --foreground", "--foreground has no meaning"),
+            ("br1 10.0.0.2/24 --dry-run", "--dry-run has no meaning"),
+            ("br1 10.0.0.2/24 --bogus", "--bogus"),
+            ("br1 'unterminated", "unterminated quote"),
+            ("br1 10.0.0.300/24", "10.0.0.300"),
+        ] {
+            let err = parse_ask(words, "web").expect_err(words);
+            assert!(err.0.contains(expected), "{words:?}: {err}");
         }
     }
 }

@@ -26,7 +26,7 @@ impl log::Log for StepLogger {
 
 fn main() -> ExitCode {
     let args: Vec<_> = std::env::args_os().collect();
-    if args.get(1).is_some_and(|a| a == commands::KEEPER_SUBCOMMAND) {
+    if args.get(1).is_some_and(|a| a == pipework_cli::plan::KEEPER_SUBCOMMAND) {
         // The lease keeper of `--daemon`, started by pipework itself, not by hand.
         let rest: Vec<String> =
             args[2..].iter().map(|a| a.to_string_lossy().into_owned()).collect();
@@ -53,6 +53,7 @@ fn main() -> ExitCode {
         Request::Gc { dry_run, json } => commands::gc(*dry_run, *json),
         Request::Lab(lab) => commands::lab(lab),
         Request::Tipc(tipc) => commands::tipc(tipc),
+        Request::Watch(watch) => commands::watch(watch),
         Request::Passthrough(passthrough) => match commands::passthrough(passthrough) {
             Ok(commands::Passed::Natively) => Ok(()),
             Ok(commands::Passed::Program(status)) => return program_exit(status),

@@ -41,6 +41,7 @@ pub mod state;
 pub mod tipc;
 pub mod topology;
 pub mod wait;
+pub mod watch;
 
 pub use crate::{
     addr::{Address, parse_cidr, parse_ip},

@@ -3,6 +3,7 @@
 //! Podman's service (`podman system service`) speaks the same API, so one resolver serves both.
 
 use std::{
+    collections::BTreeMap,
     env,
     path::{Path, PathBuf},
     thread,
@@ -87,6 +88,75 @@ impl DockerResolver {
         match &self.endpoint {
             Endpoint::Socket(path) => Some(path),
             Endpoint::Unsupported { .. } => None,
+        }
+    }
+
+    /// Which engine this resolver asks.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The IDs of the running containers.
+    ///
+    /// Equivalent to: `docker ps --no-trunc --format '{{.ID}}'`.
+    pub fn running(&self) -> Result<Vec<String>> {
+        let socket = self.usable_socket("the running containers")?;
+        let answer = self.get(socket, "/containers/json", "the running containers")?;
+        if answer.status != 200 {
+            return Err(self.garbage(
+                socket,
+                "the running containers",
+                format!(
+                    "HTTP {} {}: {}",
+                    answer.status,
+                    answer.reason,
+                    http::preview(&answer.body)
+                ),
+            ));
+        }
+        let list: Vec<ListedContainer> = serde_json::from_slice(&answer.body).map_err(|err| {
+            self.garbage(
+                socket,
+                "the running containers",
+                format!("a list that does not parse ({err})"),
+            )
+        })?;
+        Ok(list.into_iter().map(|c| c.id).collect())
+    }
+
+    /// What the engine says of container `target` (name or ID): its labels and environment;
+    /// `None` when the engine does not know it (removed).
+    ///
+    /// Equivalent to: `docker inspect --format '{{json .Config}}' TARGET`.
+    pub fn container(&self, target: &str) -> Result<Option<ContainerConfig>> {
+        let target = validate_container_ref(&self.name, target)?;
+        match self.inspect(target)? {
+            Lookup::Found(container) => {
+                let config = container.config.unwrap_or_default();
+                Ok(Some(ContainerConfig {
+                    id: container.id,
+                    name: container.name.trim_start_matches('/').to_string(),
+                    running: container.state.is_up(),
+                    labels: config.labels.unwrap_or_default(),
+                    env: config.env.unwrap_or_default(),
+                }))
+            }
+            Lookup::NotMine(Error::NotFound { .. }) => Ok(None),
+            Lookup::NotMine(err) => Err(err),
+        }
+    }
+
+    /// The socket, or why the configured address cannot be used (about `object`).
+    pub(crate) fn usable_socket(&self, object: &str) -> Result<&Path> {
+        match &self.endpoint {
+            Endpoint::Socket(path) => Ok(path),
+            Endpoint::Unsupported { variable, value } => Err(Error::Unsupported {
+                op: Op::QueryEngine,
+                object: format!("{} for {object}", self.name),
+                reason: format!(
+                    "{variable}={value} is not a unix:// address; only unix sockets are supported"
+                ),
+            }),
         }
     }
 
@@ -296,6 +366,21 @@ impl Resolver for DockerResolver {
     }
 }
 
+/// A container as the engine describes it: who it is and what its configuration asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerConfig {
+    /// The full ID.
+    pub id: String,
+    /// The name, without Docker's leading `/`.
+    pub name: String,
+    /// Whether it runs (or is paused) now.
+    pub running: bool,
+    /// Its labels (`Config.Labels`).
+    pub labels: BTreeMap<String, String>,
+    /// Its environment, `NAME=VALUE` (`Config.Env`).
+    pub env: Vec<String>,
+}
+
 /// The engine's answer about a target.
 enum Lookup {
     Found(Container),
@@ -310,6 +395,18 @@ struct Container {
     #[serde(default)]
     name: String,
     state: State,
+    #[serde(default)]
+    config: Option<Config>,
+}
+
+/// The part of a container's configuration that says what it asks of pipework.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Config {
+    #[serde(default)]
+    labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    env: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]

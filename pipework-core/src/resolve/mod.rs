@@ -6,7 +6,7 @@
 //! that, so a recycled PID is never configured.
 
 mod docker;
-mod http;
+pub(crate) mod http;
 mod lxc;
 mod netns;
 mod pid;
@@ -21,7 +21,10 @@ use serde::{Deserialize, Serialize};
 
 use self::process::Process;
 pub use self::{
-    docker::{DEFAULT_DOCKER_SOCKET, DEFAULT_PODMAN_SOCKET, DEFAULT_START_TIMEOUT, DockerResolver},
+    docker::{
+        ContainerConfig, DEFAULT_DOCKER_SOCKET, DEFAULT_PODMAN_SOCKET, DEFAULT_START_TIMEOUT,
+        DockerResolver,
+    },
     lxc::{DEFAULT_LXC_PATH, LxcLookup, LxcResolver},
     netns::NetnsResolver,
     pid::PidResolver,
