@@ -3,7 +3,7 @@
 # (maturin, debug profile), checks the hand-written stubs against it with mypy's stubtest,
 # type-checks the examples and the tests with mypy --strict, then runs pytest against the
 # real kernel in private namespaces (DHCP against a dnsmasq the tests start in a private LAN)
-# and the Python examples. Needs root.
+# and the Python examples; pipework.watch against a private dockerd (scripts/engines.sh). Needs root.
 #
 # Usage: scripts/tier-python.sh [PYTEST ARGS...]      (scripts/test.sh runs it)
 set -euo pipefail
@@ -59,6 +59,13 @@ ours() { ip netns list | awk '{print $1}' | grep '^pwpy' | sort || true; }
 # The tests' DHCP servers (lease files under pytest's or the example's temporary directories)
 # and lease keepers (whose request names a pwpy namespace).
 daemons() { pgrep -f 'dnsmasq .*--dhcp-leasefile=/tmp/(pytest-of-|pwpy)|pipework-dhcp-keeper .*pwpy' | sort || true; }
+# --- a private dockerd for test_watch.py (scripts/engines.sh: no change to the host's network) --
+bash scripts/engines.sh install
+engines=$(mktemp -d /var/tmp/pwpyeng.XXXXXX)
+trap 'bash scripts/engines.sh stop "$engines" >/dev/null || true' EXIT
+bash scripts/engines.sh start "$engines" >/dev/null
+# shellcheck disable=SC1091
+source "$engines/env"
 netns_before=$(ours)
 daemons_before=$(daemons)
 links_before=$(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | sort)

@@ -32,6 +32,7 @@ use crate::{
     attach::{AttachPlan, AttachStatus, Attachment},
     error::{Error, Op, Result},
     handle::Handle,
+    netns::Namespace,
     resolve::{DockerResolver, Engine, Guest, Resolution, Resolver, http::Failure},
     state::StateStore,
 };
@@ -149,6 +150,7 @@ impl fmt::Display for Report {
 /// Follows container engines and attaches what their containers ask for.
 pub struct Watcher {
     engines: Vec<DockerResolver>,
+    host: Option<Namespace>,
     store: StateStore,
     planner: Box<Planner>,
     reporter: Box<dyn Fn(Report) + Send + Sync>,
@@ -163,7 +165,21 @@ impl Watcher {
         planner: Box<Planner>,
         reporter: Box<dyn Fn(Report) + Send + Sync>,
     ) -> Self {
-        Watcher { engines, store, planner, reporter }
+        Watcher { engines, host: None, store, planner, reporter }
+    }
+
+    /// Host sides in `namespace` instead of the calling thread's (a test's private host).
+    pub fn in_host(mut self, namespace: Namespace) -> Self {
+        self.host = Some(namespace);
+        self
+    }
+
+    /// A netlink handle in the host namespace.
+    fn host_handle(&self) -> Result<Handle> {
+        match &self.host {
+            Some(namespace) => Handle::new(namespace),
+            None => Handle::current(),
+        }
     }
 
     /// The watcher's store under a state directory: `<dir>/watch`.
@@ -179,7 +195,7 @@ impl Watcher {
     /// Reconciles every engine once: attaches what running containers ask for, detaches the
     /// records of containers that are not running. An engine that cannot be asked is an error.
     pub fn reconcile_once(&self) -> Result<()> {
-        let host = Handle::current()?;
+        let host = self.host_handle()?;
         for engine in &self.engines {
             self.reconcile(&host, engine)?;
         }
@@ -208,7 +224,7 @@ impl Watcher {
 
     /// One engine: connect, reconcile, handle events; again after a pause when it goes away.
     fn follow(&self, engine: &DockerResolver, stop: &AtomicBool) -> Result<()> {
-        let host = Handle::current()?;
+        let host = self.host_handle()?;
         let socket = engine.usable_socket("its events")?.to_path_buf();
         let mut retry = FIRST_RETRY;
         while !stop.load(Ordering::SeqCst) {

@@ -30,10 +30,12 @@ __all__ = [
     "ResolveError",
     "Route",
     "TipcError",
+    "Watch",
     "__version__",
     "attach",
     "resolve",
     "wait_for",
+    "watch",
 ]
 
 __version__: str
@@ -593,6 +595,56 @@ def wait_for(
     """
 
 # --- DHCP ---------------------------------------------------------------------------------
+
+@final
+class Watch:
+    """A watcher of Docker and Podman (what ``pipework watch`` runs), on a thread of this process.
+
+    ``with pipework.watch(...) as w:`` starts it and stops it cleanly at the end of the block;
+    containers that start meanwhile get what their ``pipework`` labels (and ``pipework_cmd``
+    variables) ask for, and lose it when they die. What it attached stays after ``stop()``.
+    """
+
+    def start(self) -> None:
+        """Starts following the engines on a thread (a reconcile first); PipeworkError(EBUSY) when it runs."""
+
+    def stop(self) -> None:
+        """Stops the thread within 0.2 s and waits for it; raises what made the watcher fail."""
+
+    def reconcile_once(self) -> None:
+        """Attaches what running containers ask for, detaches what dead ones had, on this thread."""
+
+    @property
+    def running(self) -> bool:
+        """Whether the thread runs."""
+
+    @property
+    def reports(self) -> list[str]:
+        """The lines reported so far, one per action (what ``pipework watch`` prints)."""
+
+    def __enter__(self) -> Watch: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> None: ...
+
+def watch(
+    engines: Sequence[Literal["docker", "podman"]] | None = None,
+    *,
+    state_dir: str | os.PathLike[str] | None = None,
+    host_netns: Namespace | None = None,
+) -> Watch:
+    """A watcher of ``engines`` (default both: Docker at ``$DOCKER_HOST``, Podman at ``$CONTAINER_HOST``).
+
+    Its records go under ``state_dir`` (default ``$PIPEWORK_STATE_DIR`` or /run/pipework) in
+    ``watch/``; host sides are made in ``host_netns`` (default: the caller's namespace).
+
+    Raises:
+        InvalidArgument: an engine that is not ``"docker"`` or ``"podman"``, or none.
+    """
 
 @final
 class DhcpOptions:
