@@ -16,6 +16,7 @@ use pipework_core::{
     resolve::DockerResolver,
     route::RouteCommand,
     state::Checked,
+    topology::Topology,
     wait_for,
     watch::{Ask, Watcher},
 };
@@ -265,6 +266,10 @@ pub fn watch(request: &WatchRequest) -> Result<(), Error> {
         }),
         Box::new(|report| eprintln!("pipework watch: {report}")),
     );
+    let watcher = match &request.topology {
+        Some(file) => watcher.with_topology(Topology::from_file(file)?, StateStore::from_env()),
+        None => watcher,
+    };
     if request.once {
         return watcher.reconcile_once();
     }

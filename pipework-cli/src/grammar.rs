@@ -43,6 +43,8 @@ pub struct WatchRequest {
     pub engines: Vec<pipework_core::Engine>,
     /// Reconcile once and exit instead of following the events.
     pub once: bool,
+    /// A topology whose `guest` nodes name containers, kept applied to its running part.
+    pub topology: Option<PathBuf>,
 }
 
 /// A topology request.
@@ -394,6 +396,10 @@ struct WatchArgs {
     /// and exit, instead of following the events.
     #[arg(long)]
     once: bool,
+    /// A topology file (the apply format) whose `guest` nodes name containers: a node's links
+    /// are made when its container starts and go when it dies.
+    #[arg(long, value_name = "FILE")]
+    topology: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -548,6 +554,7 @@ pub fn parse(args: &[OsString]) -> Result<(Request, bool), clap::Error> {
                     _ => vec![pipework_core::Engine::Docker, pipework_core::Engine::Podman],
                 },
                 once: a.once,
+                topology: a.topology,
             }),
             Sub::Tipc(a) => {
                 let show = a.guests.first().is_some_and(|g| g == "show");

@@ -229,6 +229,11 @@ mod tier_engines {
 
         impl Watch {
             pub fn start(sandbox: &Sandbox, state: &Path, engine: &str) -> Self {
+                Self::start_with(sandbox, state, &["--engine", engine])
+            }
+
+            /// `pipework watch ARGS`.
+            pub fn start_with(sandbox: &Sandbox, state: &Path, args: &[&str]) -> Self {
                 let log = state.with_extension(format!(
                     "watch-{}.log",
                     std::time::SystemTime::now()
@@ -238,7 +243,8 @@ mod tier_engines {
                 ));
                 let child = Command::new("ip")
                     .args(["netns", "exec", &sandbox.host_name(), env!("CARGO_BIN_EXE_pipework")])
-                    .args(["watch", "--engine", engine])
+                    .arg("watch")
+                    .args(args)
                     .env("PIPEWORK_STATE_DIR", state)
                     .stdout(Stdio::null())
                     .stderr(fs::File::create(&log).expect("create the log"))
@@ -437,10 +443,95 @@ mod tier_engines {
     }
 
     mod docker {
+        use std::{fs, process::Command};
+
+        use super::watching::{Engine, Watch, pipework, ports};
+        use crate::common::Sandbox;
+
         #[test]
         #[ignore = "needs real engines; scripts/tier-engines.sh runs it"]
         fn watch_attaches_labelled_containers_reattaches_on_restart_and_cleans_up() {
-            super::watching::lifecycle(&super::watching::Engine::docker());
+            super::watching::lifecycle(&Engine::docker());
+        }
+
+        /// Whether the container `pid` reaches `destination`, pinging from inside it.
+        fn pings_from(pid: &str, destination: &str) -> bool {
+            (0..3).any(|_| {
+                Command::new("nsenter")
+                    .args(["-t", pid, "-n", "ping", "-c", "1", "-W", "2", destination])
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            })
+        }
+
+        #[test]
+        #[ignore = "needs real engines; scripts/tier-engines.sh runs it"]
+        fn watch_keeps_a_topology_of_containers_applied_as_they_start_and_die() {
+            let engine = Engine::docker();
+            let sandbox = Sandbox::new();
+            let state = std::env::temp_dir().join(format!("{}-state", sandbox.prefix));
+            fs::create_dir_all(&state).unwrap();
+            let lab = format!("wt{}", std::process::id());
+            let bridge = format!("brt{}", std::process::id() % 100_000);
+            let (a_name, b_name) =
+                (format!("{}-a", sandbox.prefix), format!("{}-b", sandbox.prefix));
+            let file = state.join("lab.clab.yml");
+            fs::write(
+                &file,
+                format!(
+                    "name: {lab}\ntopology:\n  nodes:\n    {bridge}: {{kind: bridge}}\n    a: {{kind: linux, pipework: {{guest: \"docker:{a_name}\"}}}}\n    b: {{kind: linux, pipework: {{guest: \"docker:{b_name}\"}}}}\n  links:\n    - endpoints: [\"a:eth1\", \"{bridge}:vta\"]\n      pipework: {{endpoints: [{{addresses: [10.220.0.1/24]}}, {{}}]}}\n    - endpoints: [\"b:eth1\", \"{bridge}:vtb\"]\n      pipework: {{endpoints: [{{addresses: [10.220.0.2/24]}}, {{}}]}}\n"
+                ),
+            )
+            .unwrap();
+            let lab_links = || -> Vec<String> {
+                let text =
+                    fs::read(state.join("labs").join(format!("{lab}.json"))).unwrap_or_default();
+                let record: serde_json::Value = serde_json::from_slice(&text).unwrap_or_default();
+                let mut ends: Vec<String> = record["links"]
+                    .as_array()
+                    .map(|links| {
+                        links
+                            .iter()
+                            .filter_map(|l| l["ends"][0]["node"].as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                ends.sort();
+                ends
+            };
+            let watch = Watch::start_with(
+                &sandbox,
+                &state,
+                &["--engine", "docker", "--topology", file.to_str().unwrap()],
+            );
+            let a = engine.start(&a_name, &[]);
+            watch.until("a's link", || a.eth1().contains("10.220.0.1/24"));
+            let b = engine.start(&b_name, &[]);
+            watch.until("b's link", || b.eth1().contains("10.220.0.2/24"));
+            assert!(pings_from(&a.pid(), "10.220.0.2"), "a reaches b through the lab's bridge");
+            assert_eq!(lab_links(), ["a", "b"]);
+            assert!(
+                watch.text().contains(&format!("lab {lab}: add link a:eth1 -- {bridge}:vta")),
+                "{}",
+                watch.text()
+            );
+
+            // a dies: its link goes from the lab; b's stays.
+            engine.run(&["kill", &a.name]);
+            watch.until("a's link forgotten", || lab_links() == ["b"]);
+            assert_eq!(ports(&sandbox, &bridge), ["vtb"]);
+            // a starts again (a new namespace): its link is made again.
+            engine.run(&["start", &a.name]);
+            watch.until("a's link again", || a.eth1().contains("10.220.0.1/24"));
+            assert!(pings_from(&a.pid(), "10.220.0.2"));
+            assert_eq!(lab_links(), ["a", "b"]);
+            // Removed: both links go; destroy removes the lab's bridge.
+            drop((a, b));
+            watch.until("no link left", || lab_links().is_empty());
+            drop(watch);
+            pipework(&sandbox, &state, &["destroy", "--lab", &lab]);
+            let _ = fs::remove_dir_all(&state);
+            assert_eq!(sandbox.link_names(&sandbox.host_name()), ["lo"], "the host is clean");
         }
     }
 }

@@ -213,6 +213,63 @@ pub fn apply(host: &Handle, topology: &Topology, store: &StateStore) -> Result<A
     Ok(plan)
 }
 
+/// The part of `topology` whose guests run now: every node but the `guest` nodes whose target
+/// does not resolve (a stopped container), and the links between the nodes kept; and the links
+/// of the lab's record that went with a guest's namespace (an end on a guest that does not run,
+/// or whose interface is not in the guest's namespace any more: it was restarted) are forgotten,
+/// so the next [`apply`] of that part makes them again. Returns the part and what was forgotten.
+///
+/// What `pipework watch --topology FILE` applies on each container event.
+pub fn running_part(topology: &Topology, store: &StateStore) -> Result<(Topology, Vec<LinkSpec>)> {
+    let mut guests = std::collections::BTreeMap::new();
+    for (node, kind) in &topology.nodes {
+        if let NodeKind::Guest { target } = kind {
+            guests.insert(node.clone(), crate::resolve(target).ok().map(|guest| guest.namespace));
+        }
+    }
+    let running = |node: &str| guests.get(node).is_none_or(Option::is_some);
+    let part = Topology {
+        name: topology.name.clone(),
+        nodes: topology
+            .nodes
+            .iter()
+            .filter(|(node, _)| running(node))
+            .map(|(node, kind)| (node.clone(), kind.clone()))
+            .collect(),
+        links: topology
+            .links
+            .iter()
+            .filter(|link| link.ends.iter().all(|end| running(&end.node)))
+            .cloned()
+            .collect(),
+    };
+    let labs = StateStore::new(store.dir().join("labs"));
+    let _lock = labs.lock()?;
+    let mut state = read_state(store, &topology.name)?;
+    let vanished = |end: &super::End| match guests.get(&end.node) {
+        None => Ok(false),
+        Some(None) => Ok(true),
+        Some(Some(namespace)) => {
+            Ok(Handle::new(namespace)?.link_get(end.ifname.as_str())?.is_none())
+        }
+    };
+    let mut forgotten = Vec::new();
+    for link in &state.links {
+        let mut gone = false;
+        for end in &link.ends {
+            gone |= vanished(end)?;
+        }
+        if gone {
+            forgotten.push(link.clone());
+        }
+    }
+    if !forgotten.is_empty() {
+        state.links.retain(|link| !forgotten.contains(link));
+        write_state(store, &state)?;
+    }
+    Ok((part, forgotten))
+}
+
 /// Removes everything the applies of lab `lab` made, as its record says.
 ///
 /// Equivalent to: `pipework destroy --lab LAB`.

@@ -17,7 +17,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
-pub use self::apply::{Applied, LabState, Plan, Step, apply, destroy, plan};
+pub use self::apply::{Applied, LabState, Plan, Step, apply, destroy, plan, running_part};
 use crate::{
     error::{Error, Result},
     link::validate_ifname,

@@ -35,6 +35,7 @@ use crate::{
     netns::Namespace,
     resolve::{DockerResolver, Engine, Guest, Resolution, Resolver, http::Failure},
     state::StateStore,
+    topology::{Topology, apply, running_part},
 };
 
 /// Turns one ask of a container into the plan of its attach, with the host's handle to detect
@@ -88,6 +89,13 @@ pub enum Report {
         /// What was undone.
         attachments: Vec<Attachment>,
     },
+    /// The topology's lab changed to follow its containers.
+    Lab {
+        /// `lab NAME`.
+        lab: String,
+        /// What changed, one step each.
+        changes: Vec<String>,
+    },
     /// Something a container asked for could not be done; the watcher goes on with the others.
     Failed {
         /// The container.
@@ -139,6 +147,7 @@ impl fmt::Display for Report {
                     .collect();
                 write!(f, "{container} {why}: detached {}", what.join(", "))
             }
+            Report::Lab { lab, changes } => write!(f, "{lab}: {}", changes.join(", ")),
             Report::Failed { container, source: Some(source), error } => {
                 write!(f, "{container} ({source}): not attached: {error}")
             }
@@ -151,6 +160,8 @@ impl fmt::Display for Report {
 pub struct Watcher {
     engines: Vec<DockerResolver>,
     host: Option<Namespace>,
+    /// A topology whose `guest` nodes name containers, and the state its lab is recorded in.
+    topology: Option<(Topology, StateStore)>,
     store: StateStore,
     planner: Box<Planner>,
     reporter: Box<dyn Fn(Report) + Send + Sync>,
@@ -165,13 +176,46 @@ impl Watcher {
         planner: Box<Planner>,
         reporter: Box<dyn Fn(Report) + Send + Sync>,
     ) -> Self {
-        Watcher { engines, host: None, store, planner, reporter }
+        Watcher { engines, host: None, topology: None, store, planner, reporter }
     }
 
     /// Host sides in `namespace` instead of the calling thread's (a test's private host).
     pub fn in_host(mut self, namespace: Namespace) -> Self {
         self.host = Some(namespace);
         self
+    }
+
+    /// Also keeps `topology` applied to its running part: a `guest` node's links are made when
+    /// its container starts and go when it dies (the lab recorded in `state`, like `pipework
+    /// apply` records it, so `pipework destroy --lab` removes it).
+    pub fn with_topology(mut self, topology: Topology, state: StateStore) -> Self {
+        self.topology = Some((topology, state));
+        self
+    }
+
+    /// Applies the running part of the topology, if there is one (see [`running_part`]).
+    fn sync_topology(&self, host: &Handle) {
+        let Some((topology, state)) = &self.topology else {
+            return;
+        };
+        let lab = format!("lab {}", topology.name);
+        let synced = running_part(topology, state).and_then(|(part, forgotten)| {
+            let applied = apply(host, &part, state)?;
+            Ok((forgotten, applied))
+        });
+        match synced {
+            Ok((forgotten, applied)) => {
+                let mut changes: Vec<String> = forgotten
+                    .iter()
+                    .map(|link| format!("link {} went with its guest", link.key()))
+                    .collect();
+                changes.extend(applied.steps.iter().map(ToString::to_string));
+                if !changes.is_empty() {
+                    (self.reporter)(Report::Lab { lab, changes });
+                }
+            }
+            Err(error) => self.failed(lab, None, error),
+        }
     }
 
     /// A netlink handle in the host namespace.
@@ -287,7 +331,7 @@ impl Watcher {
         }
     }
 
-    /// Acts on one event.
+    /// Acts on one event: the container's own asks, then the topology's running part.
     fn handle(
         &self,
         host: &Handle,
@@ -306,6 +350,7 @@ impl Watcher {
                 self.detach_container(host, engine, &event.id, "was removed", |_| true)
             }
         }
+        self.sync_topology(host);
     }
 
     /// Attaches what the running containers of `engine` ask for and detaches the records of
@@ -325,6 +370,7 @@ impl Watcher {
         for id in &running {
             self.started(host, engine, id, None);
         }
+        self.sync_topology(host);
         Ok(())
     }
 
