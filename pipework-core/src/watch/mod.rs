@@ -489,3 +489,84 @@ fn sleep_unless_stopped(pause: Duration, stop: &AtomicBool) {
         thread::sleep(left.min(Duration::from_millis(100)));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        io::{BufRead, BufReader, Write},
+        os::unix::net::UnixListener,
+        sync::{Arc, Mutex},
+    };
+
+    use super::*;
+    use crate::resolve::Engine;
+
+    /// An engine that answers the container list with `[]` and each events request with a
+    /// stream it closes at once, as an engine that restarts does; `connections` counts them.
+    fn fake_engine(listener: UnixListener, events: Arc<Mutex<u32>>) {
+        for connection in listener.incoming() {
+            let Ok(mut connection) = connection else { return };
+            let mut request = String::new();
+            let _ = BufReader::new(&connection).read_line(&mut request);
+            let answer: &[u8] = if request.starts_with("GET /events") {
+                *events.lock().unwrap() += 1;
+                b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n"
+            } else {
+                b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n[]"
+            };
+            let _ = connection.write_all(answer);
+        }
+    }
+
+    #[test]
+    fn an_engine_that_is_not_there_or_goes_away_is_connected_to_again() {
+        let dir = std::env::temp_dir().join(format!("pipework-watch-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let socket = dir.join("engine.sock");
+        let _ = std::fs::remove_file(&socket);
+        let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+        let seen = lines.clone();
+        let watcher = Watcher::new(
+            vec![DockerResolver::new(Engine::Docker, &socket)],
+            StateStore::new(dir.join("state")),
+            Box::new(|_, _, _| unreachable!("no container runs")),
+            Box::new(move |report| seen.lock().unwrap().push(report.to_string())),
+        );
+        let stop = AtomicBool::new(false);
+        let events = Arc::new(Mutex::new(0));
+        thread::scope(|scope| {
+            let running = scope.spawn(|| watcher.run(&stop));
+            // Nobody listens yet: refused, retried after 0.1 s, then 0.2 s.
+            let wait_for = |what: &str, done: &dyn Fn(&[String]) -> bool| {
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while !done(&lines.lock().unwrap()) {
+                    assert!(Instant::now() < deadline, "{what}: {:?}", lines.lock().unwrap());
+                    thread::sleep(Duration::from_millis(10));
+                }
+            };
+            wait_for("two refusals", &|l| {
+                l.iter().filter(|l| l.contains("cannot connect")).count() >= 2
+            });
+            let first: Vec<String> = lines.lock().unwrap().clone();
+            assert!(first[0].contains("connecting again in 0.1 s"), "{first:?}");
+            assert!(first[1].contains("connecting again in 0.2 s"), "{first:?}");
+            // The engine comes; each stream it closes is connected to again, from 0.1 s on.
+            let listener = UnixListener::bind(&socket).unwrap();
+            let counter = events.clone();
+            thread::spawn(move || fake_engine(listener, counter));
+            wait_for("three connections", &|l| {
+                l.iter().filter(|l| l.contains("following container events")).count() >= 3
+            });
+            let all = lines.lock().unwrap().clone();
+            assert!(
+                all.iter()
+                    .any(|l| l.contains("closed its events stream; connecting again in 0.1 s")),
+                "{all:?}"
+            );
+            stop.store(true, Ordering::SeqCst);
+            running.join().unwrap().unwrap();
+        });
+        assert!(*events.lock().unwrap() >= 3);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
