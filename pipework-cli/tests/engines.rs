@@ -13,12 +13,7 @@ mod tier_engines {
 
         use crate::common::Sandbox;
 
-        /// An environment variable the tier script sets.
-        fn need(var: &str) -> String {
-            std::env::var(var).unwrap_or_else(|_| {
-                panic!("{var} is not set: run scripts/tier-engines.sh, which starts the engines")
-            })
-        }
+        use super::watching::need;
 
         /// The podman command line with the tier's private storage.
         fn podman(args: &[&str]) -> Output {
@@ -65,20 +60,7 @@ mod tier_engines {
             let peer = sandbox.add_guest("peer");
             let app = Container::start("app");
             let state = std::env::temp_dir().join(format!("{}-state", sandbox.prefix));
-            let pipework = |args: &[&str]| {
-                let output = Command::new("ip")
-                    .args(["netns", "exec", &sandbox.host_name(), env!("CARGO_BIN_EXE_pipework")])
-                    .args(args)
-                    .env("PIPEWORK_STATE_DIR", &state)
-                    .output()
-                    .expect("run pipework");
-                assert!(
-                    output.status.success(),
-                    "pipework {args:?}: {}",
-                    String::from_utf8_lossy(&output.stderr)
-                );
-                String::from_utf8_lossy(&output.stdout).to_string()
-            };
+            let pipework = |args: &[&str]| super::watching::pipework(&sandbox, &state, args);
             let target = format!("podman:{}", app.0);
             let out = pipework(&["br1", &target, "10.217.0.2/24"]);
             assert!(out.contains("eth1 on br1"), "{out}");
