@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-say() { printf '\n== %s\n' "$*"; }
+say() { printf '\n== %s (at %d s)\n' "$*" "$SECONDS"; }
 
 if [ "$(id -u)" != 0 ]; then
     echo "scripts/test.sh must run as root: the privileged tests create namespaces and links" >&2

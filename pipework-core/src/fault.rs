@@ -1,5 +1,6 @@
 //! Injected failures for tests (cargo feature `fault-injection`): make the Nth netlink request
-//! (or, with [`Faults::fail_any`], the Nth request or namespace switch) of the calling thread fail, to prove that a teardown runs every step and that a rollback
+//! (or, with [`Faults::fail_any`], the Nth request, namespace switch or OVSDB transaction) of
+//! the calling thread fail, to prove that a teardown runs every step and that a rollback
 //! reports its own failure; or run something just before it, to put another process's change
 //! (a concurrent attach, a guest that dies) at a precise step.
 //!
@@ -67,8 +68,8 @@ impl Faults {
         self
     }
 
-    /// Makes the `nth` netlink request or namespace switch (from 1) of any operation fail with
-    /// `errno`, before it is made.
+    /// Makes the `nth` netlink request, namespace switch or OVSDB transaction (from 1) of any
+    /// operation fail with `errno`, before it is made.
     pub fn fail_any(mut self, nth: usize, errno: Errno) -> Self {
         self.rules.push(Rule { op: None, nth, action: Action::Fail(errno), seen: 0 });
         self

@@ -1,7 +1,7 @@
 //! Every step of an attach made to fail in turn: the Nth netlink request or namespace switch
 //! of the calling thread (`Faults::fail_any`, N = 1, 2, ... until the attach succeeds), with a
 //! full snapshot of the private host and guest namespaces (links, addresses, routes,
-//! neighbours, FDB, namespace ids) and of the records compared before and after each failure.
+//! configured neighbours and FDB entries, namespace ids) and of the records compared before and after each failure.
 
 mod common;
 
@@ -13,6 +13,7 @@ use pipework_core::{
     AttachPlan, Handle, IpNet, MacvlanMode, Route, StateStore, Veth, VxlanUplink, attach,
     cni::{Env, run},
     fault::Faults,
+    topology,
 };
 use serde_json::Value;
 
@@ -36,7 +37,7 @@ fn snapshot(sandbox: &Sandbox, namespaces: &[&str], records: &Path) -> String {
     for ns in namespaces {
         all += &sandbox.state(ns);
         all += &configured_neighbours(json("ip", ns, &["neigh", "show"])).to_string();
-        all += &unicast_fdb(json("bridge", ns, &["fdb", "show"])).to_string();
+        all += &configured_fdb(json("bridge", ns, &["fdb", "show"])).to_string();
         all += &json("ip", ns, &["netns", "list-id"]).to_string();
         all += "\n";
     }
@@ -58,14 +59,17 @@ fn configured_neighbours(mut neighbours: Value) -> Value {
     neighbours
 }
 
-/// The FDB without its multicast entries: the groups an interface joins follow IPv6
-/// autoconfiguration on the kernel's own time.
-fn unicast_fdb(mut fdb: Value) -> Value {
+/// The FDB entries someone configured (permanent or static) for unicast MACs: learned ones
+/// follow traffic, and the multicast groups an interface joins follow IPv6 autoconfiguration,
+/// both on the kernel's own time.
+fn configured_fdb(mut fdb: Value) -> Value {
     if let Some(entries) = fdb.as_array_mut() {
         entries.retain(|entry| {
             let first =
                 entry["mac"].as_str().and_then(|mac| u8::from_str_radix(&mac[..2], 16).ok());
-            first.is_some_and(|octet| octet & 1 == 0)
+            let configured =
+                ["permanent", "static"].contains(&entry["state"].as_str().unwrap_or(""));
+            configured && first.is_some_and(|octet| octet & 1 == 0)
         });
     }
     fdb
@@ -318,6 +322,116 @@ fn every_step_of_a_cni_add_fails_cleanly() {
     let _ = std::fs::remove_dir_all(&records);
     eprintln!("CNI ADD: {injected} injected failures, each undone completely");
     assert!(injected > 5, "{injected}");
+}
+
+/// The lab's namespaces that exist now (`clab-LAB-*` under /run/netns), sorted.
+fn lab_namespaces(lab: &str) -> Vec<String> {
+    let prefix = format!("clab-{lab}-");
+    let mut names: Vec<String> = std::fs::read_dir("/run/netns")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .filter(|name| name.starts_with(&prefix))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Waits (up to 5 s) until `ns` holds no id of a namespace that has no name any more: the
+/// kernel frees the ids of a deleted namespace in its asynchronous cleanup.
+fn settle_namespace_ids(ns: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while json("ip", ns, &["netns", "list-id"])
+        .as_array()
+        .is_some_and(|ids| ids.iter().any(|id| id.get("name").is_none()))
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
+fn every_step_of_a_topology_apply_and_of_its_reconcile_fails_cleanly() {
+    let mut sandbox = Sandbox::new();
+    let host = sandbox.host_handle();
+    let g = sandbox.add_guest("g");
+    number_namespaces(&sandbox.host_name(), &[&g]);
+    let lab = sandbox.prefix.clone();
+    let dir = std::env::temp_dir().join(format!("{lab}-labs"));
+    let store = StateStore::new(&dir);
+    let file = |links: &str| {
+        let text = format!(
+            "name: {lab}\ntopology:\n  nodes:\n    a: {{kind: linux}}\n    b: {{kind: linux}}\n    \
+             g: {{kind: linux, pipework: {{guest: {g}}}}}\n    br1: {{kind: bridge}}\n  links:\n{links}"
+        );
+        topology::Topology::parse(&text, "sweep.clab.yml").unwrap()
+    };
+    let common = "    - endpoints: [\"a:eth1\", \"b:eth1\"]\n      mtu: 1400\n      \
+                  pipework: {endpoints: [{addresses: [10.70.0.1/30, 2001:db8:70::1/64]}, {addresses: [10.70.0.2/30]}]}\n    \
+                  - endpoints: [\"g:eth1\", \"br1:pg1\"]\n      \
+                  pipework: {endpoints: [{addresses: [10.71.0.3/24]}]}\n";
+    let first = file(&format!("{common}    - endpoints: [\"a:eth2\", \"br1:pa2\"]\n"));
+    let changed = file(&format!("{common}    - endpoints: [\"b:eth2\", \"br1:pb2\"]\n"));
+    let hostname = sandbox.host_name();
+    let snap = || {
+        settle_namespace_ids(&hostname);
+        let present = lab_namespaces(&lab);
+        let mut namespaces = vec![hostname.as_str(), g.as_str()];
+        namespaces.extend(present.iter().map(String::as_str));
+        format!("{present:?}\n{}", snapshot(&sandbox, &namespaces, &dir))
+    };
+    /// Destroys the lab whatever the test did.
+    struct Destroyed<'a>(&'a Handle, &'a str, &'a StateStore);
+    impl Drop for Destroyed<'_> {
+        fn drop(&mut self) {
+            let _ = topology::destroy(self.0, self.1, self.2);
+        }
+    }
+    let _destroyed = Destroyed(&host, &lab, &store);
+    let apply = |topology: &topology::Topology| {
+        topology::apply(&host, topology, &store).map(|_| None).map_err(|e| e.to_string())
+    };
+    let fresh = sweep("a topology apply", &snap, &|| apply(&first), &|| {
+        topology::destroy(&host, &lab, &store).unwrap();
+    });
+    // The reconcile: one link removed, one added, from the lab the first file made.
+    topology::apply(&host, &first, &store).unwrap();
+    let present = lab_namespaces(&lab);
+    let lab_nodes: Vec<&str> = present.iter().map(String::as_str).collect();
+    number_namespaces(&hostname, &lab_nodes);
+    // An IPv6 address's local route appears once duplicate address detection is done.
+    for ns in &lab_nodes {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while json("ip", ns, &["-6", "addr", "show", "tentative"]) != Value::Array(vec![])
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+    // After a reconcile that succeeded, applying the first file again makes link a -- br1
+    // anew, with new random MACs: the undo gives it back the ones it had.
+    let a = topology::namespace_name(&lab, "a");
+    let mac_of = |ns: &str, ifname: &str| {
+        json("ip", ns, &["link", "show", ifname])[0]["address"].as_str().unwrap().to_string()
+    };
+    let macs = [(hostname.clone(), "pa2"), (a.clone(), "eth2")]
+        .map(|(ns, ifname)| (mac_of(&ns, ifname), ns, ifname));
+    let reconcile = sweep("a topology reconcile", &snap, &|| apply(&changed), &|| {
+        topology::apply(&host, &first, &store).unwrap();
+        for (mac, ns, ifname) in &macs {
+            let set = Command::new("ip")
+                .args(["-n", ns, "link", "set", "dev", ifname, "address", mac])
+                .status();
+            assert!(set.unwrap().success(), "ip link set {ifname} address {mac}");
+        }
+    });
+    drop(_destroyed);
+    let _ = std::fs::remove_dir_all(&dir);
+    eprintln!(
+        "topology: {fresh} injected failures in an apply, {reconcile} in a reconcile, each undone completely"
+    );
+    assert!(fresh > 10 && reconcile > 5, "{fresh}, {reconcile}");
 }
 
 #[path = "../../examples/support/dhcp_lan.rs"]

@@ -92,6 +92,9 @@ impl Connection {
     /// A refused operation (or a refused commit) is an error that names `object` and carries
     /// ovsdb-server's own words.
     pub(super) fn transact(&mut self, object: &str, operations: Vec<Value>) -> Result<Vec<Value>> {
+        if let Some(errno) = crate::handle::injected(Op::Ovsdb) {
+            return Err(Error::Kernel { op: Op::Ovsdb, object: object.to_string(), errno });
+        }
         let count = operations.len();
         let mut params = vec![json!(DATABASE)];
         params.extend(operations);

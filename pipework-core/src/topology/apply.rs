@@ -1,7 +1,7 @@
 //! A lab's plan against what its previous apply made (recorded under the state directory),
 //! its apply as one transaction, and its destroy.
 
-use std::{fmt, fs, io::Write, path::PathBuf};
+use std::{collections::BTreeMap, fmt, fs, io::Write, path::PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -10,6 +10,7 @@ use crate::{
     error::{Error, Failures, Op, Result},
     handle::Handle,
     link::{Bridge, Veth},
+    mac::MacAddr,
     netns::Namespace,
     state::StateStore,
 };
@@ -26,6 +27,10 @@ pub struct LabState {
     pub bridges: Vec<String>,
     /// The links in place.
     pub links: Vec<LinkSpec>,
+    /// The targets of the `guest` nodes the links in place end on, by node, so that a removal
+    /// finds their namespaces when the file no longer names them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub guests: BTreeMap<String, String>,
 }
 
 /// One change of a plan.
@@ -188,29 +193,51 @@ pub fn apply(host: &Handle, topology: &Topology, store: &StateStore) -> Result<A
     let _lock = labs.lock()?;
     let plan = plan(host, topology, store)?;
     let mut state = read_state(store, &topology.name)?;
-    let mut done: Vec<Step> = Vec::new();
+    // Each step done, with the MACs of the ends of a link it removed, to make it again alike.
+    let mut done: Vec<(Step, Option<EndMacs>)> = Vec::new();
     for step in &plan.steps {
         log::info!("{}: {step}", topology.name);
-        if let Err(err) = run(host, topology, &state, step) {
-            let mut undo = Failures::new(
-                Op::Detach,
-                format!("what the apply of lab {} had made", topology.name),
-            );
-            for made in done.iter().rev() {
-                undo.run(revert(host, topology, &state, made));
-            }
-            return Err(Error::Conflict {
-                op: Op::Attach,
-                object: format!("lab {}", topology.name),
-                reason: format!("{step}: {err}"),
-            }
-            .rolled_back(undo.finish()));
+        let outcome = match step {
+            Step::RemoveLink { link } => end_macs(host, topology, &state, link),
+            _ => Ok(None),
         }
-        done.push(step.clone());
+        .and_then(|macs| run(host, topology, &state, step).map(|()| macs));
+        let macs = match outcome {
+            Ok(macs) => macs,
+            Err(err) => {
+                let mut undo = Failures::new(
+                    Op::Detach,
+                    format!("what the apply of lab {} had made", topology.name),
+                );
+                for (made, macs) in done.iter().rev() {
+                    undo.run(revert(host, topology, &state, made, *macs));
+                }
+                return Err(Error::Conflict {
+                    op: Op::Attach,
+                    object: format!("lab {}", topology.name),
+                    reason: format!("{step}: {err}"),
+                }
+                .rolled_back(undo.finish()));
+            }
+        };
+        done.push((step.clone(), macs));
         record(&mut state, step);
     }
+    state.guests = guests_of(topology, &state.links);
     write_state(store, &state)?;
     Ok(plan)
+}
+
+/// The targets of the guest nodes that `links` end on.
+fn guests_of(topology: &Topology, links: &[LinkSpec]) -> BTreeMap<String, String> {
+    links
+        .iter()
+        .flat_map(|link| &link.ends)
+        .filter_map(|end| match topology.nodes.get(&end.node) {
+            Some(NodeKind::Guest { target }) => Some((end.node.clone(), target.clone())),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The part of `topology` whose guests run now: every node but the `guest` nodes whose target
@@ -265,6 +292,9 @@ pub fn running_part(topology: &Topology, store: &StateStore) -> Result<(Topology
     }
     if !forgotten.is_empty() {
         state.links.retain(|link| !forgotten.contains(link));
+        state
+            .guests
+            .retain(|node, _| state.links.iter().any(|l| l.ends.iter().any(|e| e.node == *node)));
         write_state(store, &state)?;
     }
     Ok((part, forgotten))
@@ -295,6 +325,9 @@ pub fn destroy(host: &Handle, lab: &str, store: &StateStore) -> Result<Plan> {
             record(&mut state, step);
         }
     }
+    state
+        .guests
+        .retain(|node, _| state.links.iter().any(|l| l.ends.iter().any(|e| e.node == *node)));
     write_state(store, &state)?;
     failures.finish().map(|()| plan)
 }
@@ -317,13 +350,47 @@ fn record(state: &mut LabState, step: &Step) {
     }
 }
 
-/// Undoes a step this apply made.
-fn revert(host: &Handle, topology: &Topology, state: &LabState, step: &Step) -> Result<()> {
+/// The MACs of a link's two ends, in the order of its ends.
+type EndMacs = [MacAddr; 2];
+
+/// The MACs a link's ends have now; `None` when an end is gone (with its guest, say), so
+/// there is nothing to make again.
+fn end_macs(
+    host: &Handle,
+    topology: &Topology,
+    state: &LabState,
+    link: &LinkSpec,
+) -> Result<Option<EndMacs>> {
+    let mac = |end: &super::End| -> Result<Option<MacAddr>> {
+        let link = match place(host, topology, state, end) {
+            Ok(Place::Namespace(namespace)) => {
+                Handle::new(&namespace)?.link_get(end.ifname.as_str())?
+            }
+            Ok(Place::Host(_)) => host.link_get(end.ifname.as_str())?,
+            Err(err) if err.errno() == nix::errno::Errno::ENOENT => None,
+            Err(err) => return Err(err),
+        };
+        Ok(link.and_then(|link| link.mac))
+    };
+    Ok(mac(&link.ends[0])?.zip(mac(&link.ends[1])?).map(|(a, b)| [a, b]))
+}
+
+/// Undoes a step this apply made; a removed link comes back with the MACs it had.
+fn revert(
+    host: &Handle,
+    topology: &Topology,
+    state: &LabState,
+    step: &Step,
+    macs: Option<EndMacs>,
+) -> Result<()> {
     let inverse = match step {
         Step::CreateNamespace { name } => Step::DeleteNamespace { name: name.clone() },
         Step::CreateBridge { name } => Step::DeleteBridge { name: name.clone() },
         Step::AddLink { link } => Step::RemoveLink { link: link.clone() },
-        Step::RemoveLink { link } => Step::AddLink { link: link.clone() },
+        // A link that was gone already is not made again.
+        Step::RemoveLink { link } => {
+            return macs.map_or(Ok(()), |macs| add_link(host, topology, state, link, Some(macs)));
+        }
         // Deletions come last and are not undone.
         Step::DeleteNamespace { .. } | Step::DeleteBridge { .. } => return Ok(()),
     };
@@ -341,10 +408,12 @@ fn place(host: &Handle, topology: &Topology, state: &LabState, end: &super::End)
         Some(NodeKind::Bridge) => Ok(Place::Host(host.link(end.node.as_str())?.index)),
         Some(NodeKind::Guest { target }) => Ok(Place::Namespace(crate::resolve(target)?.namespace)),
         Some(NodeKind::Namespace { netns }) => Ok(Place::Namespace(Namespace::from_name(netns)?)),
-        // A node the file no longer has (a removal): its namespace, if the lab made one.
-        None => match netns_name(state, end) {
-            Some(netns) => Ok(Place::Namespace(Namespace::from_name(netns)?)),
-            None => Ok(Place::Host(host.link(end.node.as_str())?.index)),
+        // A node the file no longer has (a removal): the guest or namespace it was, as the
+        // lab's record says, else a bridge.
+        None => match (state.guests.get(&end.node), netns_name(state, end)) {
+            (Some(target), _) => Ok(Place::Namespace(crate::resolve(target)?.namespace)),
+            (None, Some(netns)) => Ok(Place::Namespace(Namespace::from_name(netns)?)),
+            (None, None) => Ok(Place::Host(host.link(end.node.as_str())?.index)),
         },
     }
 }
@@ -360,10 +429,17 @@ fn run(host: &Handle, topology: &Topology, state: &LabState, step: &Step) -> Res
             Err(err) => Err(err),
         },
         Step::DeleteBridge { name } => Bridge::new(name)?.delete_if_unused(host).map(drop),
-        Step::AddLink { link } => add_link(host, topology, state, link),
+        Step::AddLink { link } => add_link(host, topology, state, link, None),
         Step::RemoveLink { link } => {
             let end = &link.ends[0];
-            let handle = match place(host, topology, state, end) {
+            // Where the link was made, which a changed file may no longer say.
+            let made_in = match state.guests.get(&end.node) {
+                Some(target) => {
+                    crate::resolve(target).map(|guest| Place::Namespace(guest.namespace))
+                }
+                None => place(host, topology, state, end),
+            };
+            let handle = match made_in {
                 Ok(Place::Namespace(namespace)) => Handle::new(&namespace)?,
                 Ok(Place::Host(_)) => return host.link_del(end.ifname.as_str()),
                 // Gone with its namespace already.
@@ -379,12 +455,23 @@ fn run(host: &Handle, topology: &Topology, state: &LabState, step: &Step) -> Res
 }
 
 /// A veth pair whose ends are born where they live (a bridge port in the host), with their
-/// addresses, up; on failure the pair goes again.
-fn add_link(host: &Handle, topology: &Topology, state: &LabState, link: &LinkSpec) -> Result<()> {
+/// addresses (and `macs`, when given), up; on failure the pair goes again.
+fn add_link(
+    host: &Handle,
+    topology: &Topology,
+    state: &LabState,
+    link: &LinkSpec,
+    macs: Option<EndMacs>,
+) -> Result<()> {
     // A bridge end, if any, is the one created in the host.
-    let (first, second) = match topology.nodes.get(&link.ends[1].node) {
-        Some(NodeKind::Bridge) => (&link.ends[1], &link.ends[0]),
-        _ => (&link.ends[0], &link.ends[1]),
+    let on_bridge = |end: &super::End| match topology.nodes.get(&end.node) {
+        Some(kind) => *kind == NodeKind::Bridge,
+        None => !state.guests.contains_key(&end.node) && netns_name(state, end).is_none(),
+    };
+    let (first, second, macs) = if on_bridge(&link.ends[1]) {
+        (&link.ends[1], &link.ends[0], macs.map(|[a, b]| [b, a]))
+    } else {
+        (&link.ends[0], &link.ends[1], macs)
     };
     let Place::Namespace(peer_namespace) = place(host, topology, state, second)? else {
         unreachable!("a link has a linux node at one end, checked when the file was read");
@@ -400,6 +487,9 @@ fn add_link(host: &Handle, topology: &Topology, state: &LabState, link: &LinkSpe
     }
     if let Some(bridge) = master {
         veth = veth.master(bridge);
+    }
+    if let Some([mac, peer_mac]) = macs {
+        veth = veth.mac(mac).peer_mac(peer_mac);
     }
     let made = veth.add(creator)?;
     let configured = (|| -> Result<()> {
