@@ -485,3 +485,97 @@ mod tier_dhcp {
         assert!(steps >= 5, "{steps}");
     }
 }
+
+mod tier_vm {
+    use std::process::Command;
+
+    use pipework_core::{AttachPlan, Handle, attach};
+    use serde_json::Value;
+
+    use super::{Path, Sandbox, net, number_namespaces, snapshot, sweep};
+
+    /// What OVSDB holds, by name: bridges, ports with their tags, interfaces with their types,
+    /// and the external ids of each, every table's rows sorted (their order follows UUIDs); one
+    /// `ovs-vsctl` for all three tables, as a process is slow to start in an emulated VM.
+    fn ovsdb_rows() -> String {
+        let mut command = Command::new("ovs-vsctl");
+        command.arg("--format=json");
+        let tables = [
+            ("Bridge", "name,external_ids"),
+            ("Port", "name,tag,external_ids"),
+            ("Interface", "name,type,external_ids"),
+        ];
+        for (n, (table, columns)) in tables.iter().enumerate() {
+            if n > 0 {
+                command.arg("--");
+            }
+            command.args([&format!("--columns={columns}"), "list", table]);
+        }
+        let output = command.output().expect("run ovs-vsctl");
+        assert!(output.status.success(), "{command:?}");
+        let mut all = String::new();
+        let listed = serde_json::Deserializer::from_slice(&output.stdout).into_iter::<Value>();
+        for (listed, (table, _)) in listed.zip(tables) {
+            let listed = listed.unwrap();
+            let mut rows: Vec<String> =
+                listed["data"].as_array().unwrap().iter().map(Value::to_string).collect();
+            rows.sort();
+            all += &format!("{table}: {}\n", rows.join("\n"));
+        }
+        all
+    }
+
+    /// The VM's root namespace under a name of its own in /run/netns (`ip netns attach`), for
+    /// the `ip -n` readers; the name goes on drop, the namespace stays.
+    struct RootName(String);
+
+    impl RootName {
+        fn new(prefix: &str) -> Self {
+            let name = format!("{prefix}-root");
+            let attached = Command::new("ip").args(["netns", "attach", &name, "1"]).status();
+            assert!(attached.unwrap().success(), "ip netns attach {name} 1");
+            RootName(name)
+        }
+    }
+
+    impl Drop for RootName {
+        fn drop(&mut self) {
+            let _ = Command::new("ip").args(["netns", "delete", &self.0]).status();
+        }
+    }
+
+    #[test]
+    #[ignore = "needs the VM tier; scripts/tier-vm.sh runs it"]
+    fn every_step_and_ovsdb_transaction_of_an_ovs_attach_fails_cleanly() {
+        let mut sandbox = Sandbox::new();
+        // ovs-vswitchd runs in the VM's root namespace, so the host side is there.
+        let root = Handle::current().unwrap();
+        let root_name = RootName::new(&sandbox.prefix);
+        let g = sandbox.add_guest("g");
+        let guest = sandbox.guest(&g);
+        let guest_handle = Handle::new(&guest.namespace).unwrap();
+        number_namespaces(&root_name.0, &[&g]);
+        let bridge = format!("ovsf{}", std::process::id() % 100_000);
+        let none = Path::new("/nonexistent/pipework-records");
+        let snap = || snapshot(&sandbox, &[&root_name.0, &g], none) + &ovsdb_rows();
+        // A new bridge: its creation, the port's and the guest's configuration all fail in turn
+        // (the port added to an existing bridge is the same code, after the bridge is found).
+        let plan = AttachPlan::ovs_bridge(&bridge).address(net("10.95.0.2/24")).vlan(10);
+        let made = std::cell::RefCell::new(None);
+        let injected = sweep(
+            "an attach to a new OVS bridge",
+            &snap,
+            &|| {
+                let attachment = attach(&root, &guest, &plan).map_err(|e| e.to_string())?;
+                let warnings = attachment.warnings.clone();
+                *made.borrow_mut() = Some(attachment);
+                Ok(Some(warnings))
+            },
+            &|| made.take().unwrap().detach(&root, Some(&guest_handle)).unwrap(),
+        );
+        assert!(injected >= 10, "only {injected} steps failed in turn");
+        eprintln!(
+            "OVS: {injected} injected failures (netlink, namespace, OVSDB), each undone completely"
+        );
+    }
+}

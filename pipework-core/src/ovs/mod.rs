@@ -97,7 +97,15 @@ impl Ovs {
     }
 
     /// Runs `operations`, then waits until ovs-vswitchd has applied them, as `ovs-vsctl` does.
-    fn transact_applied(&self, object: &str, mut operations: Vec<Value>) -> Result<Vec<Value>> {
+    fn transact_applied(&self, object: &str, operations: Vec<Value>) -> Result<Vec<Value>> {
+        let (results, target) = self.commit(object, operations)?;
+        self.wait_applied(object, target)?;
+        Ok(results)
+    }
+
+    /// Runs `operations` with a request that ovs-vswitchd apply them; returns their results and
+    /// the configuration number to wait for (see [`Self::wait_applied`]).
+    fn commit(&self, object: &str, mut operations: Vec<Value>) -> Result<(Vec<Value>, i64)> {
         let count = operations.len();
         operations.push(json!({
             "op": "mutate", "table": "Open_vSwitch", "where": [],
@@ -116,6 +124,11 @@ impl Ovs {
                 detail: "the Open_vSwitch table has no row (was `ovs-vsctl init` run?)".into(),
             });
         };
+        Ok((results, target))
+    }
+
+    /// Waits until ovs-vswitchd has applied configuration number `target`.
+    fn wait_applied(&self, object: &str, target: i64) -> Result<()> {
         let deadline = Instant::now() + APPLY_TIMEOUT;
         let mut pause = Duration::from_millis(2);
         loop {
@@ -126,7 +139,7 @@ impl Ovs {
                 })],
             )?;
             if rows(&current[0]).first().and_then(|row| row["cur_cfg"].as_i64()) >= Some(target) {
-                return Ok(results);
+                return Ok(());
             }
             if Instant::now() >= deadline {
                 return Err(Error::Unsupported {
@@ -186,8 +199,9 @@ impl Ovs {
             return Ok(false);
         }
         let created = BTreeMap::from([(CREATED_KEY.to_string(), "true".to_string())]);
-        let outcome = self.transact_applied(
-            &format!("OVS bridge {name}"),
+        let object = format!("OVS bridge {name}");
+        let outcome = self.commit(
+            &object,
             vec![
                 json!({"op": "insert", "table": "Interface", "uuid-name": "iface",
                    "row": {"name": name, "type": "internal"}}),
@@ -200,7 +214,11 @@ impl Ovs {
             ],
         );
         match outcome {
-            Ok(_) => Ok(true),
+            // Committed: a failed wait takes the bridge out again.
+            Ok((_, target)) => match self.wait_applied(&object, target) {
+                Ok(()) => Ok(true),
+                Err(err) => Err(err.rolled_back(self.bridge_delete(name))),
+            },
             // Created by someone else between our look-up and our transaction.
             Err(Error::Conflict { reason, .. })
                 if reason.contains("constraint violation") && self.bridge_exists(name)? =>
@@ -284,7 +302,7 @@ impl Ovs {
         if let Some(tag) = port.tag {
             port_row["tag"] = json!(tag);
         }
-        let results = self.transact_applied(
+        let results = self.commit(
             &object,
             vec![
                 json!({"op": "insert", "table": "Interface", "uuid-name": "iface",
@@ -304,19 +322,29 @@ impl Ovs {
             }
             other => other?,
         };
-        if results[2]["count"] == 0 {
+        if results.0[2]["count"] == 0 {
             // Nothing referenced the new rows, so ovsdb-server dropped them at commit.
             return Err(Error::NotFound { op: Op::Ovsdb, object: format!("OVS bridge {bridge}") });
         }
-        let opened = self
-            .transact(&object, vec![select("Interface", "name", json!(port.name), &["error"])])?;
-        if let Some(error) = rows(&opened[0]).first().and_then(|row| optional(&row["error"])) {
-            let reason =
-                format!("ovs-vswitchd could not open it: {}", error.as_str().unwrap_or_default());
-            let refused = Error::Conflict { op: Op::Ovsdb, object, reason };
-            return Err(refused.rolled_back(self.port_del(&port.name).map(drop)));
-        }
-        Ok(())
+        // Committed: from here on, a failure takes the port out again.
+        let opened = self.wait_applied(&object, results.1).and_then(|()| {
+            self.transact(&object, vec![select("Interface", "name", json!(port.name), &["error"])])
+        });
+        let refused = match opened {
+            Ok(opened) => match rows(&opened[0]).first().and_then(|row| optional(&row["error"])) {
+                Some(error) => Error::Conflict {
+                    op: Op::Ovsdb,
+                    object,
+                    reason: format!(
+                        "ovs-vswitchd could not open it: {}",
+                        error.as_str().unwrap_or_default()
+                    ),
+                },
+                None => return Ok(()),
+            },
+            Err(err) => err,
+        };
+        Err(refused.rolled_back(self.port_del(&port.name).map(drop)))
     }
 
     /// Removes port `name` from whichever bridge has it; returns whether it existed.
