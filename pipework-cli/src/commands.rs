@@ -403,6 +403,9 @@ pub fn lab(request: &LabRequest) -> Result<(), Error> {
     use pipework_core::topology::{self, Topology};
     let host = Handle::current()?;
     let store = StateStore::from_env();
+    if request.verb == LabVerb::Show {
+        return show_lab(&host, request.lab.as_deref().unwrap_or_default(), &store, request.json);
+    }
     let topology = request.file.as_deref().map(Topology::from_file).transpose()?;
     let plan = match (request.verb, &topology) {
         (LabVerb::Apply, Some(topology)) => topology::apply(&host, topology, &store)?,
@@ -411,6 +414,7 @@ pub fn lab(request: &LabRequest) -> Result<(), Error> {
         (LabVerb::Destroy, None) => {
             topology::destroy(&host, request.lab.as_deref().unwrap_or_default(), &store)?
         }
+        (LabVerb::Show, _) => unreachable!("shown above"),
         (_, None) => {
             let lab = request.lab.clone().unwrap_or_default();
             return Err(Error::invalid(
@@ -430,6 +434,52 @@ pub fn lab(request: &LabRequest) -> Result<(), Error> {
     }
     for step in &plan.steps {
         println!("lab {} {done}: {step}", plan.lab);
+    }
+    Ok(())
+}
+
+/// Prints what the applies of `lab` made, one line each, marking what is not in place now.
+fn show_lab(host: &Handle, lab: &str, store: &StateStore, json: bool) -> Result<(), Error> {
+    let Some(status) = pipework_core::topology::status(host, lab, store)? else {
+        return Err(Error::NotFound {
+            op: Op::State,
+            object: format!(
+                "lab {lab} (no record in {}: never applied here, or destroyed)",
+                store.dir().join("labs").display()
+            ),
+        });
+    };
+    if json {
+        println!("{}", to_json(&status));
+        return Ok(());
+    }
+    let mark = |present: bool| if present { "" } else { " (missing)" };
+    println!(
+        "lab {}: {} namespace(s), {} bridge(s), {} link(s)",
+        status.lab,
+        status.namespaces.len(),
+        status.bridges.len(),
+        status.links.len()
+    );
+    for namespace in &status.namespaces {
+        println!("  namespace {}{}", namespace.item, mark(namespace.present));
+    }
+    for bridge in &status.bridges {
+        println!("  bridge {}{}", bridge.item, mark(bridge.present));
+    }
+    for link in &status.links {
+        let addresses = |end: &pipework_core::topology::End| {
+            end.addresses.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+        };
+        let [a, b] = &link.item.ends;
+        let mut line = format!("  link {}", link.item.key());
+        if !a.addresses.is_empty() || !b.addresses.is_empty() {
+            line += &format!(" [{} -- {}]", addresses(a), addresses(b));
+        }
+        if let Some(mtu) = link.item.mtu {
+            line += &format!(" mtu {mtu}");
+        }
+        println!("{line}{}", mark(link.present));
     }
     Ok(())
 }

@@ -30,7 +30,8 @@ pub enum Request {
     Gc { dry_run: bool, json: bool },
     /// `pipework tipc GUEST...` (configure a bus) or `pipework tipc show GUEST...`.
     Tipc(TipcRequest),
-    /// `pipework apply FILE`, `pipework diff FILE`, `pipework destroy FILE | --lab NAME`.
+    /// `pipework apply FILE`, `pipework diff FILE`, `pipework destroy FILE | --lab NAME`,
+    /// `pipework show --lab NAME`.
     Lab(LabRequest),
     /// `pipework watch [--engine docker|podman|all] [--once]`.
     Watch(WatchRequest),
@@ -69,6 +70,8 @@ pub enum LabVerb {
     Diff,
     /// Remove what the lab's applies made.
     Destroy,
+    /// Print what the lab's applies made and whether it is in place (`show --lab NAME`).
+    Show,
 }
 
 /// A TIPC bus request.
@@ -222,6 +225,7 @@ NEW COMMANDS:
                                            join guests into one TIPC bus (tipc show <guest>...)
   pipework apply|diff <file> [--json]      make a lab what a containerlab file says (diff: the plan only)
   pipework destroy <file> | --lab <name>   remove what the applies of a lab made
+  pipework show --lab <name> [--json]      what the applies of a lab made, and what is in place
 
 <hostif> is an existing bridge (a veth port is added), any other device (a macvlan child, or
 with --direct-phys the device itself), or a missing name starting with br (a bridge is created).
@@ -443,6 +447,9 @@ struct DetachArgs {
 struct ShowArgs {
     /// Only this guest.
     guest: Option<String>,
+    /// A lab instead: what its applies made, and whether each is in place.
+    #[arg(long, value_name = "NAME", conflicts_with = "guest")]
+    lab: Option<String>,
     /// Print as JSON.
     #[arg(long)]
     json: bool,
@@ -538,6 +545,9 @@ pub fn parse(args: &[OsString]) -> Result<(Request, bool), clap::Error> {
         let cli = SubCli::try_parse_from(args)?;
         let request = match cli.command {
             Sub::Detach(a) => Request::Detach { guest: a.guest, ifname: a.ifname, json: a.json },
+            Sub::Show(ShowArgs { lab: Some(lab), json, .. }) => {
+                Request::Lab(LabRequest { verb: LabVerb::Show, file: None, lab: Some(lab), json })
+            }
             Sub::Show(a) => Request::Show { guest: a.guest, json: a.json },
             Sub::Check(a) => Request::Check { guest: a.guest, json: a.json },
             Sub::Gc(a) => Request::Gc { dry_run: a.dry_run, json: a.json },
@@ -1108,6 +1118,17 @@ mod tests {
             parse_line("show web").unwrap(),
             Request::Show { guest: Some("web".into()), json: false }
         );
+        assert_eq!(
+            parse_line("show --lab tri --json").unwrap(),
+            Request::Lab(LabRequest {
+                verb: LabVerb::Show,
+                file: None,
+                lab: Some("tri".into()),
+                json: true
+            })
+        );
+        let err = parse_line("show web --lab tri").unwrap_err();
+        assert!(err.contains("--lab") && err.contains("cannot be used with"), "{err}");
     }
 
     #[test]

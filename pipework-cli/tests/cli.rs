@@ -1190,8 +1190,37 @@ fn apply_diff_and_destroy_a_lab_file() {
     assert!(ok(&["apply", &path]).contains("nothing to change"));
     let plan: Value = serde_json::from_str(&ok(&["diff", &path, "--json"])).unwrap();
     assert_eq!(plan["steps"].as_array().unwrap().len(), 0, "{plan}");
+    // show --lab: what the record says, and what is missing once an end is deleted behind
+    // pipework's back.
+    let shown = ok(&["show", "--lab", &lab]);
+    assert!(
+        shown.contains(&format!("lab {lab}: 2 namespace(s), 0 bridge(s), 1 link(s)"))
+            && shown.contains(&format!("  namespace clab-{lab}-a\n"))
+            && shown.contains("  link a:eth1 -- b:eth1 [10.5.5.1/30 -- 10.5.5.2/30]\n"),
+        "{shown}"
+    );
+    let deleted = Command::new("ip")
+        .args(["-n", &format!("clab-{lab}-b"), "link", "del", "eth1"])
+        .status()
+        .unwrap();
+    assert!(deleted.success());
+    let shown: Value = serde_json::from_str(&ok(&["show", "--lab", &lab, "--json"])).unwrap();
+    assert_eq!(shown["links"][0]["present"], false, "{shown}");
+    assert_eq!(shown["links"][0]["item"]["ends"][1]["node"], "b", "{shown}");
+    assert_eq!(
+        shown["namespaces"][1],
+        serde_json::json!({"item": format!("clab-{lab}-b"), "present": true})
+    );
+    assert!(ok(&["show", "--lab", &lab]).contains("10.5.5.2/30] (missing)"));
     let destroyed = ok(&["destroy", "--lab", &lab]);
     assert!(destroyed.contains("did: delete namespace"), "{destroyed}");
+    let output = run(&["show", "--lab", &lab]);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("lab {lab} (no record in")) && err.contains("destroyed"),
+        "{err}"
+    );
     let left = Command::new("ip").args(["netns", "list"]).output().unwrap();
     assert!(!String::from_utf8_lossy(&left.stdout).contains(&format!("clab-{lab}-")));
     std::fs::write(&file, "name: x\ntopology:\n  nodez: {}\n").unwrap();

@@ -300,6 +300,72 @@ pub fn running_part(topology: &Topology, store: &StateStore) -> Result<(Topology
     Ok((part, forgotten))
 }
 
+/// Something a lab's record names, and whether it is in place now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Present<T> {
+    /// What the record names.
+    pub item: T,
+    /// Whether the kernel has it now (both ends, for a link).
+    pub present: bool,
+}
+
+/// A lab as its record says, and what of it is in place now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabStatus {
+    /// The lab's name.
+    pub lab: String,
+    /// The namespaces the lab created.
+    pub namespaces: Vec<Present<String>>,
+    /// The bridges the lab created.
+    pub bridges: Vec<Present<String>>,
+    /// The links the lab made.
+    pub links: Vec<Present<LinkSpec>>,
+}
+
+/// What the applies of lab `lab` made and whether each is in place now; `None` when the lab
+/// has no record (never applied here, or destroyed). Changes nothing.
+///
+/// Equivalent to: `pipework show --lab LAB`.
+pub fn status(host: &Handle, lab: &str, store: &StateStore) -> Result<Option<LabStatus>> {
+    if !state_path(store, lab).exists() {
+        return Ok(None);
+    }
+    let state = read_state(store, lab)?;
+    let empty = Topology { name: lab.to_string(), nodes: Default::default(), links: Vec::new() };
+    let end_present = |end: &super::End| -> Result<bool> {
+        let found = match place(host, &empty, &state, end) {
+            Ok(Place::Namespace(namespace)) => {
+                Handle::new(&namespace)?.link_get(end.ifname.as_str())?
+            }
+            Ok(Place::Host(_)) => host.link_get(end.ifname.as_str())?,
+            Err(err)
+                if [nix::errno::Errno::ENOENT, nix::errno::Errno::ENODEV]
+                    .contains(&err.errno()) =>
+            {
+                None
+            }
+            Err(err) => return Err(err),
+        };
+        Ok(found.is_some())
+    };
+    let mut links = Vec::new();
+    for link in &state.links {
+        let present = end_present(&link.ends[0])? && end_present(&link.ends[1])?;
+        links.push(Present { item: link.clone(), present });
+    }
+    let mut bridges = Vec::new();
+    for name in &state.bridges {
+        bridges
+            .push(Present { item: name.clone(), present: host.link_get(name.as_str())?.is_some() });
+    }
+    let namespaces = state
+        .namespaces
+        .iter()
+        .map(|name| Present { item: name.clone(), present: Namespace::from_name(name).is_ok() })
+        .collect();
+    Ok(Some(LabStatus { lab: lab.to_string(), namespaces, bridges, links }))
+}
+
 /// Removes everything the applies of lab `lab` made, as its record says.
 ///
 /// Equivalent to: `pipework destroy --lab LAB`.

@@ -17,7 +17,9 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
-pub use self::apply::{Applied, LabState, Plan, Step, apply, destroy, plan, running_part};
+pub use self::apply::{
+    Applied, LabState, LabStatus, Plan, Present, Step, apply, destroy, plan, running_part, status,
+};
 use crate::{
     error::{Error, Result},
     link::validate_ifname,
