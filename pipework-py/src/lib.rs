@@ -10,6 +10,7 @@ mod guest;
 mod namespace;
 mod objects;
 mod tipc;
+mod topology;
 mod watch;
 
 use pyo3::prelude::*;
@@ -59,6 +60,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(guest::resolve, m)?)?;
     m.add_function(wrap_pyfunction!(attach::attach, m)?)?;
     m.add_function(wrap_pyfunction!(namespace::wait_for, m)?)?;
+    m.add_class::<topology::PyTopology>()?;
     m.add_class::<watch::PyWatch>()?;
     m.add_function(wrap_pyfunction!(watch::watch, m)?)?;
     // Re-exported by `pipework.tipc`, not by `pipework` itself (so not in `__all__`).

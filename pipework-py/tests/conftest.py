@@ -15,9 +15,9 @@ RUN_NETNS = "/run/netns"
 
 
 def _named_namespaces() -> set[str]:
-    """The namespaces in /run/netns that the pipework fixtures and tests name (``pwpy...``)."""
+    """The namespaces in /run/netns that the pipework fixtures and tests name (``pwpy...``, labs ``clab-...``)."""
     names = os.listdir(RUN_NETNS) if os.path.isdir(RUN_NETNS) else []
-    return {name for name in names if name.startswith("pwpy")}
+    return {name for name in names if name.startswith(("pwpy", "clab-"))}
 
 
 def _open_namespace_fds() -> list[str]:

@@ -102,6 +102,20 @@ impl Topology {
         Self::parse(&text, &path.display().to_string())
     }
 
+    /// The same lab under another name (its namespaces renamed with it), so that several
+    /// copies of one file can be applied at once (a test harness's parallel tests).
+    pub fn renamed(&self, name: &str) -> Result<Self> {
+        validate_lab_name(name).map_err(|why| Error::invalid("lab name", name, why))?;
+        let mut renamed = self.clone();
+        renamed.name = name.to_string();
+        for (node, kind) in &mut renamed.nodes {
+            if let NodeKind::Namespace { netns } = kind {
+                *netns = namespace_name(name, node);
+            }
+        }
+        Ok(renamed)
+    }
+
     /// The namespace name of node `node`, when apply creates it.
     pub fn netns_of(&self, node: &str) -> Option<&str> {
         match self.nodes.get(node) {
@@ -189,15 +203,11 @@ impl RawFile {
     fn check(self, source: &str) -> Result<Topology> {
         let at = |line: u64| format!("{source}, line {line}");
         let lab = self.name.value;
-        if lab.is_empty() || !lab.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
+        if let Err(why) = validate_lab_name(&lab) {
             return Err(Error::invalid(
                 "lab name",
                 &lab,
-                format!(
-                    "{}: may contain only letters, digits, '-' and '_'",
-                    at(self.name.referenced.line())
-                ),
+                format!("{}: {why}", at(self.name.referenced.line())),
             ));
         }
         let default_kind = self.topology.defaults.as_ref().and_then(|d| d.kind.clone());
@@ -301,6 +311,11 @@ impl RawFile {
     }
 }
 
+/// A lab name: it becomes part of namespace and record names.
+fn validate_lab_name(name: &str) -> std::result::Result<(), &'static str> {
+    validate_node_name(name)
+}
+
 /// A node name: it becomes part of a namespace name.
 fn validate_node_name(name: &str) -> std::result::Result<(), &'static str> {
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
@@ -336,6 +351,10 @@ topology:
         assert_eq!(topology.links[0].key(), "a:eth1 -- b:eth1");
         assert_eq!(topology.links[0].mtu, Some(1400));
         assert_eq!(topology.links[0].ends[1].addresses, ["10.1.0.2/30".parse::<IpNet>().unwrap()]);
+        let copy = topology.renamed("tri-2").unwrap();
+        assert_eq!((copy.name.as_str(), copy.netns_of("a")), ("tri-2", Some("clab-tri-2-a")));
+        assert_eq!(copy.links, topology.links);
+        assert!(topology.renamed("tri 2").unwrap_err().to_string().contains("lab name"));
         let json = r#"{"name": "j", "topology": {"nodes": {"x": {}}, "links": []}}"#;
         assert_eq!(Topology::parse(json, "j.json").unwrap().netns_of("x"), Some("clab-j-x"));
     }

@@ -30,6 +30,7 @@ __all__ = [
     "ResolveError",
     "Route",
     "TipcError",
+    "Topology",
     "Watch",
     "__version__",
     "attach",
@@ -594,7 +595,62 @@ def wait_for(
         PipeworkError: the timeout passed first (``errno.ETIMEDOUT``).
     """
 
-# --- DHCP ---------------------------------------------------------------------------------
+# --- topologies ---------------------------------------------------------------------------
+
+@final
+class Topology:
+    """A lab: nodes and links read from a containerlab file, checked as ``pipework apply`` checks it.
+
+    ``Topology("tri.clab.yml")`` reads a file (YAML or JSON); ``Topology({...})`` a dict of the
+    file's shape; ``Topology.parse(text)`` its text. Bad input raises ``InvalidArgument`` naming
+    the file, line and field. Every operation takes ``state_dir`` (where the lab's record is
+    kept: default ``$PIPEWORK_STATE_DIR`` or /run/pipework) and ``host_netns`` (where bridge
+    nodes and bridge ports live: default the caller's namespace).
+    """
+
+    def __new__(cls, source: str | os.PathLike[str] | dict[str, Any]) -> Topology: ...
+    @staticmethod
+    def parse(text: str, source: str = "<text>") -> Topology:
+        """Reads a lab from a file's text; ``source`` names it in errors."""
+
+    def renamed(self, name: str) -> Topology:
+        """The same lab under another name, its namespaces renamed with it (parallel copies of one file)."""
+
+    @property
+    def name(self) -> str:
+        """The lab's name."""
+
+    @property
+    def nodes(self) -> list[str]:
+        """The node names, sorted."""
+
+    def netns_name(self, node: str) -> str | None:
+        """The /run/netns name apply gives node ``node`` (``clab-<lab>-<node>``); None for a bridge or guest node."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The lab as read: ``{"name", "nodes", "links"}``."""
+
+    def plan(
+        self, *, state_dir: str | os.PathLike[str] | None = None, host_netns: Namespace | None = None
+    ) -> list[dict[str, Any]]:
+        """The steps from what the lab's previous apply made to this file (``pipework diff``); changes nothing."""
+
+    def apply(
+        self, *, state_dir: str | os.PathLike[str] | None = None, host_netns: Namespace | None = None
+    ) -> list[dict[str, Any]]:
+        """Makes the lab what the file says as one transaction (``pipework apply``); returns the steps made."""
+
+    def destroy(
+        self, *, state_dir: str | os.PathLike[str] | None = None, host_netns: Namespace | None = None
+    ) -> list[dict[str, Any]]:
+        """Removes what the lab's applies made (``pipework destroy --lab``); returns the steps made."""
+
+    def status(
+        self, *, state_dir: str | os.PathLike[str] | None = None, host_netns: Namespace | None = None
+    ) -> dict[str, Any] | None:
+        """The lab's record with what is in place (``pipework show --lab --json``); None without a record."""
+
+# --- watcher ------------------------------------------------------------------------------
 
 @final
 class Watch:
@@ -645,6 +701,8 @@ def watch(
     Raises:
         InvalidArgument: an engine that is not ``"docker"`` or ``"podman"``, or none.
     """
+
+# --- DHCP ---------------------------------------------------------------------------------
 
 @final
 class DhcpOptions:

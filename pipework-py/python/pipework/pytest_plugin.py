@@ -15,6 +15,8 @@ fixture            what it gives                                               s
 ``veth_pair``      a veth pair (both ends up) inside ``sandbox_host``          function
 ``attached``       ``attached(guest, host, **kw)`` -> ``attach()`` inside      function
                    ``sandbox_host``, detached after the test
+``topology``       ``topology(path_or_dict)`` -> a ``Topology`` applied with   function
+                   ``sandbox_host`` as its host, destroyed after the test
 =================  ==========================================================  ========
 
 Example::
@@ -31,7 +33,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator, Sequence
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import pytest
 
@@ -43,18 +45,21 @@ from pipework import (
     Namespace,
     NamespaceError,
     NotFound,
+    Topology,
     attach,
 )
 
 __all__ = [
     "Attacher",
     "NetnsFactory",
+    "TopologyFactory",
     "VethPair",
     "attached",
     "bridge",
     "netns",
     "netns_factory",
     "sandbox_host",
+    "topology",
     "unique_name",
     "veth_pair",
 ]
@@ -179,6 +184,41 @@ class Attacher:
         self._made.clear()
 
 
+class TopologyFactory:
+    """Applies labs with a given host namespace and state directory; destroys them at teardown."""
+
+    def __init__(self, host_netns: Namespace, state_dir: str | os.PathLike[str]) -> None:
+        self.host_netns = host_netns
+        self.state_dir = state_dir
+        self._made: list[Topology] = []
+
+    def __call__(self, source: str | os.PathLike[str] | dict[str, Any]) -> Topology:
+        """Reads the lab (a file's path or a dict of its shape), renames it uniquely
+        (``<name>-<pid>x<n>``: its namespaces are ``clab-<that>-<node>``, see
+        ``Topology.netns_name``), applies it and returns it."""
+        read = Topology(source)
+        lab = read.renamed(f"{read.name}-{os.getpid()}x{next(_counter)}")
+        lab.apply(state_dir=self.state_dir, host_netns=self.host_netns)
+        self._made.append(lab)
+        return lab
+
+    def destroy(self, lab: Topology) -> None:
+        """Destroys one lab this factory applied."""
+        lab.destroy(state_dir=self.state_dir, host_netns=self.host_netns)
+
+    def cleanup(self) -> None:
+        """Destroys every lab applied, newest first."""
+        failures: list[BaseException] = []
+        for lab in reversed(self._made):
+            try:
+                self.destroy(lab)
+            except Exception as err:  # noqa: BLE001 - every lab must go; the first is re-raised.
+                failures.append(err)
+        self._made.clear()
+        if failures:
+            raise failures[0]
+
+
 class VethPair(NamedTuple):
     """The two ends of a veth pair, as the kernel reported them after creation."""
 
@@ -236,3 +276,15 @@ def attached(sandbox_host: Namespace) -> Iterator[Attacher]:
         yield attacher
     finally:
         attacher.cleanup()
+
+
+@pytest.fixture
+def topology(sandbox_host: Namespace, tmp_path: os.PathLike[str]) -> Iterator[TopologyFactory]:
+    """Name: ``topology``. Scope: function. ``topology(path_or_dict)`` applies a lab with
+    ``sandbox_host`` as its host (bridge nodes live there) and its record under the test's
+    ``tmp_path``; every lab applied is destroyed after the test."""
+    factory = TopologyFactory(sandbox_host, os.path.join(tmp_path, "pipework-state"))
+    try:
+        yield factory
+    finally:
+        factory.cleanup()
