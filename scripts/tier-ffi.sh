@@ -32,8 +32,8 @@ cleanup() {
     for pidfile in /tmp/"$prefix"-*-dhcp/dnsmasq.pid; do
         [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
     done
-    rm -rf /tmp/"$prefix"-*-dhcp
-    for netns in $(ip netns list | awk '{print $1}' | grep -E "^($prefix|pwcdemo$example_pid)-" || true); do
+    rm -rf /tmp/"$prefix"-*-dhcp /tmp/"$prefix"-labs
+    for netns in $(ip netns list | awk '{print $1}' | grep -E "^(clab-)?($prefix|pwcdemo$example_pid)-" || true); do
         ip netns del "$netns" || true
     done
     rm -rf "$work"

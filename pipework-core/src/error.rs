@@ -84,6 +84,8 @@ pub enum Op {
     StopProcess,
     /// Writing a file pipework manages (resolv.conf, pid and lease files).
     WriteFile,
+    /// Reading a file pipework is given (a topology file).
+    ReadFile,
 }
 
 impl Op {
@@ -100,7 +102,7 @@ impl Op {
             Op::QueryEngine => "CAP_DAC_OVERRIDE",
             Op::Probe | Op::DhcpAcquire | Op::DhcpRenew | Op::DhcpRelease => "CAP_NET_RAW",
             Op::StopProcess => "CAP_KILL",
-            Op::WriteFile => "CAP_DAC_OVERRIDE",
+            Op::WriteFile | Op::ReadFile => "CAP_DAC_OVERRIDE",
             Op::Ovsdb => "write access to the ovsdb-server socket",
             _ => "CAP_NET_ADMIN",
         }
@@ -168,6 +170,7 @@ impl fmt::Display for Op {
             Op::RunProgram => "run",
             Op::StopProcess => "stop",
             Op::WriteFile => "write",
+            Op::ReadFile => "read",
         })
     }
 }

@@ -146,6 +146,9 @@ typedef struct pipework_guest pipework_guest;
 // from whichever thread it is made (one call at a time).
 typedef struct pipework_handle pipework_handle;
 
+// The steps of a lab's plan, apply or destroy.
+typedef struct pipework_lab_plan pipework_lab_plan;
+
 // A link as the kernel reported it when it was looked up (a snapshot, not a live view).
 typedef struct pipework_link pipework_link;
 
@@ -160,6 +163,9 @@ typedef struct pipework_tipc_node pipework_tipc_node;
 
 // The nodes and links of a bus, as configured or found.
 typedef struct pipework_tipc_report pipework_tipc_report;
+
+// A lab: its nodes and links, checked as `pipework apply` checks its file.
+typedef struct pipework_topology pipework_topology;
 
 #ifdef __cplusplus
 extern "C" {
@@ -826,6 +832,121 @@ pipework_result pipework_tipc_node_config_to_json(const pipework_tipc_node *node
 // # Safety
 // `node` is NULL or a node not freed yet.
 void pipework_tipc_node_free(pipework_tipc_node *node);
+
+// Reads the lab file at `path` (YAML or JSON, containerlab's schema); bad input is
+// PIPEWORK_RESULT_INVALID_ARGUMENT naming the file, line and field.
+//
+// # Safety
+// `path` is a NUL-terminated string; `topology_out` is valid for a write.
+pipework_result pipework_topology_from_file(const char *path, pipework_topology **topology_out);
+
+// Reads a lab from the text of a file; `source` names it in errors.
+//
+// # Safety
+// `text_in` and `source` are NUL-terminated strings; `topology_out` is valid for a write.
+pipework_result pipework_topology_parse(const char *text_in,
+                                        const char *source,
+                                        pipework_topology **topology_out);
+
+// Writes the lab's name to `buf` (see the string-out convention).
+//
+// # Safety
+// `topology` is a live topology; `buf` is valid for `len` bytes or NULL with `len` 0;
+// `written_out` is valid for a write.
+pipework_result pipework_topology_name(const pipework_topology *topology,
+                                       char *buf,
+                                       size_t len,
+                                       size_t *written_out);
+
+// Writes the /run/netns name apply gives node `node` (`clab-<lab>-<node>`) to `buf`;
+// PIPEWORK_RESULT_NOT_FOUND for a node that is not a namespace node.
+//
+// # Safety
+// As for `pipework_topology_name`, with `node` a NUL-terminated string.
+pipework_result pipework_topology_netns_name(const pipework_topology *topology,
+                                             const char *node,
+                                             char *buf,
+                                             size_t len,
+                                             size_t *written_out);
+
+// The steps that would take the lab from what its previous apply made to this file;
+// changes nothing. `host` is where bridge nodes live; `state_dir` NULL is the default.
+//
+// Equivalent to: `pipework diff FILE`.
+//
+// # Safety
+// `topology` and `host` are live objects; `state_dir` is NULL or a NUL-terminated string;
+// `plan_out` is valid for a write.
+pipework_result pipework_topology_plan(const pipework_topology *topology,
+                                       const pipework_handle *host,
+                                       const char *state_dir,
+                                       pipework_lab_plan **plan_out);
+
+// Makes the lab what the file says, as one transaction (a failed step undoes the others);
+// `plan_out` gets the steps made.
+//
+// Equivalent to: `pipework apply FILE`.
+//
+// # Safety
+// As for `pipework_topology_plan`.
+pipework_result pipework_topology_apply(const pipework_topology *topology,
+                                        const pipework_handle *host,
+                                        const char *state_dir,
+                                        pipework_lab_plan **plan_out);
+
+// Removes what the applies of this lab made; `plan_out` gets the steps made.
+//
+// Equivalent to: `pipework destroy FILE`.
+//
+// # Safety
+// As for `pipework_topology_plan`.
+pipework_result pipework_topology_destroy(const pipework_topology *topology,
+                                          const pipework_handle *host,
+                                          const char *state_dir,
+                                          pipework_lab_plan **plan_out);
+
+// Writes what the applies of this lab made, and whether each is in place now, as JSON
+// (`{"lab", "namespaces", "bridges", "links"}`, entries `{"item", "present"}`) to `buf`;
+// PIPEWORK_RESULT_NOT_FOUND when the lab has no record. Changes nothing.
+//
+// Equivalent to: `pipework show --lab NAME --json`.
+//
+// # Safety
+// As for `pipework_topology_plan`, with the string-out arguments of `pipework_topology_name`.
+pipework_result pipework_topology_status_to_json(const pipework_topology *topology,
+                                                 const pipework_handle *host,
+                                                 const char *state_dir,
+                                                 char *buf,
+                                                 size_t len,
+                                                 size_t *written_out);
+
+// Releases the topology; NULL does nothing.
+//
+// # Safety
+// `topology` is NULL or a topology not freed yet.
+void pipework_topology_free(pipework_topology *topology);
+
+// How many steps the plan has (0: nothing to change, or nothing changed).
+//
+// # Safety
+// `plan` is a live plan; `count_out` is valid for a write.
+pipework_result pipework_lab_plan_count(const pipework_lab_plan *plan, size_t *count_out);
+
+// Writes the plan as JSON (`{"lab", "steps": [{"step": "add_link", "link": {...}}, ...]}`,
+// what `pipework apply --json` prints) to `buf`.
+//
+// # Safety
+// `plan` is a live plan, with the string-out arguments of `pipework_topology_name`.
+pipework_result pipework_lab_plan_to_json(const pipework_lab_plan *plan,
+                                          char *buf,
+                                          size_t len,
+                                          size_t *written_out);
+
+// Releases the plan; NULL does nothing.
+//
+// # Safety
+// `plan` is NULL or a plan not freed yet.
+void pipework_lab_plan_free(pipework_lab_plan *plan);
 
 // The version of the library, as a static NUL-terminated string such as "0.1.0".
 //

@@ -25,4 +25,5 @@ mod link;
 mod namespace;
 mod panic;
 mod tipc;
+mod topology;
 mod version;

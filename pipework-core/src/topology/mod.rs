@@ -97,8 +97,13 @@ impl Topology {
 
     /// Reads the topology file at `path`.
     pub fn from_file(path: &std::path::Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|err| Error::io(crate::error::Op::State, path.display().to_string(), &err))?;
+        let op = crate::error::Op::ReadFile;
+        let text = std::fs::read_to_string(path).map_err(|err| match err.kind() {
+            std::io::ErrorKind::NotFound => {
+                Error::NotFound { op, object: format!("topology file {}", path.display()) }
+            }
+            _ => Error::io(op, format!("topology file {}", path.display()), &err),
+        })?;
         Self::parse(&text, &path.display().to_string())
     }
 

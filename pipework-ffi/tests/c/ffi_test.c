@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,6 +162,8 @@ static void test_free_null_is_a_no_op(void) {
     pipework_tipc_bus_free(NULL);
     pipework_tipc_report_free(NULL);
     pipework_tipc_node_free(NULL);
+    pipework_topology_free(NULL);
+    pipework_lab_plan_free(NULL);
     passed++;
 }
 
@@ -816,6 +819,78 @@ static void test_tipc(void) {
     pipework_tipc_bus_free(bus);
 }
 
+/* The plan's step count (SIZE_MAX on failure), freeing it. */
+static size_t steps_of(pipework_lab_plan *plan, const char *needle) {
+    size_t count = SIZE_MAX, written = 0;
+    char json[8192];
+    if (pipework_lab_plan_count(plan, &count) != PIPEWORK_RESULT_OK ||
+        pipework_lab_plan_to_json(plan, json, sizeof json, &written) != PIPEWORK_RESULT_OK ||
+        (needle && !strstr(json, needle))) {
+        count = SIZE_MAX;
+    }
+    pipework_lab_plan_free(plan);
+    return count;
+}
+
+static void test_topology(void) {
+    pipework_topology *lab = NULL;
+    pipework_lab_plan *plan = NULL;
+    char buf[8192], state[128], text[1024];
+    size_t written = 7;
+
+    EXPECT_NULL(pipework_topology_from_file(NULL, &lab), "path");
+    EXPECT_NULL(pipework_topology_parse("name: x", "t.yml", NULL), "topology_out");
+    EXPECT_NULL(pipework_topology_apply(NULL, host_handle, NULL, &plan), "topology");
+    EXPECT_NULL(pipework_lab_plan_count(NULL, &written), "plan");
+    CHECK(lab == NULL && plan == NULL && written == 7);
+    EXPECT_ERR(pipework_topology_parse("name: x\ntopology:\n  nodez: {}\n", "bad.yml", &lab),
+               PIPEWORK_RESULT_INVALID_ARGUMENT, EINVAL, "bad.yml");
+    EXPECT_ERR(pipework_topology_from_file("/nonexistent/lab.yml", &lab), PIPEWORK_RESULT_NOT_FOUND, ENOENT,
+               "/nonexistent/lab.yml");
+    CHECK(lab == NULL);
+
+    /* Two namespace nodes and a bridge node in the sandbox's host; its record in a private directory. */
+    snprintf(state, sizeof state, "/tmp/%s-labs", prefix);
+    snprintf(text, sizeof text,
+             "name: %s\ntopology:\n  nodes:\n    a: {kind: linux}\n    b: {kind: linux}\n    br1: {kind: bridge}\n"
+             "  links:\n    - endpoints: [\"a:eth1\", \"b:eth1\"]\n"
+             "      pipework: {endpoints: [{addresses: [10.83.0.1/30]}, {addresses: [10.83.0.2/30]}]}\n"
+             "    - endpoints: [\"a:eth2\", \"br1:pa2\"]\n",
+             prefix);
+    EXPECT_OK(pipework_topology_parse(text, "ffi.clab.yml", &lab));
+    EXPECT_OK(pipework_topology_name(lab, buf, sizeof buf, &written));
+    CHECK(strcmp(buf, prefix) == 0);
+    EXPECT_OK(pipework_topology_netns_name(lab, "a", buf, sizeof buf, &written));
+    CHECK(strncmp(buf, "clab-", 5) == 0 && strstr(buf, prefix) && written == strlen(buf));
+    EXPECT_ERR(pipework_topology_netns_name(lab, "br1", buf, sizeof buf, &written), PIPEWORK_RESULT_NOT_FOUND,
+               ENOENT, "namespace node br1");
+    EXPECT_ERR(pipework_topology_status_to_json(lab, host_handle, state, buf, sizeof buf, &written),
+               PIPEWORK_RESULT_NOT_FOUND, ENOENT, "no record");
+
+    EXPECT_OK(pipework_topology_plan(lab, host_handle, state, &plan));
+    CHECK(steps_of(plan, "\"step\":\"create_namespace\"") == 5);
+    SH("! ip netns list | grep -q '^clab-%s-'", prefix);
+    EXPECT_OK(pipework_topology_apply(lab, host_handle, state, &plan));
+    CHECK(steps_of(plan, "\"step\":\"add_link\"") == 5);
+    SH("ip -n clab-%s-b -j addr show eth1 | jq -e '.[0].addr_info | any(.local == \"10.83.0.2\")' >/dev/null",
+       prefix);
+    SH("ip -n %s -j link show master br1 | jq -e '.[0].ifname == \"pa2\"' >/dev/null", host_ns);
+    SH("ip netns exec clab-%s-a ping -c 1 -W 2 10.83.0.2 >/dev/null", prefix);
+    EXPECT_OK(pipework_topology_apply(lab, host_handle, state, &plan));
+    CHECK(steps_of(plan, NULL) == 0);
+    EXPECT_OK(pipework_topology_status_to_json(lab, host_handle, state, buf, sizeof buf, &written));
+    CHECK(strstr(buf, "\"present\":true") && !strstr(buf, "\"present\":false"));
+
+    EXPECT_OK(pipework_topology_destroy(lab, host_handle, state, &plan));
+    CHECK(steps_of(plan, "\"step\":\"delete_namespace\"") == 5);
+    SH("! ip netns list | grep -q '^clab-%s-'", prefix);
+    SH("! ip -n %s link show br1 2>/dev/null", host_ns);
+    EXPECT_ERR(pipework_topology_status_to_json(lab, host_handle, state, buf, sizeof buf, &written),
+               PIPEWORK_RESULT_NOT_FOUND, ENOENT, "no record");
+    pipework_topology_free(lab);
+    SH("rm -rf %s", state);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s PREFIX\n", argv[0]);
@@ -837,6 +912,7 @@ int main(int argc, char **argv) {
     test_macvlan_and_physical();
     test_dhcp();
     test_tipc();
+    test_topology();
     sandbox_down();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
