@@ -367,10 +367,17 @@ fn every_step_of_a_topology_apply_and_of_its_reconcile_fails_cleanly() {
         );
         topology::Topology::parse(&text, "sweep.clab.yml").unwrap()
     };
+    // With a gateway and a route, an end in the host, and a macvlan on a "physical" parent.
+    physical(&host, "nic0");
     let common = "    - endpoints: [\"a:eth1\", \"b:eth1\"]\n      mtu: 1400\n      \
-                  pipework: {endpoints: [{addresses: [10.70.0.1/30, 2001:db8:70::1/64]}, {addresses: [10.70.0.2/30]}]}\n    \
+                  pipework: {endpoints: [{addresses: [10.70.0.1/30, 2001:db8:70::1/64], gateway: 10.70.0.2}, \
+                  {addresses: [10.70.0.2/30], routes: [{dst: 10.79.0.0/16, via: 10.70.0.1}]}]}\n    \
                   - endpoints: [\"g:eth1\", \"br1:pg1\"]\n      \
-                  pipework: {endpoints: [{addresses: [10.71.0.3/24]}]}\n";
+                  pipework: {endpoints: [{addresses: [10.71.0.3/24]}]}\n    \
+                  - endpoints: [\"host:pah3\", \"a:eth3\"]\n      \
+                  pipework: {endpoints: [{addresses: [10.72.0.1/30]}, {addresses: [10.72.0.2/30]}]}\n    \
+                  - endpoints: [\"b:eth4\", \"macvlan:nic0\"]\n      \
+                  pipework: {endpoints: [{addresses: [10.73.0.2/24]}]}\n";
     let first = file(&format!("{common}    - endpoints: [\"a:eth2\", \"br1:pa2\"]\n"));
     let changed = file(&format!("{common}    - endpoints: [\"b:eth2\", \"br1:pb2\"]\n"));
     let hostname = sandbox.host_name();

@@ -259,3 +259,82 @@ fn containerlab_br01_three_nodes_on_one_bridge_ping_each_other() {
         &[("srl1", "192.168.0.2"), ("srl2", "192.168.0.3"), ("srl3", "192.168.0.1")],
     );
 }
+
+/// a -- r -- b routed (a's default route and b's route back through r), a's host end on no
+/// bridge (`host:IF`), and b and r on one parent through macvlans (`macvlan:PARENT`).
+const ROUTED: &str = r#"    - endpoints: ["a:eth1", "r:eth1"]
+      pipework: {endpoints: [{addresses: [10.11.0.1/30], gateway: 10.11.0.2}, {addresses: [10.11.0.2/30]}]}
+    - endpoints: ["r:eth2", "b:eth1"]
+      pipework:
+        endpoints:
+          - {addresses: [10.12.0.1/30]}
+          - {addresses: [10.12.0.2/30], routes: [{dst: 10.11.0.0/30, via: 10.12.0.1}]}
+    - endpoints: ["host:pwa2", "a:eth2"]
+      pipework: {endpoints: [{addresses: [10.13.0.1/30]}, {addresses: [10.13.0.2/30]}]}
+    - endpoints: ["b:eth3", "macvlan:nic0"]
+      pipework: {endpoints: [{addresses: [10.14.0.2/24]}]}
+    - endpoints: ["macvlan:nic0", "r:eth3"]
+      mtu: 1400
+      pipework: {endpoints: [{}, {addresses: [10.14.0.3/24]}]}
+"#;
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
+fn routes_a_host_end_and_macvlans_reach_across_the_lab_and_go_with_it() {
+    let lab = Lab::new();
+    let host = lab.host();
+    // The macvlans' "physical" parent: one end of a veth pair whose other end stays in the host.
+    let hostname = lab.sandbox.host_name();
+    let made = Command::new("ip")
+        .args(["-n", &hostname, "link", "add", "nic0", "up", "type", "veth", "peer", "nic0w"])
+        .status();
+    assert!(made.unwrap().success());
+    host.link_set_up("nic0w").unwrap();
+    let before = lab.sandbox.state(&hostname);
+    let text = format!(
+        "name: {}\ntopology:\n  nodes:\n    a: {{kind: linux}}\n    b: {{kind: linux}}\n    r: {{kind: linux}}\n  links:\n{ROUTED}",
+        lab.name
+    );
+    let file = Topology::parse(&text, "routed.clab.yml").unwrap();
+    topology::apply(&host, &file, &lab.store).expect("apply");
+    let (a, b, r) = (lab.netns("a"), lab.netns("b"), lab.netns("r"));
+    let forwarding = Command::new("ip")
+        .args(["netns", "exec", &r, "sysctl", "-qw", "net.ipv4.ip_forward=1"])
+        .status();
+    assert!(forwarding.unwrap().success());
+    let routes = lab.sandbox.ip_json(&a, &["route", "show", "default"]);
+    assert_eq!((&routes[0]["gateway"], &routes[0]["dev"]), (&"10.11.0.2".into(), &"eth1".into()));
+    let routes = lab.sandbox.ip_json(&b, &["route", "show", "10.11.0.0/30"]);
+    assert_eq!((&routes[0]["gateway"], &routes[0]["dev"]), (&"10.12.0.1".into(), &"eth1".into()));
+    assert!(lab.sandbox.ping(&a, "10.12.0.2"), "a reaches b through r");
+    // The host end: a veth of that name in the host, on no bridge.
+    let shown = &lab.sandbox.ip_json(&hostname, &["link", "show", "pwa2"])[0];
+    assert!(shown.get("master").is_none() && shown["linkinfo"]["info_kind"] == "veth", "{shown}");
+    assert!(lab.sandbox.ping(&hostname, "10.13.0.2"), "the host reaches a");
+    // The macvlans: children of nic0 born in b and r, in bridge mode, so they reach each other.
+    for (ns, mtu) in [(&b, 1500), (&r, 1400)] {
+        let child = &lab.sandbox.ip_json(ns, &["link", "show", "dev", "eth3"])[0];
+        assert_eq!(child["linkinfo"]["info_kind"], "macvlan", "{child}");
+        assert_eq!(child["linkinfo"]["info_data"]["mode"], "bridge", "{child}");
+        assert_eq!(child["mtu"], mtu, "{child}");
+    }
+    assert!(lab.sandbox.ping(&b, "10.14.0.3"), "b reaches r over the macvlans");
+    let again = topology::apply(&host, &file, &lab.store).unwrap();
+    assert!(again.steps.is_empty(), "{:?}", again.steps);
+    // A reconcile without the host end and one macvlan removes just those.
+    let kept: String = ROUTED
+        .split("    - ")
+        .filter(|link| !link.contains("host:") && !link.contains("\"b:eth3\""))
+        .collect::<Vec<_>>()
+        .join("    - ");
+    let text = text.replace(ROUTED, &kept);
+    let fewer = Topology::parse(&text, "routed.clab.yml").unwrap();
+    let plan = topology::apply(&host, &fewer, &lab.store).unwrap();
+    assert_eq!(plan.steps.len(), 2, "{:?}", plan.steps);
+    assert!(!lab.sandbox.link_names(&hostname).contains(&"pwa2".to_string()));
+    assert!(!lab.sandbox.link_names(&b).contains(&"eth3".to_string()));
+    assert!(lab.sandbox.link_names(&r).contains(&"eth3".to_string()), "the other macvlan stays");
+    topology::destroy(&host, &lab.name, &lab.store).unwrap();
+    assert!(lab.lab_namespaces().is_empty());
+    assert_eq!(lab.sandbox.state(&hostname), before, "the parent as it was, nothing else left");
+}

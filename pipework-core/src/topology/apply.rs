@@ -5,13 +5,14 @@ use std::{collections::BTreeMap, fmt, fs, io::Write, path::PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{LinkSpec, NodeKind, Topology};
+use super::{HOST_NODE, LinkSpec, MACVLAN_NODE, NodeKind, Topology};
 use crate::{
     error::{Error, Failures, Op, Result},
     handle::Handle,
-    link::{Bridge, Veth},
+    link::{Bridge, Macvlan, MacvlanMode, Veth},
     mac::MacAddr,
     netns::Namespace,
+    route::Route,
     state::StateStore,
 };
 
@@ -463,25 +464,44 @@ fn revert(
     run(host, topology, state, &inverse)
 }
 
-/// Where an end's interface lives: a namespace of the lab, a guest's, or the host (bridge).
+/// Where an end's interface lives: a namespace of the lab, a guest's, or the host namespace
+/// (with the index of the bridge it is a port of, if any).
 enum Place {
     Namespace(Namespace),
-    Host(u32),
+    Host(Option<u32>),
 }
 
 fn place(host: &Handle, topology: &Topology, state: &LabState, end: &super::End) -> Result<Place> {
+    let bridge = || Ok(Place::Host(Some(host.link(end.node.as_str())?.index)));
     match topology.nodes.get(&end.node) {
-        Some(NodeKind::Bridge) => Ok(Place::Host(host.link(end.node.as_str())?.index)),
+        Some(NodeKind::Bridge) => bridge(),
+        Some(NodeKind::Host | NodeKind::Macvlan) => Ok(Place::Host(None)),
         Some(NodeKind::Guest { target }) => Ok(Place::Namespace(crate::resolve(target)?.namespace)),
         Some(NodeKind::Namespace { netns }) => Ok(Place::Namespace(Namespace::from_name(netns)?)),
         // A node the file no longer has (a removal): the guest or namespace it was, as the
-        // lab's record says, else a bridge.
+        // lab's record says, else the host or a bridge.
         None => match (state.guests.get(&end.node), netns_name(state, end)) {
             (Some(target), _) => Ok(Place::Namespace(crate::resolve(target)?.namespace)),
             (None, Some(netns)) => Ok(Place::Namespace(Namespace::from_name(netns)?)),
-            (None, None) => Ok(Place::Host(host.link(end.node.as_str())?.index)),
+            (None, None) if [HOST_NODE, MACVLAN_NODE].contains(&end.node.as_str()) => {
+                Ok(Place::Host(None))
+            }
+            (None, None) => bridge(),
         },
     }
+}
+
+/// Whether `end` is the parent of a `macvlan:PARENT` endpoint.
+fn is_macvlan_parent(topology: &Topology, end: &super::End) -> bool {
+    topology
+        .nodes
+        .get(&end.node)
+        .map_or(end.node == MACVLAN_NODE, |kind| *kind == NodeKind::Macvlan)
+}
+
+/// The end of `link` whose deletion removes it: a macvlan's child, else the first end.
+fn removable_end<'a>(topology: &Topology, link: &'a LinkSpec) -> &'a super::End {
+    if is_macvlan_parent(topology, &link.ends[0]) { &link.ends[1] } else { &link.ends[0] }
 }
 
 /// Carries out one step.
@@ -497,7 +517,7 @@ fn run(host: &Handle, topology: &Topology, state: &LabState, step: &Step) -> Res
         Step::DeleteBridge { name } => Bridge::new(name)?.delete_if_unused(host).map(drop),
         Step::AddLink { link } => add_link(host, topology, state, link, None),
         Step::RemoveLink { link } => {
-            let end = &link.ends[0];
+            let end = removable_end(topology, link);
             // Where the link was made, which a changed file may no longer say.
             let made_in = match state.guests.get(&end.node) {
                 Some(target) => {
@@ -520,8 +540,9 @@ fn run(host: &Handle, topology: &Topology, state: &LabState, step: &Step) -> Res
     }
 }
 
-/// A veth pair whose ends are born where they live (a bridge port in the host), with their
-/// addresses (and `macs`, when given), up; on failure the pair goes again.
+/// A veth pair whose ends are born where they live (in the host for a bridge port or a host
+/// end), or a macvlan born in its node, with their addresses and routes (and `macs`, when
+/// given), up; on failure the link goes again.
 fn add_link(
     host: &Handle,
     topology: &Topology,
@@ -529,12 +550,12 @@ fn add_link(
     link: &LinkSpec,
     macs: Option<EndMacs>,
 ) -> Result<()> {
-    // A bridge end, if any, is the one created in the host.
-    let on_bridge = |end: &super::End| match topology.nodes.get(&end.node) {
-        Some(kind) => *kind == NodeKind::Bridge,
+    let in_host = |end: &super::End| match topology.nodes.get(&end.node) {
+        Some(kind) => kind.in_host(),
         None => !state.guests.contains_key(&end.node) && netns_name(state, end).is_none(),
     };
-    let (first, second, macs) = if on_bridge(&link.ends[1]) {
+    // The end in the host, if any, is the one created there.
+    let (first, second, macs) = if in_host(&link.ends[1]) {
         (&link.ends[1], &link.ends[0], macs.map(|[a, b]| [b, a]))
     } else {
         (&link.ends[0], &link.ends[1], macs)
@@ -542,9 +563,12 @@ fn add_link(
     let Place::Namespace(peer_namespace) = place(host, topology, state, second)? else {
         unreachable!("a link has a linux node at one end, checked when the file was read");
     };
+    if is_macvlan_parent(topology, first) {
+        return add_macvlan(host, first, second, &peer_namespace, link.mtu, macs.map(|[_, m]| m));
+    }
     let (handle, master) = match place(host, topology, state, first)? {
         Place::Namespace(namespace) => (Some(Handle::new(&namespace)?), None),
-        Place::Host(bridge) => (None, Some(bridge)),
+        Place::Host(bridge) => (None, bridge),
     };
     let creator = handle.as_ref().unwrap_or(host);
     let mut veth = Veth::new(&first.ifname, &second.ifname)?.peer_namespace(&peer_namespace).up();
@@ -567,7 +591,56 @@ fn add_link(
         for address in &second.addresses {
             peer.addr_add(peer_link.index, *address)?;
         }
-        peer.link_set_up(peer_link.index)
+        peer.link_set_up(peer_link.index)?;
+        add_routes(creator, made.index, first)?;
+        add_routes(&peer, peer_link.index, second)
     })();
     configured.map_err(|err| err.rolled_back(creator.link_del(made.index)))
+}
+
+/// A bridge-mode macvlan on `parent.ifname` (a device of the host) born in `child`'s node as
+/// `child.ifname`, with its addresses and routes, up; on failure it goes again.
+fn add_macvlan(
+    host: &Handle,
+    parent: &super::End,
+    child: &super::End,
+    namespace: &Namespace,
+    mtu: Option<u32>,
+    mac: Option<MacAddr>,
+) -> Result<()> {
+    let mut macvlan = Macvlan::new(&child.ifname, parent.ifname.as_str(), MacvlanMode::Bridge)?
+        .namespace(namespace)
+        .up();
+    if let Some(mtu) = mtu {
+        macvlan = macvlan.mtu(mtu);
+    }
+    if let Some(mac) = mac {
+        macvlan = macvlan.mac(mac);
+    }
+    macvlan.add(host)?;
+    let guest = Handle::new(namespace)?;
+    let made = guest.link(child.ifname.as_str())?;
+    let configured = (|| -> Result<()> {
+        for address in &child.addresses {
+            guest.addr_add(made.index, *address)?;
+        }
+        add_routes(&guest, made.index, child)
+    })();
+    configured.map_err(|err| err.rolled_back(guest.link_del(made.index)))
+}
+
+/// Adds an end's routes out of its interface `index`; they go with the interface.
+///
+/// Equivalent to: `ip route add DST via VIA dev IF`.
+fn add_routes(handle: &Handle, index: u32, end: &super::End) -> Result<()> {
+    for route in &end.routes {
+        handle.route_add(&Route {
+            destination: route.destination,
+            gateway: Some(route.via),
+            oif: Some(index),
+            metric: None,
+            table: None,
+        })?;
+    }
+    Ok(())
 }

@@ -52,6 +52,34 @@ pub enum NodeKind {
     },
     /// A `bridge` node: a Linux bridge of the node's name in the host namespace.
     Bridge,
+    /// The host namespace itself (`kind: host`, or the `host` of a `host:IF` endpoint): the
+    /// end there is a veth of that name on no bridge.
+    Host,
+    /// The `macvlan` of a `macvlan:PARENT` endpoint: the other end is a bridge-mode macvlan on
+    /// PARENT, a device of the host namespace, born in the other node.
+    Macvlan,
+}
+
+impl NodeKind {
+    /// Whether the node's ends are in the host namespace (a bridge port, a host veth, a
+    /// macvlan's parent), not in a linux node.
+    pub fn in_host(&self) -> bool {
+        matches!(self, NodeKind::Bridge | NodeKind::Host | NodeKind::Macvlan)
+    }
+}
+
+/// The node name containerlab gives the host namespace in `host:IF` endpoints.
+pub const HOST_NODE: &str = "host";
+/// The node name of `macvlan:PARENT` endpoints.
+pub const MACVLAN_NODE: &str = "macvlan";
+
+/// A route an end adds in its node, out of its interface (pipework's extension).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct EndRoute {
+    /// The destination (`0.0.0.0/0` or `::/0` for the default route a `gateway` gives).
+    pub destination: IpNet,
+    /// The next hop.
+    pub via: std::net::IpAddr,
 }
 
 /// One end of a link.
@@ -63,6 +91,9 @@ pub struct End {
     pub ifname: String,
     /// Its addresses (pipework's extension).
     pub addresses: Vec<IpNet>,
+    /// The routes it adds in its node, out of this interface (pipework's extension).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<EndRoute>,
 }
 
 /// A veth pair between two ends.
@@ -202,6 +233,51 @@ struct RawLinkExtensions {
 struct RawEndpointExtensions {
     #[serde(default)]
     addresses: Vec<String>,
+    /// The default route's next hop.
+    #[serde(default)]
+    gateway: Option<String>,
+    #[serde(default)]
+    routes: Vec<RawRoute>,
+}
+
+/// A route of an endpoint: `{dst: 10.2.0.0/16, via: 10.1.0.2}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    dst: String,
+    via: String,
+}
+
+impl RawEndpointExtensions {
+    /// The routes asked for, the gateway's default route first.
+    fn routes(&self) -> Result<Vec<EndRoute>> {
+        let ip = |name: &str, text: &str| {
+            text.parse::<std::net::IpAddr>()
+                .map_err(|_| Error::invalid(name, text, "is not an IP address"))
+        };
+        let mut routes = Vec::new();
+        if let Some(gateway) = &self.gateway {
+            let via = ip("gateway", gateway)?;
+            let destination = match via {
+                std::net::IpAddr::V4(_) => IpNet::V4(Default::default()),
+                std::net::IpAddr::V6(_) => IpNet::V6(Default::default()),
+            };
+            routes.push(EndRoute { destination, via });
+        }
+        for route in &self.routes {
+            let destination = crate::parse_cidr("route dst", &route.dst)?.trunc();
+            let via = ip("route via", &route.via)?;
+            if destination.addr().is_ipv4() != via.is_ipv4() {
+                return Err(Error::invalid(
+                    "route via",
+                    &route.via,
+                    format!("is not in the family of {}", route.dst),
+                ));
+            }
+            routes.push(EndRoute { destination, via });
+        }
+        Ok(routes)
+    }
 }
 
 impl RawFile {
@@ -223,7 +299,22 @@ impl RawFile {
             validate_node_name(&name)
                 .map_err(|why| Error::invalid("node", &name, format!("{}: {why}", at(line))))?;
             let kind = node.kind.clone().or(default_kind.clone()).unwrap_or_else(|| "linux".into());
+            if name == MACVLAN_NODE || (name == HOST_NODE && kind != "host") {
+                return Err(Error::invalid(
+                    "node",
+                    &name,
+                    format!("{}: the name is reserved for {name}:... endpoints", at(line)),
+                ));
+            }
             let kind = match (kind.as_str(), node.pipework) {
+                ("host", None) if name == HOST_NODE => NodeKind::Host,
+                ("host", _) => {
+                    return Err(Error::invalid(
+                        "node",
+                        &name,
+                        format!("{}: a host node is called host and names no guest", at(line)),
+                    ));
+                }
                 ("linux", None) => NodeKind::Namespace { netns: namespace_name(&lab, &name) },
                 ("linux", Some(ext)) => NodeKind::Guest { target: ext.guest },
                 ("bridge", None) => {
@@ -241,13 +332,17 @@ impl RawFile {
                     return Err(Error::invalid(
                         "node kind",
                         other,
-                        format!("{}: node {name}: pipework makes linux and bridge nodes", at(line)),
+                        format!(
+                            "{}: node {name}: pipework makes linux, bridge and host nodes",
+                            at(line)
+                        ),
                     ));
                 }
             };
             nodes.insert(name, kind);
         }
         let mut used = HashSet::new();
+        let mut defaults = HashSet::new();
         let mut links = Vec::new();
         for link in self.topology.links {
             let line = link.referenced.line();
@@ -268,6 +363,12 @@ impl RawFile {
                         format!("{}: expected \"node:interface\"", at(line)),
                     )
                 })?;
+                // containerlab's special endpoints need no node of their own.
+                match node {
+                    HOST_NODE => drop(nodes.entry(node.to_string()).or_insert(NodeKind::Host)),
+                    MACVLAN_NODE => drop(nodes.insert(node.to_string(), NodeKind::Macvlan)),
+                    _ => {}
+                }
                 if !nodes.contains_key(node) {
                     return Err(Error::invalid(
                         "endpoint",
@@ -276,38 +377,54 @@ impl RawFile {
                     ));
                 }
                 validate_ifname("endpoint interface", interface)?;
-                if !used.insert((node.to_string(), interface.to_string())) {
+                // Several macvlans may share a parent.
+                if node != MACVLAN_NODE && !used.insert((node.to_string(), interface.to_string())) {
                     return Err(Error::invalid(
                         "endpoint",
                         text,
                         format!("{}: the interface is in another link already", at(line)),
                     ));
                 }
-                let addresses = extensions
-                    .next()
-                    .unwrap_or_default()
+                let asked = extensions.next().unwrap_or_default();
+                let addresses = asked
                     .addresses
                     .iter()
                     .map(|text| crate::parse_cidr("address", text))
                     .collect::<Result<Vec<_>>>()?;
-                Ok(End { node: node.into(), ifname: interface.into(), addresses })
+                let routes = asked.routes().map_err(|err| {
+                    Error::invalid("routes", text, format!("{}: {err}", at(line)))
+                })?;
+                for route in routes.iter().filter(|route| route.destination.prefix_len() == 0) {
+                    if !defaults.insert((node.to_string(), route.destination.addr().is_ipv4())) {
+                        return Err(Error::invalid(
+                            "gateway",
+                            route.via.to_string(),
+                            format!("{}: node {node} has a default route already", at(line)),
+                        ));
+                    }
+                }
+                Ok(End { node: node.into(), ifname: interface.into(), addresses, routes })
             };
             let ends = [end(a)?, end(b)?];
-            if ends.iter().all(|end| nodes[&end.node] == NodeKind::Bridge) {
+            if ends.iter().all(|end| nodes[&end.node].in_host()) {
                 return Err(Error::invalid(
                     "endpoints",
                     format!("{a}, {b}"),
                     format!("{}: a link needs a linux node at one end", at(line)),
                 ));
             }
-            if ends
-                .iter()
-                .any(|end| nodes[&end.node] == NodeKind::Bridge && !end.addresses.is_empty())
-            {
+            let unaddressable = |end: &End| match nodes[&end.node] {
+                NodeKind::Bridge => Some("a bridge port"),
+                NodeKind::Macvlan => Some("a macvlan's parent"),
+                _ => None,
+            };
+            if let Some(what) = ends.iter().find_map(|end| {
+                unaddressable(end).filter(|_| !end.addresses.is_empty() || !end.routes.is_empty())
+            }) {
                 return Err(Error::invalid(
                     "addresses",
                     format!("{a}, {b}"),
-                    format!("{}: a bridge port has no address", at(line)),
+                    format!("{}: {what} has no address or route of pipework's", at(line)),
                 ));
             }
             links.push(LinkSpec { ends, mtu: link.mtu });
@@ -365,6 +482,32 @@ topology:
     }
 
     #[test]
+    fn host_and_macvlan_endpoints_and_routes_read_as_containerlab_and_pipework_write_them() {
+        let text = r#"
+name: r
+topology:
+  nodes:
+    a: {}
+    b: {}
+  links:
+    - endpoints: ["a:eth1", "host:veth-a"]
+      pipework: {endpoints: [{gateway: 10.0.0.1, routes: [{dst: 10.9.8.7/8, via: 10.0.0.2}]}]}
+    - endpoints: ["a:eth2", "macvlan:eth0"]
+    - endpoints: ["macvlan:eth0", "b:eth2"]
+"#;
+        let topology = Topology::parse(text, "r.yml").unwrap();
+        assert_eq!(topology.nodes["host"], NodeKind::Host);
+        assert_eq!(topology.nodes["macvlan"], NodeKind::Macvlan);
+        let routes = &topology.links[0].ends[0].routes;
+        assert_eq!(routes[0].destination, "0.0.0.0/0".parse::<IpNet>().unwrap());
+        assert_eq!(routes[1].destination, "10.0.0.0/8".parse::<IpNet>().unwrap(), "truncated");
+        assert_eq!(routes[1].via, "10.0.0.2".parse::<std::net::IpAddr>().unwrap());
+        assert_eq!(topology.links[2].key(), "macvlan:eth0 -- b:eth2");
+        let declared = "name: h\ntopology:\n  nodes:\n    host: {kind: host}\n    a: {}\n  links:\n    - endpoints: [\"a:eth1\", \"host:h1\"]\n";
+        assert_eq!(Topology::parse(declared, "h.yml").unwrap().nodes["host"], NodeKind::Host);
+    }
+
+    #[test]
     fn mistakes_name_the_key_or_endpoint_and_the_line() {
         for (text, why) in [
             ("name: x\ntopology:\n  nodes:\n    a: {kind: linux, bogus: 1}\n", "line 4"),
@@ -378,9 +521,33 @@ topology:
             ),
             (
                 "name: x\ntopology:\n  nodes:\n    a: {kind: ceos}\n",
-                "pipework makes linux and bridge nodes",
+                "pipework makes linux, bridge and host nodes",
             ),
             ("name: x y\ntopology: {}\n", "may contain only letters"),
+            (
+                "name: x\ntopology:\n  nodes:\n    macvlan: {}\n",
+                "line 4: the name is reserved for macvlan:... endpoints",
+            ),
+            (
+                "name: x\ntopology:\n  nodes:\n    h: {kind: host}\n",
+                "a host node is called host",
+            ),
+            (
+                "name: x\ntopology:\n  nodes:\n    a: {}\n  links:\n    - endpoints: [\"host:h1\", \"macvlan:eth0\"]\n",
+                "a link needs a linux node at one end",
+            ),
+            (
+                "name: x\ntopology:\n  nodes:\n    a: {}\n  links:\n    - endpoints: [\"a:eth1\", \"macvlan:eth0\"]\n      pipework: {endpoints: [{}, {addresses: [10.0.0.1/24]}]}\n",
+                "a macvlan's parent has no address",
+            ),
+            (
+                "name: x\ntopology:\n  nodes:\n    a: {}\n  links:\n    - endpoints: [\"a:eth1\", \"host:h1\"]\n      pipework: {endpoints: [{routes: [{dst: 10.0.0.0/8, via: \"2001:db8::1\"}]}]}\n",
+                "line 6: invalid route via",
+            ),
+            (
+                "name: x\ntopology:\n  nodes:\n    a: {}\n    b: {}\n  links:\n    - endpoints: [\"a:eth1\", \"b:eth1\"]\n      pipework: {endpoints: [{gateway: 10.0.0.1}]}\n    - endpoints: [\"a:eth2\", \"b:eth2\"]\n      pipework: {endpoints: [{routes: [{dst: 0.0.0.0/0, via: 10.0.1.1}]}]}\n",
+                "line 9: node a has a default route already",
+            ),
         ] {
             let err = Topology::parse(text, "t.yml").unwrap_err().to_string();
             assert!(err.contains(why), "{why}: {err}");
