@@ -481,5 +481,16 @@ fn show_lab(host: &Handle, lab: &str, store: &StateStore, json: bool) -> Result<
         }
         println!("{line}{}", mark(link.present));
     }
+    for tunnel in &status.tunnels {
+        let uplink = &tunnel.item.uplink;
+        let remotes: Vec<String> = uplink.remotes.iter().map(ToString::to_string).collect();
+        println!(
+            "  tunnel {} on {} to {}{}",
+            uplink.device_name(),
+            tunnel.item.bridge,
+            remotes.join(","),
+            mark(tunnel.present)
+        );
+    }
     Ok(())
 }

@@ -363,11 +363,13 @@ fn every_step_of_a_topology_apply_and_of_its_reconcile_fails_cleanly() {
     let file = |links: &str| {
         let text = format!(
             "name: {lab}\ntopology:\n  nodes:\n    a: {{kind: linux}}\n    b: {{kind: linux}}\n    \
-             g: {{kind: linux, pipework: {{guest: {g}}}}}\n    br1: {{kind: bridge}}\n  links:\n{links}"
+             g: {{kind: linux, pipework: {{guest: {g}}}}}\n    br1: {{kind: bridge}}\n  links:\n{links}\
+             pipework:\n  tunnels: [{{bridge: br1, vni: 71, remotes: [192.0.2.7, 192.0.2.8]}}]\n"
         );
         topology::Topology::parse(&text, "sweep.clab.yml").unwrap()
     };
-    // With a gateway and a route, an end in the host, and a macvlan on a "physical" parent.
+    // With a gateway and a route, an end in the host, a macvlan on a "physical" parent, and
+    // a tunnel on the bridge node.
     physical(&host, "nic0");
     let common = "    - endpoints: [\"a:eth1\", \"b:eth1\"]\n      mtu: 1400\n      \
                   pipework: {endpoints: [{addresses: [10.70.0.1/30, 2001:db8:70::1/64], gateway: 10.70.0.2}, \

@@ -338,3 +338,86 @@ fn routes_a_host_end_and_macvlans_reach_across_the_lab_and_go_with_it() {
     assert!(lab.lab_namespaces().is_empty());
     assert_eq!(lab.sandbox.state(&hostname), before, "the parent as it was, nothing else left");
 }
+
+/// Destroys a lab on drop, whatever the test did.
+struct Destroyed<'a>(&'a Handle, &'a str, &'a StateStore);
+
+impl Drop for Destroyed<'_> {
+    fn drop(&mut self) {
+        let _ = topology::destroy(self.0, self.1, self.2);
+    }
+}
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
+fn labs_on_two_hosts_reach_each_other_through_their_tunnels_and_destroy_removes_them() {
+    // Two "hosts" (namespaces) with eth0 on one underlay bridge in the sandbox's host.
+    let mut sandbox = Sandbox::new();
+    let underlay = sandbox.host_handle();
+    let bridge = pipework_core::Bridge::new("brunder").unwrap().ensure(&underlay).unwrap();
+    let mut hosts = Vec::new();
+    for n in 1..=2 {
+        let name = sandbox.add_guest(&format!("h{n}"));
+        let namespace = pipework_core::Namespace::from_name(&name).unwrap();
+        pipework_core::Veth::new(&format!("uph{n}"), "eth0")
+            .unwrap()
+            .peer_namespace(&namespace)
+            .master(bridge.link.index)
+            .up()
+            .add(&underlay)
+            .unwrap();
+        let handle = Handle::new(&namespace).unwrap();
+        let eth0 = handle.link("eth0").unwrap().index;
+        handle.addr_add(eth0, format!("10.98.0.{n}/24").parse().unwrap()).unwrap();
+        handle.link_set_up(eth0).unwrap();
+        handle.link_set_up("lo").unwrap();
+        hosts.push((name, handle));
+    }
+    let labs: Vec<String> = (1..=2).map(|n| format!("t{}v{n}", std::process::id())).collect();
+    let dir = std::env::temp_dir().join(format!("{}-tunnels", sandbox.prefix));
+    let stores: Vec<StateStore> =
+        (1..=2).map(|n| StateStore::new(dir.join(n.to_string()))).collect();
+    let file = |n: usize| {
+        let text = format!(
+            "name: {}\ntopology:\n  nodes:\n    g: {{kind: linux}}\n    br1: {{kind: bridge}}\n  links:\n    - endpoints: [\"g:eth1\", \"br1:pg1\"]\n      pipework: {{endpoints: [{{addresses: [10.97.0.{n}/24]}}]}}\npipework:\n  tunnels:\n    - {{bridge: br1, vni: 77, remotes: [10.98.0.{}], underlay: eth0}}\n",
+            labs[n - 1],
+            3 - n
+        );
+        Topology::parse(&text, "tunnel.clab.yml").unwrap()
+    };
+    let _destroyed: Vec<Destroyed> =
+        (0..2).map(|i| Destroyed(&hosts[i].1, &labs[i], &stores[i])).collect();
+    let before: Vec<String> = hosts.iter().map(|(name, _)| sandbox.state(name)).collect();
+    for n in 1..=2 {
+        let applied = topology::apply(&hosts[n - 1].1, &file(n), &stores[n - 1]).expect("apply");
+        assert!(applied.steps.iter().any(|step| matches!(step, Step::AddTunnel { .. })));
+    }
+    let (h1, g1) = (&hosts[0].0, topology::namespace_name(&labs[0], "g"));
+    let vx = &sandbox.ip_json(h1, &["link", "show", "vx77"])[0];
+    assert_eq!((&vx["master"], &vx["mtu"]), (&"br1".into(), &1450.into()), "{vx}");
+    assert_eq!(vx["linkinfo"]["info_data"]["id"], 77, "{vx}");
+    let flood = sandbox.bridge_json(h1, &["fdb", "show", "dev", "vx77"]);
+    assert!(
+        flood
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["mac"] == "00:00:00:00:00:00" && e["dst"] == "10.98.0.2"),
+        "{flood}"
+    );
+    assert_eq!(
+        sandbox.ip_json(&g1, &["link", "show", "eth1"])[0]["mtu"],
+        1450,
+        "the overlay's MTU"
+    );
+    assert!((0..3).any(|_| sandbox.ping(&g1, "10.97.0.2")), "across the tunnel");
+    assert!(topology::apply(&hosts[0].1, &file(1), &stores[0]).unwrap().steps.is_empty());
+    let status = topology::status(&hosts[0].1, &labs[0], &stores[0]).unwrap().unwrap();
+    assert!(status.tunnels.len() == 1 && status.tunnels[0].present);
+    for n in 1..=2 {
+        let destroyed = topology::destroy(&hosts[n - 1].1, &labs[n - 1], &stores[n - 1]).unwrap();
+        assert!(destroyed.steps.iter().any(|step| matches!(step, Step::RemoveTunnel { .. })));
+        assert_eq!(sandbox.state(&hosts[n - 1].0), before[n - 1], "host {n} as before");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -5,11 +5,11 @@ use std::{collections::BTreeMap, fmt, fs, io::Write, path::PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{HOST_NODE, LinkSpec, MACVLAN_NODE, NodeKind, Topology};
+use super::{HOST_NODE, LinkSpec, MACVLAN_NODE, NodeKind, Topology, TunnelSpec};
 use crate::{
     error::{Error, Failures, Op, Result},
     handle::Handle,
-    link::{Bridge, Macvlan, MacvlanMode, Veth},
+    link::{Bridge, FLOOD, FdbEntry, Macvlan, MacvlanMode, PIPEWORK_ALIAS, Veth, Vxlan},
     mac::MacAddr,
     netns::Namespace,
     route::Route,
@@ -32,6 +32,9 @@ pub struct LabState {
     /// finds their namespaces when the file no longer names them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub guests: BTreeMap<String, String>,
+    /// The tunnels in place.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tunnels: Vec<TunnelSpec>,
 }
 
 /// One change of a plan.
@@ -52,6 +55,16 @@ pub enum Step {
     AddLink {
         /// The link.
         link: LinkSpec,
+    },
+    /// A bridge node's VXLAN port to other hosts, with a flood entry per remote.
+    AddTunnel {
+        /// The tunnel.
+        tunnel: TunnelSpec,
+    },
+    /// `ip link del vxVNI` of a tunnel the lab made.
+    RemoveTunnel {
+        /// The tunnel.
+        tunnel: TunnelSpec,
     },
     /// `ip link del` of the link's first end.
     RemoveLink {
@@ -77,6 +90,15 @@ impl fmt::Display for Step {
             Step::CreateBridge { name } => write!(f, "create bridge {name}"),
             Step::AddLink { link } => write!(f, "add link {}", link.key()),
             Step::RemoveLink { link } => write!(f, "remove link {}", link.key()),
+            Step::AddTunnel { tunnel } => {
+                let remotes: Vec<String> =
+                    tunnel.uplink.remotes.iter().map(ToString::to_string).collect();
+                let device = tunnel.uplink.device_name();
+                write!(f, "add tunnel {device} on {} to {}", tunnel.bridge, remotes.join(","))
+            }
+            Step::RemoveTunnel { tunnel } => {
+                write!(f, "remove tunnel {} on {}", tunnel.uplink.device_name(), tunnel.bridge)
+            }
             Step::DeleteNamespace { name } => write!(f, "delete namespace {name}"),
             Step::DeleteBridge { name } => write!(f, "delete bridge {name}"),
         }
@@ -117,7 +139,11 @@ fn read_state(store: &StateStore, lab: &str) -> Result<LabState> {
 fn write_state(store: &StateStore, state: &LabState) -> Result<()> {
     let path = state_path(store, &state.lab);
     let fail = |err: std::io::Error| Error::io(Op::State, path.display().to_string(), &err);
-    if state.namespaces.is_empty() && state.bridges.is_empty() && state.links.is_empty() {
+    if state.namespaces.is_empty()
+        && state.bridges.is_empty()
+        && state.links.is_empty()
+        && state.tunnels.is_empty()
+    {
         return match fs::remove_file(&path) {
             Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(fail(err)),
             _ => Ok(()),
@@ -161,6 +187,12 @@ pub fn plan(host: &Handle, topology: &Topology, store: &StateStore) -> Result<Pl
     // A changed link (same ends, other addresses or MTU) is removed before it is added again.
     for link in previous.links.iter().filter(|link| !kept(link)) {
         steps.push(Step::RemoveLink { link: link.clone() });
+    }
+    for tunnel in previous.tunnels.iter().filter(|tunnel| !topology.tunnels.contains(tunnel)) {
+        steps.push(Step::RemoveTunnel { tunnel: tunnel.clone() });
+    }
+    for tunnel in topology.tunnels.iter().filter(|tunnel| !previous.tunnels.contains(tunnel)) {
+        steps.push(Step::AddTunnel { tunnel: tunnel.clone() });
     }
     for link in topology.links.iter().filter(|link| !made(link)) {
         steps.push(Step::AddLink { link: link.clone() });
@@ -270,6 +302,7 @@ pub fn running_part(topology: &Topology, store: &StateStore) -> Result<(Topology
             .filter(|link| link.ends.iter().all(|end| running(&end.node)))
             .cloned()
             .collect(),
+        tunnels: topology.tunnels.clone(),
     };
     let labs = StateStore::new(store.dir().join("labs"));
     let _lock = labs.lock()?;
@@ -321,6 +354,9 @@ pub struct LabStatus {
     pub bridges: Vec<Present<String>>,
     /// The links the lab made.
     pub links: Vec<Present<LinkSpec>>,
+    /// The tunnels the lab made.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tunnels: Vec<Present<TunnelSpec>>,
 }
 
 /// What the applies of lab `lab` made and whether each is in place now; `None` when the lab
@@ -332,7 +368,12 @@ pub fn status(host: &Handle, lab: &str, store: &StateStore) -> Result<Option<Lab
         return Ok(None);
     }
     let state = read_state(store, lab)?;
-    let empty = Topology { name: lab.to_string(), nodes: Default::default(), links: Vec::new() };
+    let empty = Topology {
+        name: lab.to_string(),
+        nodes: Default::default(),
+        links: Vec::new(),
+        tunnels: Vec::new(),
+    };
     let end_present = |end: &super::End| -> Result<bool> {
         let found = match place(host, &empty, &state, end) {
             Ok(Place::Namespace(namespace)) => {
@@ -364,7 +405,12 @@ pub fn status(host: &Handle, lab: &str, store: &StateStore) -> Result<Option<Lab
         .iter()
         .map(|name| Present { item: name.clone(), present: Namespace::from_name(name).is_ok() })
         .collect();
-    Ok(Some(LabStatus { lab: lab.to_string(), namespaces, bridges, links }))
+    let mut tunnels = Vec::new();
+    for tunnel in &state.tunnels {
+        let present = host.link_get(tunnel.uplink.device_name().as_str())?.is_some();
+        tunnels.push(Present { item: tunnel.clone(), present });
+    }
+    Ok(Some(LabStatus { lab: lab.to_string(), namespaces, bridges, links, tunnels }))
 }
 
 /// Removes everything the applies of lab `lab` made, as its record says.
@@ -374,7 +420,12 @@ pub fn destroy(host: &Handle, lab: &str, store: &StateStore) -> Result<Plan> {
     let labs = StateStore::new(store.dir().join("labs"));
     let _lock = labs.lock()?;
     let mut state = read_state(store, lab)?;
-    let empty = Topology { name: lab.to_string(), nodes: Default::default(), links: Vec::new() };
+    let empty = Topology {
+        name: lab.to_string(),
+        nodes: Default::default(),
+        links: Vec::new(),
+        tunnels: Vec::new(),
+    };
     let plan = plan(host, &empty, store)?;
     let mut failures = Failures::new(Op::Detach, format!("lab {lab}"));
     for step in &plan.steps {
@@ -412,6 +463,8 @@ fn record(state: &mut LabState, step: &Step) {
         Step::CreateBridge { name } => state.bridges.push(name.clone()),
         Step::AddLink { link } => state.links.push(link.clone()),
         Step::RemoveLink { link } => state.links.retain(|l| l != link),
+        Step::AddTunnel { tunnel } => state.tunnels.push(tunnel.clone()),
+        Step::RemoveTunnel { tunnel } => state.tunnels.retain(|t| t != tunnel),
         Step::DeleteNamespace { name } => state.namespaces.retain(|n| n != name),
         Step::DeleteBridge { name } => state.bridges.retain(|b| b != name),
     }
@@ -454,6 +507,8 @@ fn revert(
         Step::CreateNamespace { name } => Step::DeleteNamespace { name: name.clone() },
         Step::CreateBridge { name } => Step::DeleteBridge { name: name.clone() },
         Step::AddLink { link } => Step::RemoveLink { link: link.clone() },
+        Step::AddTunnel { tunnel } => Step::RemoveTunnel { tunnel: tunnel.clone() },
+        Step::RemoveTunnel { tunnel } => Step::AddTunnel { tunnel: tunnel.clone() },
         // A link that was gone already is not made again.
         Step::RemoveLink { link } => {
             return macs.map_or(Ok(()), |macs| add_link(host, topology, state, link, Some(macs)));
@@ -516,6 +571,13 @@ fn run(host: &Handle, topology: &Topology, state: &LabState, step: &Step) -> Res
         },
         Step::DeleteBridge { name } => Bridge::new(name)?.delete_if_unused(host).map(drop),
         Step::AddLink { link } => add_link(host, topology, state, link, None),
+        Step::AddTunnel { tunnel } => add_tunnel(host, tunnel),
+        Step::RemoveTunnel { tunnel } => {
+            match host.link_del(tunnel.uplink.device_name().as_str()) {
+                Err(err) if err.errno() == nix::errno::Errno::ENODEV => Ok(()),
+                deleted => deleted,
+            }
+        }
         Step::RemoveLink { link } => {
             let end = removable_end(topology, link);
             // Where the link was made, which a changed file may no longer say.
@@ -572,7 +634,14 @@ fn add_link(
     };
     let creator = handle.as_ref().unwrap_or(host);
     let mut veth = Veth::new(&first.ifname, &second.ifname)?.peer_namespace(&peer_namespace).up();
-    if let Some(mtu) = link.mtu {
+    // On a bridge with a tunnel, the overlay's MTU unless the file sets one.
+    let tunnel = topology.tunnels.iter().find(|t| t.bridge == first.node);
+    let mtu = match (link.mtu, tunnel) {
+        (Some(mtu), _) => Some(mtu),
+        (None, Some(tunnel)) => Some(overlay_mtu(host, tunnel)?),
+        (None, None) => None,
+    };
+    if let Some(mtu) = mtu {
         veth = veth.mtu(mtu);
     }
     if let Some(bridge) = master {
@@ -643,4 +712,45 @@ fn add_routes(handle: &Handle, index: u32, end: &super::End) -> Result<()> {
         })?;
     }
     Ok(())
+}
+
+/// The MTU inside a tunnel: its underlay's (1500 without one) less the encapsulation.
+fn overlay_mtu(host: &Handle, tunnel: &TunnelSpec) -> Result<u32> {
+    let underlay = match &tunnel.uplink.underlay {
+        Some(dev) => host.link(dev.as_str())?.mtu,
+        None => 1500,
+    };
+    Ok(underlay.saturating_sub(tunnel.uplink.overhead()))
+}
+
+/// The bridge node's VXLAN port `vx<VNI>`, up, with the overlay's MTU, flooding to every remote
+/// (head-end replication); on failure it goes again.
+///
+/// Equivalent to: `ip link add vxVNI mtu M master BRIDGE up type vxlan id VNI remote R1
+/// dstport P [dev DEV]; bridge fdb append 00:00:00:00:00:00 dev vxVNI dst R2 self permanent`.
+fn add_tunnel(host: &Handle, tunnel: &TunnelSpec) -> Result<()> {
+    let uplink = &tunnel.uplink;
+    let bridge = host.link(tunnel.bridge.as_str())?;
+    let mut device = Vxlan::new(&uplink.device_name(), uplink.vni)?
+        .remote(uplink.remotes[0])
+        .port(uplink.port)
+        .mtu(overlay_mtu(host, tunnel)?)
+        .master(bridge.index)
+        .up();
+    if let Some(dev) = &uplink.underlay {
+        device = device.parent(dev.as_str());
+    }
+    let made = device.add(host)?;
+    let flooding = (|| -> Result<()> {
+        host.link_set_alias(made.index, PIPEWORK_ALIAS)?;
+        let have = host.fdb_entries(made.index)?;
+        for &dst in &uplink.remotes {
+            let entry = FdbEntry { mac: FLOOD, dst };
+            if !have.contains(&entry) {
+                host.fdb_append(made.index, entry)?;
+            }
+        }
+        Ok(())
+    })();
+    flooding.map_err(|err| err.rolled_back(host.link_del(made.index)))
 }

@@ -34,6 +34,19 @@ pub struct Topology {
     pub nodes: BTreeMap<String, NodeKind>,
     /// The links, in file order.
     pub links: Vec<LinkSpec>,
+    /// The VXLAN tunnels of bridge nodes to other hosts (pipework's `tunnels`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tunnels: Vec<TunnelSpec>,
+}
+
+/// A bridge node's VXLAN port `vx<VNI>` to other hosts, flooding to every remote (what
+/// `--vxlan VNI@REMOTE,...` gives an attach's bridge), made and removed with the lab.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TunnelSpec {
+    /// The bridge node it is a port of.
+    pub bridge: String,
+    /// The VNI, remotes, underlay device and port.
+    pub uplink: crate::VxlanUplink,
 }
 
 /// What a node is on this machine.
@@ -172,6 +185,29 @@ pub fn namespace_name(lab: &str, node: &str) -> String {
 struct RawFile {
     name: Spanned<String>,
     topology: RawTopology,
+    #[serde(default)]
+    pipework: Option<RawFileExtensions>,
+}
+
+/// The file's `pipework:` key.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFileExtensions {
+    #[serde(default)]
+    tunnels: Vec<Spanned<RawTunnel>>,
+}
+
+/// A tunnel: `{bridge: br1, vni: 42, remotes: [192.0.2.2], underlay: eth0, port: 4789}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTunnel {
+    bridge: String,
+    vni: u32,
+    remotes: Vec<String>,
+    #[serde(default)]
+    underlay: Option<String>,
+    #[serde(default)]
+    port: Option<u16>,
 }
 
 /// `topology:`.
@@ -429,7 +465,49 @@ impl RawFile {
             }
             links.push(LinkSpec { ends, mtu: link.mtu });
         }
-        Ok(Topology { name: lab, nodes, links })
+        let mut tunnels: Vec<TunnelSpec> = Vec::new();
+        for tunnel in self.pipework.map(|p| p.tunnels).unwrap_or_default() {
+            let line = tunnel.referenced.line();
+            let tunnel = tunnel.value;
+            let invalid = |field: &str, value: String, why: &str| {
+                Error::invalid(field, value, format!("{}: {why}", at(line)))
+            };
+            if nodes.get(&tunnel.bridge) != Some(&NodeKind::Bridge) {
+                return Err(invalid("tunnel bridge", tunnel.bridge, "is not a bridge node"));
+            }
+            let remotes = tunnel
+                .remotes
+                .iter()
+                .map(|remote| {
+                    remote.parse().map_err(|_| {
+                        invalid("tunnel remote", remote.clone(), "is not an IP address")
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            if let Some(dev) = &tunnel.underlay {
+                validate_ifname("tunnel underlay", dev)?;
+            }
+            let uplink = crate::VxlanUplink {
+                vni: tunnel.vni,
+                remotes,
+                underlay: tunnel.underlay,
+                port: tunnel.port.unwrap_or(crate::VxlanUplink::PORT),
+            };
+            uplink
+                .validate()
+                .map_err(|err| invalid("tunnel", tunnel.bridge.clone(), &err.to_string()))?;
+            if let Some(other) =
+                tunnels.iter().find(|t| t.uplink.vni == uplink.vni || t.bridge == tunnel.bridge)
+            {
+                return Err(invalid(
+                    "tunnel",
+                    tunnel.bridge,
+                    &format!("bridge {} has tunnel vni {} already", other.bridge, other.uplink.vni),
+                ));
+            }
+            tunnels.push(TunnelSpec { bridge: tunnel.bridge, uplink });
+        }
+        Ok(Topology { name: lab, nodes, links, tunnels })
     }
 }
 
@@ -508,6 +586,42 @@ topology:
     }
 
     #[test]
+    fn tunnels_name_a_bridge_node_and_are_checked() {
+        let file = |tunnels: &str| {
+            format!(
+                "name: t\ntopology:\n  nodes:\n    br1: {{kind: bridge}}\n    br2: {{kind: bridge}}\npipework:\n  tunnels:\n{tunnels}"
+            )
+        };
+        let topology = Topology::parse(
+            &file(
+                "    - {bridge: br1, vni: 42, remotes: [192.0.2.2, 192.0.2.3], underlay: eth0}\n",
+            ),
+            "t.yml",
+        )
+        .unwrap();
+        let uplink = &topology.tunnels[0].uplink;
+        assert_eq!(
+            (uplink.device_name().as_str(), uplink.port),
+            ("vx42", crate::VxlanUplink::PORT)
+        );
+        assert_eq!(uplink.underlay.as_deref(), Some("eth0"));
+        for (tunnels, why) in [
+            ("    - {bridge: a, vni: 1, remotes: [192.0.2.2]}\n", "line 8: is not a bridge node"),
+            ("    - {bridge: br1, vni: 0, remotes: [192.0.2.2]}\n", "must be from 1 to"),
+            ("    - {bridge: br1, vni: 1, remotes: [two]}\n", "is not an IP address"),
+            ("    - {bridge: br1, vni: 1, remotes: []}\n", "give at least one remote"),
+            (
+                "    - {bridge: br1, vni: 1, remotes: [192.0.2.2]}\n    - {bridge: br2, vni: 1, remotes: [192.0.2.3]}\n",
+                "line 9: bridge br1 has tunnel vni 1 already",
+            ),
+            ("    - {bridge: br1, vni: 1, remotes: [192.0.2.2], ttl: 3}\n", "ttl"),
+        ] {
+            let err = Topology::parse(&file(tunnels), "t.yml").unwrap_err().to_string();
+            assert!(err.contains(why), "{why}: {err}");
+        }
+    }
+
+    #[test]
     fn mistakes_name_the_key_or_endpoint_and_the_line() {
         for (text, why) in [
             ("name: x\ntopology:\n  nodes:\n    a: {kind: linux, bogus: 1}\n", "line 4"),
@@ -528,10 +642,7 @@ topology:
                 "name: x\ntopology:\n  nodes:\n    macvlan: {}\n",
                 "line 4: the name is reserved for macvlan:... endpoints",
             ),
-            (
-                "name: x\ntopology:\n  nodes:\n    h: {kind: host}\n",
-                "a host node is called host",
-            ),
+            ("name: x\ntopology:\n  nodes:\n    h: {kind: host}\n", "a host node is called host"),
             (
                 "name: x\ntopology:\n  nodes:\n    a: {}\n  links:\n    - endpoints: [\"host:h1\", \"macvlan:eth0\"]\n",
                 "a link needs a linux node at one end",
