@@ -270,12 +270,12 @@ const ROUTED: &str = r#"    - endpoints: ["a:eth1", "r:eth1"]
           - {addresses: [10.12.0.1/30]}
           - {addresses: [10.12.0.2/30], routes: [{dst: 10.11.0.0/30, via: 10.12.0.1}]}
     - endpoints: ["host:pwa2", "a:eth2"]
-      pipework: {endpoints: [{addresses: [10.13.0.1/30]}, {addresses: [10.13.0.2/30]}]}
+      pipework: {endpoints: [{addresses: [10.13.0.1/30], mac: "02:00:00:00:13:01"}, {addresses: [10.13.0.2/30]}]}
     - endpoints: ["b:eth3", "macvlan:nic0"]
       pipework: {endpoints: [{addresses: [10.14.0.2/24]}]}
     - endpoints: ["macvlan:nic0", "r:eth3"]
       mtu: 1400
-      pipework: {endpoints: [{}, {addresses: [10.14.0.3/24]}]}
+      pipework: {endpoints: [{}, {addresses: [10.14.0.3/24], mac: "02:00:00:00:14:03"}]}
 "#;
 
 #[test]
@@ -310,6 +310,7 @@ fn routes_a_host_end_and_macvlans_reach_across_the_lab_and_go_with_it() {
     // The host end: a veth of that name in the host, on no bridge.
     let shown = &lab.sandbox.ip_json(&hostname, &["link", "show", "pwa2"])[0];
     assert!(shown.get("master").is_none() && shown["linkinfo"]["info_kind"] == "veth", "{shown}");
+    assert_eq!(shown["address"], "02:00:00:00:13:01", "the file's MAC");
     assert!(lab.sandbox.ping(&hostname, "10.13.0.2"), "the host reaches a");
     // The macvlans: children of nic0 born in b and r, in bridge mode, so they reach each other.
     for (ns, mtu) in [(&b, 1500), (&r, 1400)] {
@@ -318,6 +319,8 @@ fn routes_a_host_end_and_macvlans_reach_across_the_lab_and_go_with_it() {
         assert_eq!(child["linkinfo"]["info_data"]["mode"], "bridge", "{child}");
         assert_eq!(child["mtu"], mtu, "{child}");
     }
+    let child = &lab.sandbox.ip_json(&r, &["link", "show", "dev", "eth3"])[0];
+    assert_eq!(child["address"], "02:00:00:00:14:03", "the file's MAC on a macvlan child");
     assert!(lab.sandbox.ping(&b, "10.14.0.3"), "b reaches r over the macvlans");
     let again = topology::apply(&host, &file, &lab.store).unwrap();
     assert!(again.steps.is_empty(), "{:?}", again.steps);

@@ -625,8 +625,10 @@ fn add_link(
     let Place::Namespace(peer_namespace) = place(host, topology, state, second)? else {
         unreachable!("a link has a linux node at one end, checked when the file was read");
     };
+    // The MACs it had (undoing a removal), else the file's.
+    let macs = macs.map(|[a, b]| [Some(a), Some(b)]).unwrap_or([first.mac, second.mac]);
     if is_macvlan_parent(topology, first) {
-        return add_macvlan(host, first, second, &peer_namespace, link.mtu, macs.map(|[_, m]| m));
+        return add_macvlan(host, first, second, &peer_namespace, link.mtu, macs[1]);
     }
     let (handle, master) = match place(host, topology, state, first)? {
         Place::Namespace(namespace) => (Some(Handle::new(&namespace)?), None),
@@ -647,8 +649,11 @@ fn add_link(
     if let Some(bridge) = master {
         veth = veth.master(bridge);
     }
-    if let Some([mac, peer_mac]) = macs {
-        veth = veth.mac(mac).peer_mac(peer_mac);
+    if let Some(mac) = macs[0] {
+        veth = veth.mac(mac);
+    }
+    if let Some(peer_mac) = macs[1] {
+        veth = veth.peer_mac(peer_mac);
     }
     let made = veth.add(creator)?;
     let configured = (|| -> Result<()> {

@@ -107,6 +107,9 @@ pub struct End {
     /// The routes it adds in its node, out of this interface (pipework's extension).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<EndRoute>,
+    /// Its MAC; the kernel's random one when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<crate::MacAddr>,
 }
 
 /// A veth pair between two ends.
@@ -274,6 +277,8 @@ struct RawEndpointExtensions {
     gateway: Option<String>,
     #[serde(default)]
     routes: Vec<RawRoute>,
+    #[serde(default)]
+    mac: Option<String>,
 }
 
 /// A route of an endpoint: `{dst: 10.2.0.0/16, via: 10.1.0.2}`.
@@ -439,7 +444,11 @@ impl RawFile {
                         ));
                     }
                 }
-                Ok(End { node: node.into(), ifname: interface.into(), addresses, routes })
+                let mac =
+                    asked.mac.as_deref().map(crate::MacAddr::parse).transpose().map_err(|err| {
+                        Error::invalid("mac", text, format!("{}: {err}", at(line)))
+                    })?;
+                Ok(End { node: node.into(), ifname: interface.into(), addresses, routes, mac })
             };
             let ends = [end(a)?, end(b)?];
             if ends.iter().all(|end| nodes[&end.node].in_host()) {
@@ -461,6 +470,13 @@ impl RawFile {
                     "addresses",
                     format!("{a}, {b}"),
                     format!("{}: {what} has no address or route of pipework's", at(line)),
+                ));
+            }
+            if ends.iter().any(|end| nodes[&end.node] == NodeKind::Macvlan && end.mac.is_some()) {
+                return Err(Error::invalid(
+                    "mac",
+                    format!("{a}, {b}"),
+                    format!("{}: a macvlan's parent keeps its MAC; give the child's", at(line)),
                 ));
             }
             links.push(LinkSpec { ends, mtu: link.mtu });
@@ -571,6 +587,7 @@ topology:
     - endpoints: ["a:eth1", "host:veth-a"]
       pipework: {endpoints: [{gateway: 10.0.0.1, routes: [{dst: 10.9.8.7/8, via: 10.0.0.2}]}]}
     - endpoints: ["a:eth2", "macvlan:eth0"]
+      pipework: {endpoints: [{mac: "02:00:00:00:0a:02"}]}
     - endpoints: ["macvlan:eth0", "b:eth2"]
 "#;
         let topology = Topology::parse(text, "r.yml").unwrap();
@@ -581,6 +598,7 @@ topology:
         assert_eq!(routes[1].destination, "10.0.0.0/8".parse::<IpNet>().unwrap(), "truncated");
         assert_eq!(routes[1].via, "10.0.0.2".parse::<std::net::IpAddr>().unwrap());
         assert_eq!(topology.links[2].key(), "macvlan:eth0 -- b:eth2");
+        assert_eq!(topology.links[1].ends[0].mac, Some("02:00:00:00:0a:02".parse().unwrap()));
         let declared = "name: h\ntopology:\n  nodes:\n    host: {kind: host}\n    a: {}\n  links:\n    - endpoints: [\"a:eth1\", \"host:h1\"]\n";
         assert_eq!(Topology::parse(declared, "h.yml").unwrap().nodes["host"], NodeKind::Host);
     }
@@ -643,6 +661,10 @@ topology:
                 "line 4: the name is reserved for macvlan:... endpoints",
             ),
             ("name: x\ntopology:\n  nodes:\n    h: {kind: host}\n", "a host node is called host"),
+            (
+                "name: x\ntopology:\n  nodes:\n    a: {}\n  links:\n    - endpoints: [\"a:eth1\", \"host:h1\"]\n      pipework: {endpoints: [{mac: \"01:00:5e:00:00:01\"}]}\n",
+                "line 6: invalid mac \"01:00:5e:00:00:01\": is a multicast",
+            ),
             (
                 "name: x\ntopology:\n  nodes:\n    a: {}\n  links:\n    - endpoints: [\"host:h1\", \"macvlan:eth0\"]\n",
                 "a link needs a linux node at one end",
