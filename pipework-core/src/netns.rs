@@ -200,6 +200,25 @@ impl Namespace {
         }
     }
 
+    /// Deletes the named namespace `name` of /run/netns without opening it first (a lab's
+    /// teardown of the namespaces its record says it created); the kernel frees it once
+    /// nothing else holds it.
+    ///
+    /// Equivalent to: `ip netns del NAME`.
+    pub fn delete_named(name: &str) -> Result<()> {
+        validate_name(name)?;
+        let path = Path::new(NETNS_RUN_DIR).join(name);
+        umount2(&path, MntFlags::MNT_DETACH).map_err(|errno| match errno {
+            Errno::ENOENT => Error::NotFound {
+                op: Op::DeleteNamespace,
+                object: format!("network namespace {name:?} (in {NETNS_RUN_DIR})"),
+            },
+            _ => Error::kernel(Op::DeleteNamespace, format!("{name:?}"), errno),
+        })?;
+        fs::remove_file(&path)
+            .map_err(|err| Error::io(Op::DeleteNamespace, format!("{name:?}"), &err))
+    }
+
     /// A command that runs `program` inside this namespace (the child enters it before exec),
     /// without `ip netns exec`'s mount namespace and sysfs remount.
     ///

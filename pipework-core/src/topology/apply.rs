@@ -432,9 +432,7 @@ pub fn destroy(host: &Handle, lab: &str, store: &StateStore) -> Result<Plan> {
         log::info!("{lab}: {step}");
         // A link inside a namespace that goes too needs no removal of its own.
         if let Step::RemoveLink { link } = step
-            && link.ends.iter().all(|end| {
-                state.namespaces.iter().any(|ns| Some(ns.as_str()) == netns_name(&state, end))
-            })
+            && link.ends.iter().all(|end| netns_name(&state, end).is_some())
         {
             record(&mut state, step);
             continue;
@@ -564,10 +562,9 @@ fn run(host: &Handle, topology: &Topology, state: &LabState, step: &Step) -> Res
     match step {
         Step::CreateNamespace { name } => Namespace::create_named(name).map(drop),
         Step::CreateBridge { name } => Bridge::new(name)?.ensure(host).map(drop),
-        Step::DeleteNamespace { name } => match Namespace::from_name(name) {
-            Ok(namespace) => namespace.delete(),
+        Step::DeleteNamespace { name } => match Namespace::delete_named(name) {
             Err(err) if err.errno() == nix::errno::Errno::ENOENT => Ok(()),
-            Err(err) => Err(err),
+            deleted => deleted,
         },
         Step::DeleteBridge { name } => Bridge::new(name)?.delete_if_unused(host).map(drop),
         Step::AddLink { link } => add_link(host, topology, state, link, None),
