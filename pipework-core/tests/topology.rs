@@ -424,3 +424,53 @@ fn labs_on_two_hosts_reach_each_other_through_their_tunnels_and_destroy_removes_
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
+fn a_lab_in_containerlabs_extended_link_format_gets_its_macs_and_macvlan_mode() {
+    let lab = Lab::new();
+    let host = lab.host();
+    let hostname = lab.sandbox.host_name();
+    let made = Command::new("ip")
+        .args(["-n", &hostname, "link", "add", "nic1", "up", "type", "veth", "peer", "nic1w"])
+        .status();
+    assert!(made.unwrap().success());
+    let text = format!(
+        r#"name: {}
+topology:
+  nodes:
+    a: {{kind: linux}}
+    b: {{kind: linux}}
+  links:
+    - type: veth
+      endpoints:
+        - {{node: a, interface: eth1, mac: "02:00:00:00:0e:a1"}}
+        - {{node: b, interface: eth1, mac: "02:00:00:00:0e:b1"}}
+      pipework: {{endpoints: [{{addresses: [10.15.0.1/30]}}, {{addresses: [10.15.0.2/30]}}]}}
+    - type: host
+      endpoint: {{node: a, interface: eth2}}
+      host-interface: pwea2
+    - type: macvlan
+      endpoint: {{node: b, interface: eth2, mac: "02:00:00:00:0e:b2"}}
+      host-interface: nic1
+      mode: vepa
+"#,
+        lab.name
+    );
+    let file = Topology::parse(&text, "extended.clab.yml").unwrap();
+    topology::apply(&host, &file, &lab.store).expect("apply");
+    let (a, b) = (lab.netns("a"), lab.netns("b"));
+    let show = |ns: &str, ifname: &str| {
+        lab.sandbox.ip_json(ns, &["link", "show", "dev", ifname])[0].clone()
+    };
+    assert_eq!(show(&a, "eth1")["address"], "02:00:00:00:0e:a1");
+    assert_eq!(show(&b, "eth1")["address"], "02:00:00:00:0e:b1");
+    assert!(lab.sandbox.ping(&a, "10.15.0.2"));
+    assert_eq!(show(&hostname, "pwea2")["linkinfo"]["info_kind"], "veth");
+    let macvlan = show(&b, "eth2");
+    assert_eq!(macvlan["linkinfo"]["info_data"]["mode"], "vepa", "{macvlan}");
+    assert_eq!(macvlan["address"], "02:00:00:00:0e:b2");
+    assert!(topology::apply(&host, &file, &lab.store).unwrap().steps.is_empty());
+    topology::destroy(&host, &lab.name, &lab.store).unwrap();
+    assert!(!lab.sandbox.link_names(&hostname).contains(&"pwea2".to_string()));
+}

@@ -625,7 +625,7 @@ fn add_link(
     // The MACs it had (undoing a removal), else the file's.
     let macs = macs.map(|[a, b]| [Some(a), Some(b)]).unwrap_or([first.mac, second.mac]);
     if is_macvlan_parent(topology, first) {
-        return add_macvlan(host, first, second, &peer_namespace, link.mtu, macs[1]);
+        return add_macvlan(host, first, second, &peer_namespace, link, macs[1]);
     }
     let (handle, master) = match place(host, topology, state, first)? {
         Place::Namespace(namespace) => (Some(Handle::new(&namespace)?), None),
@@ -669,20 +669,21 @@ fn add_link(
     configured.map_err(|err| err.rolled_back(creator.link_del(made.index)))
 }
 
-/// A bridge-mode macvlan on `parent.ifname` (a device of the host) born in `child`'s node as
-/// `child.ifname`, with its addresses and routes, up; on failure it goes again.
+/// A macvlan (bridge mode unless the link says) on `parent.ifname` (a device of the host) born
+/// in `child`'s node as `child.ifname`, with its addresses and routes, up; on failure it goes
+/// again.
 fn add_macvlan(
     host: &Handle,
     parent: &super::End,
     child: &super::End,
     namespace: &Namespace,
-    mtu: Option<u32>,
+    link: &LinkSpec,
     mac: Option<MacAddr>,
 ) -> Result<()> {
-    let mut macvlan = Macvlan::new(&child.ifname, parent.ifname.as_str(), MacvlanMode::Bridge)?
-        .namespace(namespace)
-        .up();
-    if let Some(mtu) = mtu {
+    let mode = link.mode.unwrap_or(MacvlanMode::Bridge);
+    let mut macvlan =
+        Macvlan::new(&child.ifname, parent.ifname.as_str(), mode)?.namespace(namespace).up();
+    if let Some(mtu) = link.mtu {
         macvlan = macvlan.mtu(mtu);
     }
     if let Some(mac) = mac {

@@ -119,6 +119,9 @@ pub struct LinkSpec {
     pub ends: [End; 2],
     /// The MTU of both ends; the kernel's default when `None`.
     pub mtu: Option<u32>,
+    /// A macvlan link's mode (containerlab's extended `mode`); bridge when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<crate::MacvlanMode>,
 }
 
 impl LinkSpec {
@@ -247,15 +250,118 @@ struct RawNodeExtensions {
     guest: String,
 }
 
-/// A link.
+/// A link, in containerlab's brief format (`endpoints: ["a:eth1", "b:eth1"]`) or its extended
+/// one (`type: veth|host|macvlan`, endpoints as `{node, interface, mac}`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawLink {
-    endpoints: Vec<String>,
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    endpoints: Vec<RawEndpoint>,
+    #[serde(default)]
+    endpoint: Option<RawEndpointObject>,
+    #[serde(default, rename = "host-interface")]
+    host_interface: Option<String>,
+    #[serde(default)]
+    mode: Option<String>,
     #[serde(default)]
     mtu: Option<u32>,
+    /// containerlab's templating variables and labels: accepted, unused.
+    #[serde(default, rename = "vars")]
+    _vars: Option<serde::de::IgnoredAny>,
+    #[serde(default, rename = "labels")]
+    _labels: Option<serde::de::IgnoredAny>,
     #[serde(default)]
     pipework: Option<RawLinkExtensions>,
+}
+
+/// An endpoint: `"node:interface"` or `{node, interface, mac}`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawEndpoint {
+    Brief(String),
+    Extended(RawEndpointObject),
+}
+
+/// An endpoint of the extended format.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEndpointObject {
+    node: String,
+    interface: String,
+    #[serde(default)]
+    mac: Option<String>,
+}
+
+/// A link in the brief format's terms: its two `node:interface` endpoints, the MACs the
+/// extended format gave them, and a macvlan's mode.
+struct BriefLink {
+    endpoints: Vec<String>,
+    macs: Vec<Option<String>>,
+    mode: Option<String>,
+}
+
+impl RawLink {
+    /// The link in the brief format's terms; `at` names the file and line in errors.
+    fn brief(&self, at: &str) -> Result<BriefLink> {
+        let invalid = |field: &str, value: &str, why: &str| {
+            Error::invalid(field, value, format!("{at}: {why}"))
+        };
+        let object = |e: &RawEndpointObject| (format!("{}:{}", e.node, e.interface), e.mac.clone());
+        let (mut endpoints, mut macs) = (Vec::new(), Vec::new());
+        for endpoint in &self.endpoints {
+            let (text, mac) = match endpoint {
+                RawEndpoint::Brief(text) => (text.clone(), None),
+                RawEndpoint::Extended(e) => object(e),
+            };
+            endpoints.push(text);
+            macs.push(mac);
+        }
+        let kind = self.kind.as_deref().unwrap_or("veth");
+        let special = match kind {
+            "veth" => None,
+            "host" => Some(HOST_NODE),
+            "macvlan" => Some(MACVLAN_NODE),
+            other => {
+                return Err(invalid(
+                    "link type",
+                    other,
+                    "pipework makes veth, host and macvlan links",
+                ));
+            }
+        };
+        match (special, &self.endpoint, &self.host_interface) {
+            (None, None, None) => {}
+            (Some(node), Some(endpoint), Some(interface)) if self.endpoints.is_empty() => {
+                let (text, mac) = object(endpoint);
+                endpoints = vec![text, format!("{node}:{interface}")];
+                macs = vec![mac, None];
+            }
+            (None, _, _) => {
+                return Err(invalid(
+                    "link",
+                    kind,
+                    "a veth link has endpoints, not endpoint or host-interface",
+                ));
+            }
+            (Some(_), _, _) => {
+                return Err(invalid(
+                    "link",
+                    kind,
+                    "a host or macvlan link has one endpoint and a host-interface",
+                ));
+            }
+        }
+        if self.mode.is_some() && kind != "macvlan" {
+            return Err(invalid(
+                "mode",
+                self.mode.as_deref().unwrap_or_default(),
+                "only a macvlan link has a mode",
+            ));
+        }
+        Ok(BriefLink { endpoints, macs, mode: self.mode.clone() })
+    }
 }
 
 /// A link's `pipework:` key: per endpoint, in the order of `endpoints`.
@@ -388,14 +494,22 @@ impl RawFile {
         for link in self.topology.links {
             let line = link.referenced.line();
             let link = link.value;
-            let [a, b] = link.endpoints.as_slice() else {
+            let brief = link.brief(&at(line))?;
+            let [a, b] = brief.endpoints.as_slice() else {
                 return Err(Error::invalid(
                     "endpoints",
-                    link.endpoints.join(", "),
+                    brief.endpoints.join(", "),
                     format!("{}: a link has two endpoints", at(line)),
                 ));
             };
+            let mode =
+                brief.mode.as_deref().map(str::parse::<crate::MacvlanMode>).transpose().map_err(
+                    |err| {
+                        Error::invalid("mode", format!("{a}, {b}"), format!("{}: {err}", at(line)))
+                    },
+                )?;
             let mut extensions = link.pipework.map(|p| p.endpoints).unwrap_or_default().into_iter();
+            let mut extended_macs = brief.macs.into_iter();
             let mut end = |text: &str| -> Result<End> {
                 let (node, interface) = text.split_once(':').ok_or_else(|| {
                     Error::invalid(
@@ -444,10 +558,24 @@ impl RawFile {
                         ));
                     }
                 }
-                let mac =
-                    asked.mac.as_deref().map(crate::MacAddr::parse).transpose().map_err(|err| {
-                        Error::invalid("mac", text, format!("{}: {err}", at(line)))
-                    })?;
+                let extended_mac = extended_macs.next().flatten();
+                if extended_mac.is_some() && asked.mac.is_some() {
+                    return Err(Error::invalid(
+                        "mac",
+                        text,
+                        format!(
+                            "{}: given by the endpoint and under pipework:, give one",
+                            at(line)
+                        ),
+                    ));
+                }
+                let mac = asked
+                    .mac
+                    .or(extended_mac)
+                    .as_deref()
+                    .map(crate::MacAddr::parse)
+                    .transpose()
+                    .map_err(|err| Error::invalid("mac", text, format!("{}: {err}", at(line))))?;
                 Ok(End { node: node.into(), ifname: interface.into(), addresses, routes, mac })
             };
             let ends = [end(a)?, end(b)?];
@@ -479,7 +607,7 @@ impl RawFile {
                     format!("{}: a macvlan's parent keeps its MAC; give the child's", at(line)),
                 ));
             }
-            links.push(LinkSpec { ends, mtu: link.mtu });
+            links.push(LinkSpec { ends, mtu: link.mtu, mode });
         }
         let mut tunnels: Vec<TunnelSpec> = Vec::new();
         for tunnel in self.pipework.map(|p| p.tunnels).unwrap_or_default() {
@@ -601,6 +729,68 @@ topology:
         assert_eq!(topology.links[1].ends[0].mac, Some("02:00:00:00:0a:02".parse().unwrap()));
         let declared = "name: h\ntopology:\n  nodes:\n    host: {kind: host}\n    a: {}\n  links:\n    - endpoints: [\"a:eth1\", \"host:h1\"]\n";
         assert_eq!(Topology::parse(declared, "h.yml").unwrap().nodes["host"], NodeKind::Host);
+    }
+
+    #[test]
+    fn containerlabs_extended_link_format_reads_as_the_brief_one() {
+        let text = r#"
+name: ext
+topology:
+  nodes:
+    a: {}
+    b: {}
+  links:
+    - type: veth
+      mtu: 1400
+      endpoints:
+        - {node: a, interface: eth1, mac: "02:00:00:00:00:a1"}
+        - {node: b, interface: eth1}
+      vars: {cost: 10}
+    - type: host
+      endpoint: {node: a, interface: eth2}
+      host-interface: veth-a
+    - type: macvlan
+      endpoint: {node: b, interface: eth2, mac: "02:00:00:00:00:b2"}
+      host-interface: eth0
+      mode: private
+      labels: {role: uplink}
+"#;
+        let topology = Topology::parse(text, "ext.yml").unwrap();
+        let keys: Vec<String> = topology.links.iter().map(LinkSpec::key).collect();
+        assert_eq!(keys, ["a:eth1 -- b:eth1", "a:eth2 -- host:veth-a", "b:eth2 -- macvlan:eth0"]);
+        assert_eq!(topology.links[0].mtu, Some(1400));
+        assert_eq!(topology.links[0].ends[0].mac, Some("02:00:00:00:00:a1".parse().unwrap()));
+        assert_eq!(topology.links[2].ends[0].mac, Some("02:00:00:00:00:b2".parse().unwrap()));
+        assert_eq!(topology.links[2].mode, Some(crate::MacvlanMode::Private));
+        assert_eq!(topology.nodes["host"], NodeKind::Host);
+        let link =
+            |body: &str| format!("name: e\ntopology:\n  nodes:\n    a: {{}}\n  links:\n{body}");
+        for (body, why) in [
+            (
+                "    - type: vxlan\n      endpoint: {node: a, interface: e1}\n",
+                "line 6: pipework makes veth, host and macvlan links",
+            ),
+            (
+                "    - type: host\n      endpoint: {node: a, interface: e1}\n",
+                "a host or macvlan link has one endpoint and a host-interface",
+            ),
+            (
+                "    - endpoints: [\"a:e1\", \"host:h1\"]\n      mode: vepa\n",
+                "only a macvlan link has a mode",
+            ),
+            (
+                "    - type: macvlan\n      endpoint: {node: a, interface: e1}\n      host-interface: eth0\n      mode: hairpin\n",
+                "macvlan mode",
+            ),
+            ("    - endpoints: [{node: a, interface: e1, colour: red}, \"host:h1\"]\n", "line 6"),
+            (
+                "    - endpoints: [{node: a, interface: e1, mac: \"02:00:00:00:00:01\"}, \"host:h1\"]\n      pipework: {endpoints: [{mac: \"02:00:00:00:00:02\"}]}\n",
+                "give one",
+            ),
+        ] {
+            let err = Topology::parse(&link(body), "e.yml").unwrap_err().to_string();
+            assert!(err.contains(why), "{why}: {err}");
+        }
     }
 
     #[test]
