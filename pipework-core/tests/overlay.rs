@@ -4,7 +4,7 @@
 mod common;
 
 use common::Sandbox;
-use pipework_core::{AttachPlan, Attachment, Handle, Namespace, Veth, VxlanUplink, attach};
+use pipework_core::{AttachPlan, Attachment, Handle, VxlanUplink, attach};
 use serde_json::Value;
 
 /// Three hosts on the underlay: their namespace names, handles and underlay addresses.
@@ -16,28 +16,13 @@ struct Hosts {
 
 /// Hosts `a`, `b`, `c`, each with `eth0` on the sandbox's underlay bridge as 10.99.0.N/24.
 fn three_hosts(sandbox: &mut Sandbox) -> Hosts {
-    let underlay = sandbox.host_handle();
-    let bridge = pipework_core::Bridge::new("brunder").unwrap().ensure(&underlay).unwrap();
     let mut hosts = Hosts { names: Vec::new(), handles: Vec::new(), addresses: Vec::new() };
-    for (n, label) in ["a", "b", "c"].iter().enumerate() {
-        let name = sandbox.add_guest(label);
-        let namespace = Namespace::from_name(&name).unwrap();
-        Veth::new(&format!("up{label}"), "eth0")
-            .unwrap()
-            .peer_namespace(&namespace)
-            .master(bridge.link.index)
-            .up()
-            .add(&underlay)
-            .unwrap();
-        let handle = Handle::new(&namespace).unwrap();
-        let eth0 = handle.link("eth0").unwrap().index;
-        let address = format!("10.99.0.{}", n + 1);
-        handle.addr_add(eth0, format!("{address}/24").parse().unwrap()).unwrap();
-        handle.link_set_up(eth0).unwrap();
-        handle.link_set_up("lo").unwrap();
+    for (n, (name, handle)) in
+        sandbox.underlay_hosts(&["a", "b", "c"], "10.99.0").into_iter().enumerate()
+    {
         hosts.names.push(name);
         hosts.handles.push(handle);
-        hosts.addresses.push(address);
+        hosts.addresses.push(format!("10.99.0.{}", n + 1));
     }
     hosts
 }

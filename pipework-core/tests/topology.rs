@@ -356,26 +356,7 @@ impl Drop for Destroyed<'_> {
 fn labs_on_two_hosts_reach_each_other_through_their_tunnels_and_destroy_removes_them() {
     // Two "hosts" (namespaces) with eth0 on one underlay bridge in the sandbox's host.
     let mut sandbox = Sandbox::new();
-    let underlay = sandbox.host_handle();
-    let bridge = pipework_core::Bridge::new("brunder").unwrap().ensure(&underlay).unwrap();
-    let mut hosts = Vec::new();
-    for n in 1..=2 {
-        let name = sandbox.add_guest(&format!("h{n}"));
-        let namespace = pipework_core::Namespace::from_name(&name).unwrap();
-        pipework_core::Veth::new(&format!("uph{n}"), "eth0")
-            .unwrap()
-            .peer_namespace(&namespace)
-            .master(bridge.link.index)
-            .up()
-            .add(&underlay)
-            .unwrap();
-        let handle = Handle::new(&namespace).unwrap();
-        let eth0 = handle.link("eth0").unwrap().index;
-        handle.addr_add(eth0, format!("10.98.0.{n}/24").parse().unwrap()).unwrap();
-        handle.link_set_up(eth0).unwrap();
-        handle.link_set_up("lo").unwrap();
-        hosts.push((name, handle));
-    }
+    let hosts = sandbox.underlay_hosts(&["h1", "h2"], "10.98.0");
     let labs: Vec<String> = (1..=2).map(|n| format!("t{}v{n}", std::process::id())).collect();
     let dir = std::env::temp_dir().join(format!("{}-tunnels", sandbox.prefix));
     let stores: Vec<StateStore> =

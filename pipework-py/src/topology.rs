@@ -41,6 +41,23 @@ impl Place {
     }
 }
 
+impl PyTopology {
+    /// Runs `call` on the lab without the GIL, in the host namespace and with the state
+    /// directory given (see [`Place`]), and returns what it gives as Python values.
+    fn call<T: serde::Serialize + Send>(
+        &self,
+        py: Python<'_>,
+        state_dir: Option<PathBuf>,
+        host_netns: Option<Py<PyNamespace>>,
+        call: impl FnOnce(&pipework_core::Handle, &Topology, &StateStore) -> pipework_core::Result<T>
+        + Send,
+    ) -> PyResult<Py<PyAny>> {
+        let place = Place::new(py, state_dir, host_netns)?;
+        let value = unlocked(py, || call(place.host.handle()?, &self.topology, &place.store))?;
+        to_python(py, &value)
+    }
+}
+
 /// `value` (serde) as the Python value `json.loads` makes of it.
 fn to_python(py: Python<'_>, value: &impl serde::Serialize) -> PyResult<Py<PyAny>> {
     let text = serde_json::to_string(value).expect("pipework's types serialise");
@@ -117,11 +134,9 @@ impl PyTopology {
         state_dir: Option<PathBuf>,
         host_netns: Option<Py<PyNamespace>>,
     ) -> PyResult<Py<PyAny>> {
-        let place = Place::new(py, state_dir, host_netns)?;
-        let plan = unlocked(py, || {
-            pipework_core::topology::plan(place.host.handle()?, &self.topology, &place.store)
-        })?;
-        to_python(py, &plan.steps)
+        self.call(py, state_dir, host_netns, |host, topology, store| {
+            pipework_core::topology::plan(host, topology, store).map(|plan| plan.steps)
+        })
     }
 
     /// Makes the lab what the file says, as one transaction; returns the steps it made.
@@ -134,11 +149,9 @@ impl PyTopology {
         state_dir: Option<PathBuf>,
         host_netns: Option<Py<PyNamespace>>,
     ) -> PyResult<Py<PyAny>> {
-        let place = Place::new(py, state_dir, host_netns)?;
-        let applied = unlocked(py, || {
-            pipework_core::topology::apply(place.host.handle()?, &self.topology, &place.store)
-        })?;
-        to_python(py, &applied.steps)
+        self.call(py, state_dir, host_netns, |host, topology, store| {
+            pipework_core::topology::apply(host, topology, store).map(|plan| plan.steps)
+        })
     }
 
     /// Removes what the applies of this lab made; returns the steps it made.
@@ -151,20 +164,14 @@ impl PyTopology {
         state_dir: Option<PathBuf>,
         host_netns: Option<Py<PyNamespace>>,
     ) -> PyResult<Py<PyAny>> {
-        let place = Place::new(py, state_dir, host_netns)?;
-        let destroyed = unlocked(py, || {
-            pipework_core::topology::destroy(
-                place.host.handle()?,
-                &self.topology.name,
-                &place.store,
-            )
-        })?;
-        to_python(py, &destroyed.steps)
+        self.call(py, state_dir, host_netns, |host, topology, store| {
+            pipework_core::topology::destroy(host, &topology.name, store).map(|plan| plan.steps)
+        })
     }
 
     /// What the applies of this lab made and whether each is in place now
-    /// (`{"lab", "namespaces", "bridges", "links"}`, entries `{"item", "present"}`), or `None`
-    /// when the lab has no record.
+    /// (`{"lab", "namespaces", "bridges", "links", "tunnels"}`, entries `{"item", "present"}`),
+    /// or `None` when the lab has no record.
     ///
     /// Equivalent to: `pipework show --lab NAME --json`.
     #[pyo3(signature = (*, state_dir=None, host_netns=None))]
@@ -174,11 +181,9 @@ impl PyTopology {
         state_dir: Option<PathBuf>,
         host_netns: Option<Py<PyNamespace>>,
     ) -> PyResult<Py<PyAny>> {
-        let place = Place::new(py, state_dir, host_netns)?;
-        let status = unlocked(py, || {
-            pipework_core::topology::status(place.host.handle()?, &self.topology.name, &place.store)
-        })?;
-        to_python(py, &status)
+        self.call(py, state_dir, host_netns, |host, topology, store| {
+            pipework_core::topology::status(host, &topology.name, store)
+        })
     }
 
     fn __repr__(&self) -> String {

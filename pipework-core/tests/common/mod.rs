@@ -148,6 +148,33 @@ impl Sandbox {
         format!("{links}\n{addrs:?}\n{routes}")
     }
 
+    /// "Hosts" on one underlay: for each label a namespace whose `eth0` is a port of bridge
+    /// `brunder` in the sandbox's host namespace, addressed `SUBNET.N/24` (N from 1), up, with
+    /// loopback up; returns each one's name and handle.
+    pub fn underlay_hosts(&mut self, labels: &[&str], subnet: &str) -> Vec<(String, Handle)> {
+        let underlay = self.host_handle();
+        let bridge = pipework_core::Bridge::new("brunder").unwrap().ensure(&underlay).unwrap();
+        let mut hosts = Vec::new();
+        for (n, label) in labels.iter().enumerate() {
+            let name = self.add_guest(label);
+            let namespace = Namespace::from_name(&name).unwrap();
+            pipework_core::Veth::new(&format!("up{label}"), "eth0")
+                .unwrap()
+                .peer_namespace(&namespace)
+                .master(bridge.link.index)
+                .up()
+                .add(&underlay)
+                .unwrap();
+            let handle = Handle::new(&namespace).unwrap();
+            let eth0 = handle.link("eth0").unwrap().index;
+            handle.addr_add(eth0, format!("{subnet}.{}/24", n + 1).parse().unwrap()).unwrap();
+            handle.link_set_up(eth0).unwrap();
+            handle.link_set_up("lo").unwrap();
+            hosts.push((name, handle));
+        }
+        hosts
+    }
+
     /// The names of the links in `ns`.
     pub fn link_names(&self, ns: &str) -> Vec<String> {
         self.ip_json(ns, &["link", "show"])
