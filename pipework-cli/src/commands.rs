@@ -241,6 +241,11 @@ pub fn show(target: Option<&str>, json: bool) -> Result<(), Error> {
             println!("{} [pipework watch]", describe(&record.attachment));
         }
     }
+    if target.is_none() && !json {
+        for lab in pipework_core::topology::labs(&store)? {
+            println!("lab {lab} (pipework show --lab {lab})");
+        }
+    }
     Ok(())
 }
 

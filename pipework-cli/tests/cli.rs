@@ -1192,6 +1192,7 @@ fn apply_diff_and_destroy_a_lab_file() {
     assert_eq!(plan["steps"].as_array().unwrap().len(), 0, "{plan}");
     // show --lab: what the record says, and what is missing once an end is deleted behind
     // pipework's back.
+    assert!(ok(&["show"]).contains(&format!("lab {lab} (pipework show --lab {lab})")));
     let shown = ok(&["show", "--lab", &lab]);
     assert!(
         shown.contains(&format!("lab {lab}: 2 namespace(s), 0 bridge(s), 1 link(s)"))

@@ -334,6 +334,23 @@ pub fn running_part(topology: &Topology, store: &StateStore) -> Result<(Topology
     Ok((part, forgotten))
 }
 
+/// The labs with a record under the state directory (applied here, not destroyed), sorted.
+pub fn labs(store: &StateStore) -> Result<Vec<String>> {
+    let dir = store.dir().join("labs");
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(Error::io(Op::State, dir.display().to_string(), &err)),
+    };
+    let mut labs: Vec<String> = entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .filter_map(|name| name.strip_suffix(".json").map(str::to_string))
+        .collect();
+    labs.sort();
+    Ok(labs)
+}
+
 /// Something a lab's record names, and whether it is in place now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Present<T> {

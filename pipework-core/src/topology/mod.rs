@@ -18,7 +18,8 @@ use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
 pub use self::apply::{
-    Applied, LabState, LabStatus, Plan, Present, Step, apply, destroy, plan, running_part, status,
+    Applied, LabState, LabStatus, Plan, Present, Step, apply, destroy, labs, plan, running_part,
+    status,
 };
 use crate::{
     error::{Error, Result},
