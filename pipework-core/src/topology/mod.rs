@@ -4,10 +4,12 @@
 //!
 //! What is read here (containerlab's schema, for what applies): `name`, `topology.nodes` of
 //! `kind: linux` (a named network namespace `clab-<lab>-<node>`, or an existing guest with
-//! `pipework: {guest: TARGET}`) and `kind: bridge` (a Linux bridge of the node's name in the
-//! host namespace), `topology.links` with `endpoints: ["a:eth1", "b:eth1"]` and `mtu`, and
-//! under a link's `pipework:` key the `addresses` of each endpoint. Unknown keys are errors
-//! naming the key and its line.
+//! `pipework: {guest: TARGET}`), `kind: bridge` (a Linux bridge of the node's name in the host
+//! namespace) and `kind: host`; `topology.links` in the brief format (`endpoints: ["a:eth1",
+//! "b:eth1"]`, with containerlab's `host:IF` and `macvlan:PARENT` endpoints) or the extended one
+//! (`type: veth|host|macvlan`), with `mtu`; under a link's `pipework:` key each endpoint's
+//! `addresses`, `gateway`, `routes` and `mac`; and the file's own `pipework: {tunnels: [...]}`.
+//! Unknown keys are errors naming the key and its line.
 
 mod apply;
 
