@@ -44,6 +44,8 @@ pub enum Op {
     FdbDel,
     /// Reading forwarding database entries (`bridge fdb show`).
     FdbGet,
+    /// Setting a link's queueing discipline (`tc qdisc replace`).
+    QdiscSet,
     /// Sending or receiving a probe packet (ICMP echo, gratuitous ARP).
     Probe,
     /// Attaching a guest to a network (the whole pipework operation).
@@ -150,6 +152,7 @@ impl fmt::Display for Op {
             Op::FdbAdd => "add forwarding entry",
             Op::FdbDel => "delete forwarding entry",
             Op::FdbGet => "read forwarding entries of",
+            Op::QdiscSet => "set queueing discipline",
             Op::Probe => "probe",
             Op::Attach => "attach",
             Op::Detach => "detach",

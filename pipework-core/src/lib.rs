@@ -32,6 +32,7 @@ pub mod handle;
 pub mod ifname;
 pub mod link;
 pub mod mac;
+pub mod netem;
 pub mod netns;
 pub mod ovs;
 pub mod ping;
@@ -58,6 +59,7 @@ pub use crate::{
         Vxlan,
     },
     mac::MacAddr,
+    netem::{Netem, Percent},
     netns::{Namespace, NamespaceId, NamespaceOrigin},
     ovs::{Ovs, OvsPort, OvsPortInfo},
     ping::ping,

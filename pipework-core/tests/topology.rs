@@ -455,3 +455,149 @@ topology:
     topology::destroy(&host, &lab.name, &lab.store).unwrap();
     assert!(!lab.sandbox.link_names(&hostname).contains(&"pwea2".to_string()));
 }
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
+fn a_kernel_without_netem_refuses_impairments_clearly_and_the_apply_leaves_nothing() {
+    let lab = Lab::new();
+    let host = lab.host();
+    let before = lab.sandbox.state(&lab.sandbox.host_name());
+    let file = lab.file(
+        r#"    - endpoints: ["a:eth1", "b:eth1"]
+      pipework: {endpoints: [{addresses: [10.16.0.1/30], netem: {delay: 5ms}}]}
+"#,
+    );
+    // What a kernel without sch_netem answers (this host's does; the VM tier's has it).
+    let _armed = Faults::new().fail(Op::QdiscSet, 1, Errno::ENOENT).arm();
+    let err = topology::apply(&host, &file, &lab.store).unwrap_err().to_string();
+    assert!(err.contains("no netem queueing discipline") && err.contains("sch_netem"), "{err}");
+    assert!(err.contains("add link a:eth1 -- b:eth1"), "names the step: {err}");
+    assert!(lab.lab_namespaces().is_empty(), "the namespaces went again");
+    assert_eq!(lab.sandbox.state(&lab.sandbox.host_name()), before);
+    assert!(!lab.dir.join("labs").join(format!("{}.json", lab.name)).exists());
+}
+
+/// Topologies with what the host kernel lacks (netem, bridge VLAN filtering); scripts/tier-vm.sh
+/// runs them in a VM.
+mod tier_vm {
+    use std::process::Command;
+
+    use pipework_core::topology::{self, Step};
+
+    use super::Lab;
+
+    /// `tc -j qdisc show dev IF` in `ns`: the root qdisc, read independently of the library.
+    fn root_qdisc(ns: &str, ifname: &str) -> serde_json::Value {
+        let output = Command::new("ip")
+            .args(["netns", "exec", ns, "tc", "-j", "qdisc", "show", "dev", ifname, "root"])
+            .output()
+            .expect("run tc");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let shown: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        shown[0].clone()
+    }
+
+    /// The shortest round trip of three pings from `ns` to `destination`, in ms; `None` when
+    /// no reply came.
+    fn shortest_rtt_ms(ns: &str, destination: &str) -> Option<f64> {
+        let output = Command::new("ip")
+            .args(["netns", "exec", ns, "ping", "-c", "3", "-i", "0.2", "-W", "2", destination])
+            .output()
+            .expect("run ping");
+        let text = String::from_utf8_lossy(&output.stdout);
+        // "rtt min/avg/max/mdev = 70.4/70.9/71.3/0.4 ms"
+        let summary = text.lines().find(|line| line.starts_with("rtt "))?;
+        summary.split(" = ").nth(1)?.split('/').next()?.parse().ok()
+    }
+
+    const VLANS: &str = r#"    - endpoints: ["a:eth1", "br1:pa1"]
+      pipework: {endpoints: [{addresses: [10.19.0.1/24]}, {vlan: 10}]}
+    - endpoints: ["br1:pb1", "b:eth1"]
+      pipework: {endpoints: [{vlan: 10}, {addresses: [10.19.0.2/24]}]}
+    - endpoints: ["c:eth1", "br1:pc1"]
+      pipework: {endpoints: [{addresses: [10.19.0.3/24]}, {vlan: 20}]}
+"#;
+
+    #[test]
+    #[ignore = "needs the VM tier; scripts/tier-vm.sh runs it"]
+    fn bridge_ports_in_access_vlans_reach_their_vlan_only_and_go_with_the_lab() {
+        let lab = Lab::new();
+        let host = lab.host();
+        let hostname = lab.sandbox.host_name();
+        let before = lab.sandbox.state(&hostname);
+        let file = lab.file(VLANS);
+        topology::apply(&host, &file, &lab.store).expect("apply");
+        let bridge = &lab.sandbox.ip_json(&hostname, &["-d", "link", "show", "br1"])[0];
+        assert_eq!(bridge["linkinfo"]["info_data"]["vlan_filtering"], 1, "{bridge}");
+        for (port, vid) in [("pa1", 10), ("pb1", 10), ("pc1", 20)] {
+            let shown = lab.sandbox.bridge_json(&hostname, &["vlan", "show", "dev", port]);
+            let vlans = &shown[0]["vlans"];
+            assert_eq!(vlans.as_array().map(Vec::len), Some(1), "only its VLAN: {shown}");
+            assert_eq!(vlans[0]["vlan"], vid, "{shown}");
+            let flags = vlans[0]["flags"].to_string();
+            assert!(flags.contains("PVID") && flags.contains("Egress Untagged"), "{shown}");
+        }
+        let (a, c) = (lab.netns("a"), lab.netns("c"));
+        assert!((0..3).any(|_| lab.sandbox.ping(&a, "10.19.0.2")), "a reaches b in VLAN 10");
+        assert!(!lab.sandbox.ping(&a, "10.19.0.3"), "a does not reach c in VLAN 20");
+        assert!(!lab.sandbox.ping(&c, "10.19.0.1"), "nor c a");
+        assert!(topology::apply(&host, &file, &lab.store).unwrap().steps.is_empty());
+        // c moved to VLAN 10: that link is made again, and c reaches a.
+        let moved = lab.file(&VLANS.replace("{vlan: 20}", "{vlan: 10}"));
+        let plan = topology::apply(&host, &moved, &lab.store).unwrap();
+        assert_eq!(plan.steps.len(), 2, "{:?}", plan.steps);
+        assert!((0..3).any(|_| lab.sandbox.ping(&c, "10.19.0.1")), "c reaches a in VLAN 10");
+        topology::destroy(&host, &lab.name, &lab.store).unwrap();
+        assert!(lab.lab_namespaces().is_empty());
+        assert_eq!(lab.sandbox.state(&hostname), before, "bridge and ports gone");
+    }
+
+    const IMPAIRED: &str = r#"    - endpoints: ["a:eth1", "b:eth1"]
+      pipework:
+        endpoints:
+          - {addresses: [10.17.0.1/30], netem: {delay: 50ms, rate: 10000}}
+          - {addresses: [10.17.0.2/30], netem: {delay: 20ms, jitter: 1ms, corruption: 0.5}}
+    - endpoints: ["a:eth2", "c:eth1"]
+      pipework:
+        endpoints:
+          - {addresses: [10.18.0.1/30], netem: {loss: 100}}
+          - {addresses: [10.18.0.2/30]}
+"#;
+
+    #[test]
+    #[ignore = "needs the VM tier; scripts/tier-vm.sh runs it"]
+    fn netem_delays_limits_and_drops_what_an_end_sends_and_goes_with_the_lab() {
+        let lab = Lab::new();
+        let host = lab.host();
+        let hostname = lab.sandbox.host_name();
+        let before = lab.sandbox.state(&hostname);
+        let file = lab.file(IMPAIRED);
+        topology::apply(&host, &file, &lab.store).expect("apply");
+        let (a, b, c) = (lab.netns("a"), lab.netns("b"), lab.netns("c"));
+        let qdisc = root_qdisc(&a, "eth1");
+        assert_eq!(qdisc["kind"], "netem", "{qdisc}");
+        assert_eq!(qdisc["options"]["delay"]["delay"], 0.05, "{qdisc}");
+        assert_eq!(qdisc["options"]["rate"]["rate"], 1_250_000, "10 mbit/s in bytes: {qdisc}");
+        let qdisc = root_qdisc(&b, "eth1");
+        assert_eq!(qdisc["options"]["delay"]["jitter"], 0.001, "{qdisc}");
+        assert_eq!(qdisc["options"]["corrupt"]["corrupt"], 0.005, "{qdisc}");
+        assert_eq!(root_qdisc(&c, "eth1")["kind"], "noqueue", "no netem where none is asked");
+        // Both delays are on the round trip (a's 50 ms out, b's 20 ms plus or minus 1 back).
+        let rtt = shortest_rtt_ms(&a, "10.17.0.2").expect("a reaches b");
+        assert!(rtt >= 69.0, "round trip {rtt} ms");
+        // Everything a sends on eth2 is dropped.
+        assert_eq!(shortest_rtt_ms(&a, "10.18.0.2"), None, "a's requests are all lost");
+        // A changed impairment makes that link again, and only that one.
+        let changed = lab.file(&IMPAIRED.replace("delay: 50ms", "delay: 10ms"));
+        let plan = topology::apply(&host, &changed, &lab.store).unwrap();
+        assert_eq!(plan.steps.len(), 2, "{:?}", plan.steps);
+        assert!(
+            matches!(&plan.steps[0], Step::RemoveLink { link } if link.key() == "a:eth1 -- b:eth1")
+        );
+        assert_eq!(root_qdisc(&a, "eth1")["options"]["delay"]["delay"], 0.01);
+        assert!(topology::apply(&host, &changed, &lab.store).unwrap().steps.is_empty());
+        topology::destroy(&host, &lab.name, &lab.store).unwrap();
+        assert!(lab.lab_namespaces().is_empty());
+        assert_eq!(lab.sandbox.state(&hostname), before);
+    }
+}

@@ -14,7 +14,7 @@ use crate::{
 ///
 /// Equivalent to: `ip link add NAME type bridge vlan_filtering 1` or
 /// `ip link set NAME type bridge vlan_filtering 1`.
-pub(super) fn prepare(host: &Handle, name: &str) -> Result<EnsuredBridge> {
+pub(crate) fn prepare(host: &Handle, name: &str) -> Result<EnsuredBridge> {
     prepare_filtering(host, name).map_err(|err| match err.errno() {
         Errno::EOPNOTSUPP => Error::Unsupported {
             op: Op::Attach,
@@ -66,7 +66,7 @@ pub(super) fn check_access_port(host: &Handle, port: &Link, vid: u16) -> Result<
 /// `vid` as PVID and egress untagged, so the guest sends and receives plain frames.
 ///
 /// Equivalent to: `bridge vlan del dev PORT vid DEFAULT_PVID; bridge vlan add dev PORT vid VID pvid untagged`.
-pub(super) fn make_access_port(host: &Handle, bridge: u32, port: u32, vid: u16) -> Result<()> {
+pub(crate) fn make_access_port(host: &Handle, bridge: u32, port: u32, vid: u16) -> Result<()> {
     let default = host.bridge_default_pvid(bridge)?;
     if let Some(default) = default.filter(|default| *default != vid) {
         host.bridge_vlan_del(port, default)?;

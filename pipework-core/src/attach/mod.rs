@@ -7,7 +7,7 @@
 //! compares an attachment with the kernel ([`Drift`]).
 
 mod bridge;
-mod bridge_vlan;
+pub(crate) mod bridge_vlan;
 mod check;
 mod detect;
 mod dummy;

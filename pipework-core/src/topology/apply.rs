@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{HOST_NODE, LinkSpec, MACVLAN_NODE, NodeKind, Topology, TunnelSpec};
 use crate::{
+    attach::bridge_vlan,
     error::{Error, Failures, Op, Result},
     handle::Handle,
     link::{Bridge, FLOOD, FdbEntry, Macvlan, MacvlanMode, PIPEWORK_ALIAS, Veth, Vxlan},
@@ -617,8 +618,8 @@ fn run(host: &Handle, topology: &Topology, state: &LabState, step: &Step) -> Res
 }
 
 /// A veth pair whose ends are born where they live (in the host for a bridge port or a host
-/// end), or a macvlan born in its node, with their addresses and routes (and `macs`, when
-/// given), up; on failure the link goes again.
+/// end), or a macvlan born in its node, with their addresses, routes, impairments (and `macs`,
+/// when given), a bridge port in its access VLAN, up; on failure the link goes again.
 fn add_link(
     host: &Handle,
     topology: &Topology,
@@ -671,6 +672,10 @@ fn add_link(
     }
     let made = veth.add(creator)?;
     let configured = (|| -> Result<()> {
+        if let (Some(vid), Some(bridge)) = (first.vlan, master) {
+            bridge_vlan::prepare(host, &first.node)?;
+            bridge_vlan::make_access_port(host, bridge, made.index, vid)?;
+        }
         for address in &first.addresses {
             creator.addr_add(made.index, *address)?;
         }
@@ -681,7 +686,9 @@ fn add_link(
         }
         peer.link_set_up(peer_link.index)?;
         add_routes(creator, made.index, first)?;
-        add_routes(&peer, peer_link.index, second)
+        add_routes(&peer, peer_link.index, second)?;
+        impair(creator, made.index, first)?;
+        impair(&peer, peer_link.index, second)
     })();
     configured.map_err(|err| err.rolled_back(creator.link_del(made.index)))
 }
@@ -713,7 +720,8 @@ fn add_macvlan(
         for address in &child.addresses {
             guest.addr_add(made.index, *address)?;
         }
-        add_routes(&guest, made.index, child)
+        add_routes(&guest, made.index, child)?;
+        impair(&guest, made.index, child)
     })();
     configured.map_err(|err| err.rolled_back(guest.link_del(made.index)))
 }
@@ -732,6 +740,13 @@ fn add_routes(handle: &Handle, index: u32, end: &super::End) -> Result<()> {
         })?;
     }
     Ok(())
+}
+
+/// Gives an end's interface `index` its netem impairments, if it has any; they go with it.
+///
+/// Equivalent to: `tc qdisc replace dev IF root netem ...`.
+fn impair(handle: &Handle, index: u32, end: &super::End) -> Result<()> {
+    end.netem.as_ref().map_or(Ok(()), |netem| handle.netem_set(index, netem))
 }
 
 /// The MTU inside a tunnel: its underlay's (1500 without one) less the encapsulation.

@@ -8,7 +8,8 @@
 //! namespace) and `kind: host`; `topology.links` in the brief format (`endpoints: ["a:eth1",
 //! "b:eth1"]`, with containerlab's `host:IF` and `macvlan:PARENT` endpoints) or the extended one
 //! (`type: veth|host|macvlan`), with `mtu`; under a link's `pipework:` key each endpoint's
-//! `addresses`, `gateway`, `routes` and `mac`; and the file's own `pipework: {tunnels: [...]}`.
+//! `addresses`, `gateway`, `routes`, `mac`, `netem` impairments and a bridge port's access
+//! `vlan`; and the file's own `pipework: {tunnels: [...]}`.
 //! Unknown keys are errors naming the key and its line.
 
 mod apply;
@@ -113,6 +114,12 @@ pub struct End {
     /// Its MAC; the kernel's random one when `None`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mac: Option<crate::MacAddr>,
+    /// The impairments of what it sends (pipework's `netem`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netem: Option<crate::Netem>,
+    /// On a bridge node: the VLAN the port is an access port of (pipework's `vlan`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vlan: Option<u16>,
 }
 
 /// A veth pair between two ends.
@@ -388,6 +395,58 @@ struct RawEndpointExtensions {
     routes: Vec<RawRoute>,
     #[serde(default)]
     mac: Option<String>,
+    #[serde(default)]
+    netem: Option<RawNetem>,
+    /// A bridge port's access VLAN.
+    #[serde(default)]
+    vlan: Option<u16>,
+}
+
+/// An endpoint's impairments, in the units of containerlab's `tools netem`:
+/// `{delay: 10ms, jitter: 1ms, loss: 0.5, corruption: 0.1, rate: 1000}` (percent, kbit/s).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNetem {
+    #[serde(default)]
+    delay: Option<String>,
+    #[serde(default)]
+    jitter: Option<String>,
+    #[serde(default)]
+    loss: Option<RawPercent>,
+    #[serde(default)]
+    corruption: Option<RawPercent>,
+    #[serde(default)]
+    rate: Option<u64>,
+}
+
+/// A percentage: `0.5` or `"0.5%"`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawPercent {
+    Number(f64),
+    Text(String),
+}
+
+impl RawNetem {
+    fn check(&self) -> Result<crate::Netem> {
+        let duration = |field: &str, text: &Option<String>| {
+            text.as_deref().map_or(Ok(0), |text| crate::netem::parse_duration_us(field, text))
+        };
+        let percent = |field: &str, raw: &Option<RawPercent>| match raw {
+            None => Ok(crate::Percent::default()),
+            Some(RawPercent::Number(value)) => crate::Percent::parse(field, &value.to_string()),
+            Some(RawPercent::Text(text)) => crate::Percent::parse(field, text),
+        };
+        let netem = crate::Netem {
+            delay_us: duration("netem delay", &self.delay)?,
+            jitter_us: duration("netem jitter", &self.jitter)?,
+            loss: percent("netem loss", &self.loss)?,
+            corruption: percent("netem corruption", &self.corruption)?,
+            rate_kbit: self.rate,
+        };
+        netem.validate("netem")?;
+        Ok(netem)
+    }
 }
 
 /// A route of an endpoint: `{dst: 10.2.0.0/16, via: 10.1.0.2}`.
@@ -579,7 +638,34 @@ impl RawFile {
                     .map(crate::MacAddr::parse)
                     .transpose()
                     .map_err(|err| Error::invalid("mac", text, format!("{}: {err}", at(line))))?;
-                Ok(End { node: node.into(), ifname: interface.into(), addresses, routes, mac })
+                let netem =
+                    asked.netem.as_ref().map(RawNetem::check).transpose().map_err(|err| {
+                        Error::invalid("netem", text, format!("{}: {err}", at(line)))
+                    })?;
+                if let Some(vid) = asked.vlan {
+                    crate::link::validate_vlan_id("vlan", vid).map_err(|err| {
+                        Error::invalid("vlan", text, format!("{}: {err}", at(line)))
+                    })?;
+                    if nodes[node] != NodeKind::Bridge {
+                        return Err(Error::invalid(
+                            "vlan",
+                            text,
+                            format!(
+                                "{}: a VLAN is a bridge node's port's (an access port), and {node} is no bridge node",
+                                at(line)
+                            ),
+                        ));
+                    }
+                }
+                Ok(End {
+                    node: node.into(),
+                    ifname: interface.into(),
+                    addresses,
+                    routes,
+                    mac,
+                    netem,
+                    vlan: asked.vlan,
+                })
             };
             let ends = [end(a)?, end(b)?];
             if ends.iter().all(|end| nodes[&end.node].in_host()) {
@@ -608,6 +694,16 @@ impl RawFile {
                     "mac",
                     format!("{a}, {b}"),
                     format!("{}: a macvlan's parent keeps its MAC; give the child's", at(line)),
+                ));
+            }
+            if ends.iter().any(|end| nodes[&end.node] == NodeKind::Macvlan && end.netem.is_some()) {
+                return Err(Error::invalid(
+                    "netem",
+                    format!("{a}, {b}"),
+                    format!(
+                        "{}: a macvlan's parent is not the lab's to impair; give the child's",
+                        at(line)
+                    ),
                 ));
             }
             links.push(LinkSpec { ends, mtu: link.mtu, mode });
@@ -833,6 +929,19 @@ topology:
     }
 
     #[test]
+    fn netem_reads_in_containerlabs_units() {
+        let text = "name: x\ntopology:\n  nodes:\n    a: {}\n  links:\n    - endpoints: [\"a:eth1\", \"host:h1\"]\n      pipework: {endpoints: [{netem: {delay: 10ms, jitter: 500us, loss: 0.5, corruption: \"1%\", rate: 1000}}]}\n";
+        let topology = Topology::parse(text, "t.yml").unwrap();
+        let netem = topology.links[0].ends[0].netem.unwrap();
+        assert_eq!((netem.delay_us, netem.jitter_us, netem.rate_kbit), (10_000, 500, Some(1000)));
+        assert_eq!(
+            (netem.loss.to_string(), netem.corruption.to_string()),
+            ("0.5%".into(), "1%".into())
+        );
+        assert_eq!(topology.links[0].ends[1].netem, None);
+    }
+
+    #[test]
     fn mistakes_name_the_key_or_endpoint_and_the_line() {
         for (text, why) in [
             ("name: x\ntopology:\n  nodes:\n    a: {kind: linux, bogus: 1}\n", "line 4"),
@@ -873,6 +982,34 @@ topology:
             (
                 "name: x\ntopology:\n  nodes:\n    a: {}\n    b: {}\n  links:\n    - endpoints: [\"a:eth1\", \"b:eth1\"]\n      pipework: {endpoints: [{gateway: 10.0.0.1}]}\n    - endpoints: [\"a:eth2\", \"b:eth2\"]\n      pipework: {endpoints: [{routes: [{dst: 0.0.0.0/0, via: 10.0.1.1}]}]}\n",
                 "line 9: node a has a default route already",
+            ),
+            (
+                "name: x\ntopology:\n  nodes:\n    a: {}\n  links:\n    - endpoints: [\"a:eth1\", \"host:h1\"]\n      pipework: {endpoints: [{netem: {delay: 10}}]}\n",
+                "line 6: invalid netem delay \"10\": is not a duration with a unit",
+            ),
+            (
+                "name: x\ntopology:\n  nodes:\n    a: {}\n  links:\n    - endpoints: [\"a:eth1\", \"host:h1\"]\n      pipework: {endpoints: [{netem: {loss: 120}}]}\n",
+                "line 6: invalid netem loss \"120\": is not between 0 and 100 percent",
+            ),
+            (
+                "name: x\ntopology:\n  nodes:\n    a: {}\n  links:\n    - endpoints: [\"a:eth1\", \"host:h1\"]\n      pipework: {endpoints: [{netem: {jitter: 1ms}}]}\n",
+                "jitter varies a delay",
+            ),
+            (
+                "name: x\ntopology:\n  nodes:\n    a: {}\n  links:\n    - endpoints: [\"a:eth1\", \"host:h1\"]\n      pipework: {endpoints: [{netem: {delay: 1ms, reorder: 5}}]}\n",
+                "reorder",
+            ),
+            (
+                "name: x\ntopology:\n  nodes:\n    a: {}\n  links:\n    - endpoints: [\"a:eth1\", \"macvlan:eth0\"]\n      pipework: {endpoints: [{}, {netem: {delay: 1ms}}]}\n",
+                "a macvlan's parent is not the lab's to impair",
+            ),
+            (
+                "name: x\ntopology:\n  nodes:\n    a: {}\n  links:\n    - endpoints: [\"a:eth1\", \"host:h1\"]\n      pipework: {endpoints: [{vlan: 10}]}\n",
+                "line 6: a VLAN is a bridge node's port's (an access port), and a is no bridge node",
+            ),
+            (
+                "name: x\ntopology:\n  nodes:\n    a: {}\n    br: {kind: bridge}\n  links:\n    - endpoints: [\"a:eth1\", \"br:p1\"]\n      pipework: {endpoints: [{}, {vlan: 4095}]}\n",
+                "line 7: invalid vlan",
             ),
         ] {
             let err = Topology::parse(text, "t.yml").unwrap_err().to_string();
