@@ -484,6 +484,14 @@ fn show_lab(host: &Handle, lab: &str, store: &StateStore, json: bool) -> Result<
         if let Some(mtu) = link.item.mtu {
             line += &format!(" mtu {mtu}");
         }
+        for end in [a, b] {
+            if let Some(vid) = end.vlan {
+                line += &format!(" {}:{} vlan {vid}", end.node, end.ifname);
+            }
+            if let Some(netem) = &end.netem {
+                line += &format!(" {}:{} netem {netem}", end.node, end.ifname);
+            }
+        }
         println!("{line}{}", mark(link.present));
     }
     for tunnel in &status.tunnels {

@@ -43,6 +43,26 @@ impl Cli {
         self.run_in(&self.host.clone(), args)
     }
 
+    /// Runs the command in the host namespace through nsenter, not `ip netns exec`: the
+    /// namespaces a lab names are bind mounts, which must be made in the machine's mount
+    /// namespace, as a real `pipework apply` makes them.
+    fn run_lab(&self, args: &[&str]) -> Output {
+        Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", self.host))
+            .arg(env!("CARGO_BIN_EXE_pipework"))
+            .args(args)
+            .env("PIPEWORK_STATE_DIR", &self.state)
+            .output()
+            .expect("run pipework")
+    }
+
+    /// [`Cli::run_lab`], which must succeed; its standard output.
+    fn lab_ok(&self, args: &[&str]) -> String {
+        let output = self.run_lab(args);
+        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    }
+
     fn ok(&self, args: &[&str]) -> String {
         let output = self.run(args);
         assert!(
@@ -493,6 +513,39 @@ mod tier_vm {
         show.extend(guests.iter().map(String::as_str));
         let table = cli.ok(&show);
         assert!(table.contains(&guests[0]), "{table}");
+    }
+
+    #[test]
+    #[ignore = "needs the VM tier (netem, bridge VLAN filtering); scripts/tier-vm.sh runs it"]
+    fn show_lab_lists_impairments_and_vlans() {
+        let sandbox = Sandbox::new();
+        let cli = Cli::new(&sandbox);
+        let lab = format!("v{}", std::process::id());
+        let _gone = LabGone(lab.clone());
+        let file = std::env::temp_dir().join(format!("{lab}.clab.yml"));
+        std::fs::write(
+            &file,
+            format!(
+                "name: {lab}\ntopology:\n  nodes:\n    a: {{kind: linux}}\n    br1: {{kind: bridge}}\n  links:\n    - endpoints: [\"a:eth1\", \"br1:pa1\"]\n      pipework: {{endpoints: [{{netem: {{delay: 5ms, loss: 1.5}}}}, {{vlan: 10}}]}}\n"
+            ),
+        )
+        .unwrap();
+        let path = file.display().to_string();
+        cli.lab_ok(&["apply", &path]);
+        let shown = cli.lab_ok(&["show", "--lab", &lab]);
+        assert!(
+            shown.contains(
+                "  link a:eth1 -- br1:pa1 a:eth1 netem delay 5ms loss 1.5% br1:pa1 vlan 10\n"
+            ),
+            "{shown}"
+        );
+        let shown: Value =
+            serde_json::from_str(&cli.lab_ok(&["show", "--lab", &lab, "--json"])).unwrap();
+        let ends = &shown["links"][0]["item"]["ends"];
+        assert_eq!((&ends[0]["netem"]["delay_us"], &ends[1]["vlan"]), (&5000.into(), &10.into()));
+        cli.lab_ok(&["destroy", &path]);
+        let _ = std::fs::remove_file(&file);
+        let _ = std::fs::remove_dir_all(&cli.state);
     }
 
     /// The command with the host sides the host kernel lacks (802.1Q, ipvlan, dummy, Open
@@ -1136,39 +1189,27 @@ fn vxlan_joins_guests_on_two_hosts_and_detach_removes_the_tunnel() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("expected VNI@REMOTE"));
 }
 
+/// Deletes the namespaces of nodes a and b of a lab, even when the test fails.
+struct LabGone(String);
+
+impl Drop for LabGone {
+    fn drop(&mut self) {
+        for node in ["a", "b"] {
+            let name = format!("clab-{}-{node}", self.0);
+            let _ = Command::new("ip").args(["netns", "del", &name]).output();
+        }
+    }
+}
+
 #[test]
 #[ignore = "needs root; scripts/test.sh runs it"]
 fn apply_diff_and_destroy_a_lab_file() {
     let sandbox = Sandbox::new();
-    let state = Cli::new(&sandbox).state.clone();
-    // nsenter, not `ip netns exec`: the namespaces the lab names are bind mounts, which must
-    // be made in the machine's mount namespace, as a real `pipework apply` makes them.
-    let run = |args: &[&str]| {
-        Command::new("nsenter")
-            .arg(format!("--net=/run/netns/{}", sandbox.host_name()))
-            .arg(env!("CARGO_BIN_EXE_pipework"))
-            .args(args)
-            .env("PIPEWORK_STATE_DIR", &state)
-            .output()
-            .expect("run pipework")
-    };
-    let ok = |args: &[&str]| {
-        let output = run(args);
-        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8(output.stdout).unwrap()
-    };
+    let cli = Cli::new(&sandbox);
+    let run = |args: &[&str]| cli.run_lab(args);
+    let ok = |args: &[&str]| cli.lab_ok(args);
     let lab = format!("c{}", std::process::id());
-    /// Deletes the lab's namespaces, even when the test fails.
-    struct Gone(String);
-    impl Drop for Gone {
-        fn drop(&mut self) {
-            for node in ["a", "b"] {
-                let name = format!("clab-{}-{node}", self.0);
-                let _ = Command::new("ip").args(["netns", "del", &name]).output();
-            }
-        }
-    }
-    let _gone = Gone(lab.clone());
+    let _gone = LabGone(lab.clone());
     let file = std::env::temp_dir().join(format!("{lab}.clab.yml"));
     std::fs::write(
         &file,
@@ -1230,5 +1271,5 @@ fn apply_diff_and_destroy_a_lab_file() {
     assert_eq!(output.status.code(), Some(2), "{err}");
     assert!(err.contains("nodez") && err.contains("line 3"), "{err}");
     std::fs::remove_file(&file).unwrap();
-    let _ = std::fs::remove_dir_all(&state);
+    let _ = std::fs::remove_dir_all(&cli.state);
 }
