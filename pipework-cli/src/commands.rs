@@ -472,6 +472,9 @@ fn show_lab(host: &Handle, lab: &str, store: &StateStore, json: bool) -> Result<
     for bridge in &status.bridges {
         println!("  bridge {}{}", bridge.item, mark(bridge.present));
     }
+    for bridge in &status.ovs_bridges {
+        println!("  OVS bridge {}{}", bridge.item, mark(bridge.present));
+    }
     for link in &status.links {
         let addresses = |end: &pipework_core::topology::End| {
             end.addresses.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")

@@ -498,10 +498,13 @@ mod tier_dhcp {
 mod tier_vm {
     use std::process::Command;
 
-    use pipework_core::{AttachPlan, Handle, attach};
+    use pipework_core::{AttachPlan, Handle, StateStore, attach, topology};
     use serde_json::Value;
 
-    use super::{Path, Sandbox, net, number_namespaces, snapshot, sweep};
+    use super::{
+        Path, Sandbox, lab_namespaces, net, number_namespaces, settle_namespace_ids, snapshot,
+        sweep,
+    };
 
     /// What OVSDB holds, by name: bridges, ports with their tags, interfaces with their types,
     /// and the external ids of each, every table's rows sorted (their order follows UUIDs); one
@@ -586,5 +589,38 @@ mod tier_vm {
         eprintln!(
             "OVS: {injected} injected failures (netlink, namespace, OVSDB), each undone completely"
         );
+    }
+
+    #[test]
+    #[ignore = "needs the VM tier; scripts/tier-vm.sh runs it"]
+    fn every_step_and_ovsdb_transaction_of_a_topology_apply_with_an_ovs_bridge_fails_cleanly() {
+        let sandbox = Sandbox::new();
+        let root = Handle::current().unwrap();
+        let root_name = RootName::new(&sandbox.prefix);
+        let lab = sandbox.prefix.clone();
+        let bridge = format!("ovst{}", std::process::id() % 100_000);
+        let dir = std::env::temp_dir().join(format!("{lab}-labs"));
+        let store = StateStore::new(&dir);
+        let text = format!(
+            "name: {lab}\ntopology:\n  nodes:\n    a: {{kind: linux}}\n    {bridge}: {{kind: ovs-bridge}}\n  links:\n    - endpoints: [\"a:eth1\", \"{bridge}:{bridge}a\"]\n      pipework: {{endpoints: [{{addresses: [10.96.0.2/24]}}, {{vlan: 10}}]}}\n"
+        );
+        let file = topology::Topology::parse(&text, "ovs-sweep.clab.yml").unwrap();
+        let snap = || {
+            settle_namespace_ids(&root_name.0);
+            let present = lab_namespaces(&lab);
+            let mut namespaces = vec![root_name.0.as_str()];
+            namespaces.extend(present.iter().map(String::as_str));
+            format!("{present:?}\n{}{}", snapshot(&sandbox, &namespaces, &dir), ovsdb_rows())
+        };
+        let injected = sweep(
+            "a topology apply with a new OVS bridge",
+            &snap,
+            &|| topology::apply(&root, &file, &store).map(|_| None).map_err(|e| e.to_string()),
+            &|| drop(topology::destroy(&root, &lab, &store).unwrap()),
+        );
+        let _ = topology::destroy(&root, &lab, &store);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(injected >= 10, "only {injected} steps failed in turn");
+        eprintln!("OVS topology: {injected} injected failures, each undone completely");
     }
 }

@@ -16,7 +16,7 @@ mod ipoib;
 mod ipvlan;
 mod macvlan;
 mod overlay;
-mod ovs;
+pub(crate) mod ovs;
 mod physical;
 mod plan;
 mod record;

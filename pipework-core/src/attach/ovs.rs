@@ -17,6 +17,25 @@ use crate::{
 /// The external-ids key naming the interface pipework attached, its mark on the port.
 const INTERFACE_KEY: &str = "pipework.interface";
 
+/// A session with ovsdb-server, once it is sure that ovs-vswitchd opens ports in `host`'s
+/// namespace, where pipework makes them; `bridge` names the bridge in the error.
+pub(crate) fn connect_for(host: &Handle, bridge: &str) -> Result<Ovs> {
+    let ovs = Ovs::connect()?;
+    if let Some(vswitchd) = ovs.vswitchd_namespace()
+        && vswitchd != host.namespace_id()
+    {
+        return Err(Error::Conflict {
+            op: Op::Attach,
+            object: format!("OVS bridge {bridge}"),
+            reason: format!(
+                "ovs-vswitchd runs in {vswitchd} and opens ports there, but the host handle is for {}",
+                host.namespace()
+            ),
+        });
+    }
+    Ok(ovs)
+}
+
 /// Creates (or finds) the OVS bridge, the veth pair, the port and the guest's IP configuration.
 ///
 /// Equivalent to: `ovs-vsctl --may-exist add-br BRIDGE; ip link add HOSTIF up type veth peer
@@ -29,19 +48,7 @@ pub(super) fn attach(
     plan: &AttachPlan,
     bridge_name: &str,
 ) -> Result<Attachment> {
-    let ovs = Ovs::connect()?;
-    if let Some(vswitchd) = ovs.vswitchd_namespace()
-        && vswitchd != host.namespace_id()
-    {
-        return Err(Error::Conflict {
-            op: Op::Attach,
-            object: format!("OVS bridge {bridge_name}"),
-            reason: format!(
-                "ovs-vswitchd runs in {vswitchd} and opens ports there, but the host handle is for {}",
-                host.namespace()
-            ),
-        });
-    }
+    let ovs = connect_for(host, bridge_name)?;
     let created = ovs.bridge_ensure(bridge_name)?;
     // Another attach may have added a port since this call created the bridge: it goes only
     // if no port but its own is left on it.

@@ -7,12 +7,13 @@ use serde::{Deserialize, Serialize};
 
 use super::{HOST_NODE, LinkSpec, MACVLAN_NODE, NodeKind, Topology, TunnelSpec};
 use crate::{
-    attach::bridge_vlan,
+    attach::{bridge_vlan, ovs::connect_for},
     error::{Error, Failures, Op, Result},
     handle::Handle,
     link::{Bridge, FLOOD, FdbEntry, Macvlan, MacvlanMode, PIPEWORK_ALIAS, Veth, Vxlan},
     mac::MacAddr,
     netns::Namespace,
+    ovs::{Ovs, OvsPort},
     route::Route,
     state::StateStore,
 };
@@ -36,6 +37,13 @@ pub struct LabState {
     /// The tunnels in place.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tunnels: Vec<TunnelSpec>,
+    /// The Open vSwitch bridges the lab created.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ovs_bridges: Vec<String>,
+    /// The `ovs-bridge` nodes the links in place end on, so that a removal deletes their
+    /// ports when the file no longer names them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ovs_nodes: Vec<String>,
 }
 
 /// One change of a plan.
@@ -49,6 +57,11 @@ pub enum Step {
     },
     /// `ip link add NAME up type bridge`.
     CreateBridge {
+        /// The bridge.
+        name: String,
+    },
+    /// `ovs-vsctl add-br NAME`.
+    CreateOvsBridge {
         /// The bridge.
         name: String,
     },
@@ -82,6 +95,11 @@ pub enum Step {
         /// The bridge.
         name: String,
     },
+    /// `ovs-vsctl del-br NAME` of an Open vSwitch bridge the lab created, once it has no port.
+    DeleteOvsBridge {
+        /// The bridge.
+        name: String,
+    },
 }
 
 impl fmt::Display for Step {
@@ -89,6 +107,7 @@ impl fmt::Display for Step {
         match self {
             Step::CreateNamespace { name } => write!(f, "create namespace {name}"),
             Step::CreateBridge { name } => write!(f, "create bridge {name}"),
+            Step::CreateOvsBridge { name } => write!(f, "create OVS bridge {name}"),
             Step::AddLink { link } => write!(f, "add link {}", link.key()),
             Step::RemoveLink { link } => write!(f, "remove link {}", link.key()),
             Step::AddTunnel { tunnel } => {
@@ -102,6 +121,7 @@ impl fmt::Display for Step {
             }
             Step::DeleteNamespace { name } => write!(f, "delete namespace {name}"),
             Step::DeleteBridge { name } => write!(f, "delete bridge {name}"),
+            Step::DeleteOvsBridge { name } => write!(f, "delete OVS bridge {name}"),
         }
     }
 }
@@ -144,6 +164,7 @@ fn write_state(store: &StateStore, state: &LabState) -> Result<()> {
         && state.bridges.is_empty()
         && state.links.is_empty()
         && state.tunnels.is_empty()
+        && state.ovs_bridges.is_empty()
     {
         return match fs::remove_file(&path) {
             Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(fail(err)),
@@ -183,6 +204,22 @@ pub fn plan(host: &Handle, topology: &Topology, store: &StateStore) -> Result<Pl
             steps.push(Step::CreateBridge { name: name.clone() });
         }
     }
+    let ovs_wanted: Vec<&String> = topology
+        .nodes
+        .iter()
+        .filter(|(name, kind)| {
+            **kind == NodeKind::OvsBridge && !previous.ovs_bridges.contains(name)
+        })
+        .map(|(name, _)| name)
+        .collect();
+    if !ovs_wanted.is_empty() {
+        let ovs = Ovs::connect()?;
+        for name in ovs_wanted {
+            if !ovs.bridge_exists(name)? {
+                steps.push(Step::CreateOvsBridge { name: name.clone() });
+            }
+        }
+    }
     let kept = |link: &LinkSpec| topology.links.contains(link);
     let made = |link: &LinkSpec| previous.links.contains(link);
     // A changed link (same ends, other addresses or MTU) is removed before it is added again.
@@ -213,6 +250,13 @@ pub fn plan(host: &Handle, topology: &Topology, store: &StateStore) -> Result<Pl
         previous.bridges.iter().filter(|name| topology.nodes.get(*name) != Some(&NodeKind::Bridge))
     {
         steps.push(Step::DeleteBridge { name: name.clone() });
+    }
+    for name in previous
+        .ovs_bridges
+        .iter()
+        .filter(|name| topology.nodes.get(*name) != Some(&NodeKind::OvsBridge))
+    {
+        steps.push(Step::DeleteOvsBridge { name: name.clone() });
     }
     Ok(Plan { lab: topology.name.clone(), steps })
 }
@@ -258,6 +302,7 @@ pub fn apply(host: &Handle, topology: &Topology, store: &StateStore) -> Result<A
         record(&mut state, step);
     }
     state.guests = guests_of(topology, &state.links);
+    state.ovs_nodes = ovs_nodes_of(topology, &state);
     write_state(store, &state)?;
     Ok(plan)
 }
@@ -272,6 +317,28 @@ fn guests_of(topology: &Topology, links: &[LinkSpec]) -> BTreeMap<String, String
             _ => None,
         })
         .collect()
+}
+
+/// The `ovs-bridge` nodes that the links of `state` end on, as `topology` or the record says.
+fn ovs_nodes_of(topology: &Topology, state: &LabState) -> Vec<String> {
+    let mut nodes: Vec<String> = state
+        .links
+        .iter()
+        .flat_map(|link| &link.ends)
+        .filter(|end| is_ovs(topology, state, end))
+        .map(|end| end.node.clone())
+        .collect();
+    nodes.sort();
+    nodes.dedup();
+    nodes
+}
+
+/// Whether `end` is a port of an `ovs-bridge` node.
+fn is_ovs(topology: &Topology, state: &LabState, end: &super::End) -> bool {
+    match topology.nodes.get(&end.node) {
+        Some(kind) => *kind == NodeKind::OvsBridge,
+        None => state.ovs_nodes.contains(&end.node),
+    }
 }
 
 /// The part of `topology` whose guests run now: every node but the `guest` nodes whose target
@@ -375,6 +442,9 @@ pub struct LabStatus {
     /// The tunnels the lab made.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tunnels: Vec<Present<TunnelSpec>>,
+    /// The Open vSwitch bridges the lab created.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ovs_bridges: Vec<Present<String>>,
 }
 
 /// What the applies of lab `lab` made and whether each is in place now; `None` when the lab
@@ -428,7 +498,14 @@ pub fn status(host: &Handle, lab: &str, store: &StateStore) -> Result<Option<Lab
         let present = host.link_get(tunnel.uplink.device_name().as_str())?.is_some();
         tunnels.push(Present { item: tunnel.clone(), present });
     }
-    Ok(Some(LabStatus { lab: lab.to_string(), namespaces, bridges, links, tunnels }))
+    let mut ovs_bridges = Vec::new();
+    if !state.ovs_bridges.is_empty() {
+        let ovs = Ovs::connect()?;
+        for name in &state.ovs_bridges {
+            ovs_bridges.push(Present { item: name.clone(), present: ovs.bridge_exists(name)? });
+        }
+    }
+    Ok(Some(LabStatus { lab: lab.to_string(), namespaces, bridges, links, tunnels, ovs_bridges }))
 }
 
 /// Removes everything the applies of lab `lab` made, as its record says.
@@ -462,6 +539,7 @@ pub fn destroy(host: &Handle, lab: &str, store: &StateStore) -> Result<Plan> {
     state
         .guests
         .retain(|node, _| state.links.iter().any(|l| l.ends.iter().any(|e| e.node == *node)));
+    state.ovs_nodes = ovs_nodes_of(&empty, &state);
     write_state(store, &state)?;
     failures.finish().map(|()| plan)
 }
@@ -477,6 +555,8 @@ fn record(state: &mut LabState, step: &Step) {
     match step {
         Step::CreateNamespace { name } => state.namespaces.push(name.clone()),
         Step::CreateBridge { name } => state.bridges.push(name.clone()),
+        Step::CreateOvsBridge { name } => state.ovs_bridges.push(name.clone()),
+        Step::DeleteOvsBridge { name } => state.ovs_bridges.retain(|b| b != name),
         Step::AddLink { link } => state.links.push(link.clone()),
         Step::RemoveLink { link } => state.links.retain(|l| l != link),
         Step::AddTunnel { tunnel } => state.tunnels.push(tunnel.clone()),
@@ -522,6 +602,7 @@ fn revert(
     let inverse = match step {
         Step::CreateNamespace { name } => Step::DeleteNamespace { name: name.clone() },
         Step::CreateBridge { name } => Step::DeleteBridge { name: name.clone() },
+        Step::CreateOvsBridge { name } => Step::DeleteOvsBridge { name: name.clone() },
         Step::AddLink { link } => Step::RemoveLink { link: link.clone() },
         Step::AddTunnel { tunnel } => Step::RemoveTunnel { tunnel: tunnel.clone() },
         Step::RemoveTunnel { tunnel } => Step::AddTunnel { tunnel: tunnel.clone() },
@@ -530,7 +611,9 @@ fn revert(
             return macs.map_or(Ok(()), |macs| add_link(host, topology, state, link, Some(macs)));
         }
         // Deletions come last and are not undone.
-        Step::DeleteNamespace { .. } | Step::DeleteBridge { .. } => return Ok(()),
+        Step::DeleteNamespace { .. } | Step::DeleteBridge { .. } | Step::DeleteOvsBridge { .. } => {
+            return Ok(());
+        }
     };
     run(host, topology, state, &inverse)
 }
@@ -546,7 +629,7 @@ fn place(host: &Handle, topology: &Topology, state: &LabState, end: &super::End)
     let bridge = || Ok(Place::Host(Some(host.link(end.node.as_str())?.index)));
     match topology.nodes.get(&end.node) {
         Some(NodeKind::Bridge) => bridge(),
-        Some(NodeKind::Host | NodeKind::Macvlan) => Ok(Place::Host(None)),
+        Some(NodeKind::Host | NodeKind::Macvlan | NodeKind::OvsBridge) => Ok(Place::Host(None)),
         Some(NodeKind::Guest { target }) => Ok(Place::Namespace(crate::resolve(target)?.namespace)),
         Some(NodeKind::Namespace { netns }) => Ok(Place::Namespace(Namespace::from_name(netns)?)),
         // A node the file no longer has (a removal): the guest or namespace it was, as the
@@ -554,7 +637,10 @@ fn place(host: &Handle, topology: &Topology, state: &LabState, end: &super::End)
         None => match (state.guests.get(&end.node), netns_name(state, end)) {
             (Some(target), _) => Ok(Place::Namespace(crate::resolve(target)?.namespace)),
             (None, Some(netns)) => Ok(Place::Namespace(Namespace::from_name(netns)?)),
-            (None, None) if [HOST_NODE, MACVLAN_NODE].contains(&end.node.as_str()) => {
+            (None, None)
+                if [HOST_NODE, MACVLAN_NODE].contains(&end.node.as_str())
+                    || state.ovs_nodes.contains(&end.node) =>
+            {
                 Ok(Place::Host(None))
             }
             (None, None) => bridge(),
@@ -585,6 +671,8 @@ fn run(host: &Handle, topology: &Topology, state: &LabState, step: &Step) -> Res
             deleted => deleted,
         },
         Step::DeleteBridge { name } => Bridge::new(name)?.delete_if_unused(host).map(drop),
+        Step::CreateOvsBridge { name } => connect_for(host, name)?.bridge_ensure(name).map(drop),
+        Step::DeleteOvsBridge { name } => Ovs::connect()?.bridge_delete_if_unused(name).map(drop),
         Step::AddLink { link } => add_link(host, topology, state, link, None),
         Step::AddTunnel { tunnel } => add_tunnel(host, tunnel),
         Step::RemoveTunnel { tunnel } => {
@@ -594,6 +682,18 @@ fn run(host: &Handle, topology: &Topology, state: &LabState, step: &Step) -> Res
             }
         }
         Step::RemoveLink { link } => {
+            let ovs_ports: Vec<&str> = link
+                .ends
+                .iter()
+                .filter(|end| is_ovs(topology, state, end))
+                .map(|end| end.ifname.as_str())
+                .collect();
+            if !ovs_ports.is_empty() {
+                let ovs = Ovs::connect()?;
+                for port in ovs_ports {
+                    ovs.port_del(port)?;
+                }
+            }
             let end = removable_end(topology, link);
             // Where the link was made, which a changed file may no longer say.
             let made_in = match state.guests.get(&end.node) {
@@ -671,7 +771,20 @@ fn add_link(
         veth = veth.peer_mac(peer_mac);
     }
     let made = veth.add(creator)?;
+    let ovs = if is_ovs(topology, state, first) {
+        match connect_for(host, &first.node) {
+            Ok(ovs) => Some(ovs),
+            Err(err) => return Err(err.rolled_back(creator.link_del(made.index))),
+        }
+    } else {
+        None
+    };
     let configured = (|| -> Result<()> {
+        if let Some(ovs) = &ovs {
+            let port =
+                OvsPort { name: first.ifname.clone(), tag: first.vlan, ..Default::default() };
+            ovs.port_add(&first.node, &port)?;
+        }
         if let (Some(vid), Some(bridge)) = (first.vlan, master) {
             bridge_vlan::prepare(host, &first.node)?;
             bridge_vlan::make_access_port(host, bridge, made.index, vid)?;
@@ -690,7 +803,11 @@ fn add_link(
         impair(creator, made.index, first)?;
         impair(&peer, peer_link.index, second)
     })();
-    configured.map_err(|err| err.rolled_back(creator.link_del(made.index)))
+    configured.map_err(|err| {
+        let port_gone = ovs.as_ref().map_or(Ok(()), |ovs| ovs.port_del(&first.ifname).map(drop));
+        let link_gone = creator.link_del(made.index);
+        err.rolled_back(port_gone.and(link_gone))
+    })
 }
 
 /// A macvlan (bridge mode unless the link says) on `parent.ifname` (a device of the host) born

@@ -5,7 +5,7 @@
 //! What is read here (containerlab's schema, for what applies): `name`, `topology.nodes` of
 //! `kind: linux` (a named network namespace `clab-<lab>-<node>`, or an existing guest with
 //! `pipework: {guest: TARGET}`), `kind: bridge` (a Linux bridge of the node's name in the host
-//! namespace) and `kind: host`; `topology.links` in the brief format (`endpoints: ["a:eth1",
+//! namespace), `kind: ovs-bridge` (an Open vSwitch bridge of that name) and `kind: host`; `topology.links` in the brief format (`endpoints: ["a:eth1",
 //! "b:eth1"]`, with containerlab's `host:IF` and `macvlan:PARENT` endpoints) or the extended one
 //! (`type: veth|host|macvlan`), with `mtu`; under a link's `pipework:` key each endpoint's
 //! `addresses`, `gateway`, `routes`, `mac`, `netem` impairments and a bridge port's access
@@ -69,6 +69,9 @@ pub enum NodeKind {
     },
     /// A `bridge` node: a Linux bridge of the node's name in the host namespace.
     Bridge,
+    /// An `ovs-bridge` node: an Open vSwitch bridge of the node's name, its ports veths of
+    /// the host namespace.
+    OvsBridge,
     /// The host namespace itself (`kind: host`, or the `host` of a `host:IF` endpoint): the
     /// end there is a veth of that name on no bridge.
     Host,
@@ -81,7 +84,7 @@ impl NodeKind {
     /// Whether the node's ends are in the host namespace (a bridge port, a host veth, a
     /// macvlan's parent), not in a linux node.
     pub fn in_host(&self) -> bool {
-        matches!(self, NodeKind::Bridge | NodeKind::Host | NodeKind::Macvlan)
+        matches!(self, NodeKind::Bridge | NodeKind::OvsBridge | NodeKind::Host | NodeKind::Macvlan)
     }
 }
 
@@ -530,7 +533,11 @@ impl RawFile {
                     validate_ifname("bridge node", &name)?;
                     NodeKind::Bridge
                 }
-                ("bridge", Some(_)) => {
+                ("ovs-bridge", None) => {
+                    validate_ifname("ovs-bridge node", &name)?;
+                    NodeKind::OvsBridge
+                }
+                ("bridge" | "ovs-bridge", Some(_)) => {
                     return Err(Error::invalid(
                         "node",
                         &name,
@@ -542,7 +549,7 @@ impl RawFile {
                         "node kind",
                         other,
                         format!(
-                            "{}: node {name}: pipework makes linux, bridge and host nodes",
+                            "{}: node {name}: pipework makes linux, bridge, ovs-bridge and host nodes",
                             at(line)
                         ),
                     ));
@@ -646,7 +653,7 @@ impl RawFile {
                     crate::link::validate_vlan_id("vlan", vid).map_err(|err| {
                         Error::invalid("vlan", text, format!("{}: {err}", at(line)))
                     })?;
-                    if nodes[node] != NodeKind::Bridge {
+                    if ![NodeKind::Bridge, NodeKind::OvsBridge].contains(&nodes[node]) {
                         return Err(Error::invalid(
                             "vlan",
                             text,
@@ -676,7 +683,7 @@ impl RawFile {
                 ));
             }
             let unaddressable = |end: &End| match nodes[&end.node] {
-                NodeKind::Bridge => Some("a bridge port"),
+                NodeKind::Bridge | NodeKind::OvsBridge => Some("a bridge port"),
                 NodeKind::Macvlan => Some("a macvlan's parent"),
                 _ => None,
             };
@@ -929,6 +936,20 @@ topology:
     }
 
     #[test]
+    fn ovs_bridge_nodes_take_vlans_and_no_addresses() {
+        let file = |ext: &str| {
+            format!(
+                "name: x\ntopology:\n  nodes:\n    a: {{}}\n    ovs1: {{kind: ovs-bridge}}\n  links:\n    - endpoints: [\"a:eth1\", \"ovs1:p1\"]\n      pipework: {{endpoints: [{{}}, {ext}]}}\n"
+            )
+        };
+        let topology = Topology::parse(&file("{vlan: 7}"), "t.yml").unwrap();
+        assert_eq!(topology.nodes["ovs1"], NodeKind::OvsBridge);
+        assert_eq!(topology.links[0].ends[1].vlan, Some(7));
+        let err = Topology::parse(&file("{addresses: [10.0.0.1/24]}"), "t.yml").unwrap_err();
+        assert!(err.to_string().contains("a bridge port has no address"), "{err}");
+    }
+
+    #[test]
     fn netem_reads_in_containerlabs_units() {
         let text = "name: x\ntopology:\n  nodes:\n    a: {}\n  links:\n    - endpoints: [\"a:eth1\", \"host:h1\"]\n      pipework: {endpoints: [{netem: {delay: 10ms, jitter: 500us, loss: 0.5, corruption: \"1%\", rate: 1000}}]}\n";
         let topology = Topology::parse(text, "t.yml").unwrap();
@@ -955,7 +976,7 @@ topology:
             ),
             (
                 "name: x\ntopology:\n  nodes:\n    a: {kind: ceos}\n",
-                "pipework makes linux, bridge and host nodes",
+                "pipework makes linux, bridge, ovs-bridge and host nodes",
             ),
             ("name: x y\ntopology: {}\n", "may contain only letters"),
             (
