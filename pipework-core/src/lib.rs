@@ -35,6 +35,7 @@ pub mod mac;
 pub mod netem;
 pub mod netns;
 pub mod ovs;
+mod parallel;
 pub mod ping;
 pub mod resolve;
 pub mod route;

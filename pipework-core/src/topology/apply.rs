@@ -14,6 +14,7 @@ use crate::{
     mac::MacAddr,
     netns::Namespace,
     ovs::{Ovs, OvsPort},
+    parallel,
     route::Route,
     state::StateStore,
 };
@@ -263,7 +264,8 @@ pub fn plan(host: &Handle, topology: &Topology, store: &StateStore) -> Result<Pl
 
 /// Makes the lab what `topology` says, as one transaction: a failed step undoes every step
 /// this apply made before it, and the lab's record is only written once all are done. Applying
-/// the same file again changes nothing.
+/// the same file again changes nothing. Independent steps run at once (the namespaces, the
+/// links between disjoint nodes).
 ///
 /// Equivalent to: `pipework apply FILE`.
 pub fn apply(host: &Handle, topology: &Topology, store: &StateStore) -> Result<Applied> {
@@ -273,38 +275,101 @@ pub fn apply(host: &Handle, topology: &Topology, store: &StateStore) -> Result<A
     let mut state = read_state(store, &topology.name)?;
     // Each step done, with the MACs of the ends of a link it removed, to make it again alike.
     let mut done: Vec<(Step, Option<EndMacs>)> = Vec::new();
-    for step in &plan.steps {
-        log::info!("{}: {step}", topology.name);
-        let outcome = match step {
-            Step::RemoveLink { link } => end_macs(host, topology, &state, link),
-            _ => Ok(None),
-        }
-        .and_then(|macs| run(host, topology, &state, step).map(|()| macs));
-        let macs = match outcome {
-            Ok(macs) => macs,
-            Err(err) => {
-                let mut undo = Failures::new(
-                    Op::Detach,
-                    format!("what the apply of lab {} had made", topology.name),
-                );
-                for (made, macs) in done.iter().rev() {
-                    undo.run(revert(host, topology, &state, made, *macs));
-                }
-                return Err(Error::Conflict {
-                    op: Op::Attach,
-                    object: format!("lab {}", topology.name),
-                    reason: format!("{step}: {err}"),
-                }
-                .rolled_back(undo.finish()));
-            }
+    for batch in batches(&plan.steps) {
+        let outcomes = match batch.as_slice() {
+            [step] => vec![carry_out(host, topology, &state, step)],
+            _ => parallel::map(&batch, |step| carry_out(host, topology, &state, step)),
         };
-        done.push((step.clone(), macs));
-        record(&mut state, step);
+        let mut failed = None;
+        for (step, outcome) in batch.iter().zip(outcomes) {
+            match outcome {
+                Ok(macs) => {
+                    done.push(((*step).clone(), macs));
+                    record(&mut state, step);
+                }
+                Err(err) => drop(failed.get_or_insert((*step, err))),
+            }
+        }
+        if let Some((step, err)) = failed {
+            let mut undo = Failures::new(
+                Op::Detach,
+                format!("what the apply of lab {} had made", topology.name),
+            );
+            for (made, macs) in done.iter().rev() {
+                undo.run(revert(host, topology, &state, made, *macs));
+            }
+            return Err(Error::Conflict {
+                op: Op::Attach,
+                object: format!("lab {}", topology.name),
+                reason: format!("{step}: {err}"),
+            }
+            .rolled_back(undo.finish()));
+        }
     }
     state.guests = guests_of(topology, &state.links);
     state.ovs_nodes = ovs_nodes_of(topology, &state);
     write_state(store, &state)?;
     Ok(plan)
+}
+
+/// Carries out one step of an apply; a link it removes gives the MACs its ends had.
+fn carry_out(
+    host: &Handle,
+    topology: &Topology,
+    state: &LabState,
+    step: &Step,
+) -> Result<Option<EndMacs>> {
+    log::info!("{}: {step}", topology.name);
+    let macs = match step {
+        Step::RemoveLink { link } => end_macs(host, topology, state, link)?,
+        _ => None,
+    };
+    run(host, topology, state, step).map(|()| macs)
+}
+
+/// The plan's steps in batches whose steps run at once: the namespaces to create together,
+/// the links to add in waves whose links have no node in common; every other step alone.
+fn batches(steps: &[Step]) -> Vec<Vec<&Step>> {
+    let mut batches = Vec::new();
+    let mut rest = steps;
+    while let Some(first) = rest.first() {
+        let alike = |step: &Step| std::mem::discriminant(step) == std::mem::discriminant(first);
+        let run = rest.iter().take_while(|step| alike(step)).count();
+        let (same, after) = rest.split_at(run);
+        match first {
+            Step::CreateNamespace { .. } => batches.push(same.iter().collect()),
+            Step::AddLink { .. } => batches.extend(disjoint_waves(same)),
+            _ => batches.extend(same.iter().map(|step| vec![step])),
+        }
+        rest = after;
+    }
+    batches
+}
+
+/// AddLink steps in waves, each taking in order every link that shares no node with the
+/// links already in it.
+fn disjoint_waves(links: &[Step]) -> Vec<Vec<&Step>> {
+    let nodes = |step: &Step| match step {
+        Step::AddLink { link } => [link.ends[0].node.clone(), link.ends[1].node.clone()],
+        _ => unreachable!("waves are made of AddLink steps"),
+    };
+    let mut waves = Vec::new();
+    let mut remaining: Vec<&Step> = links.iter().collect();
+    while !remaining.is_empty() {
+        let mut busy = std::collections::HashSet::new();
+        let (wave, later): (Vec<&Step>, Vec<&Step>) = remaining.into_iter().partition(|step| {
+            let [a, b] = nodes(step);
+            let free = !busy.contains(&a) && !busy.contains(&b);
+            if free {
+                busy.insert(a);
+                busy.insert(b);
+            }
+            free
+        });
+        waves.push(wave);
+        remaining = later;
+    }
+    waves
 }
 
 /// The targets of the guest nodes that `links` end on.
@@ -905,4 +970,40 @@ fn add_tunnel(host: &Handle, tunnel: &TunnelSpec) -> Result<()> {
         Ok(())
     })();
     flooding.map_err(|err| err.rolled_back(host.link_del(made.index)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespaces_go_together_and_links_in_waves_of_disjoint_nodes() {
+        let text = "name: w\ntopology:\n  nodes:\n    a: {}\n    b: {}\n    c: {}\n    d: {}\n  links:\n    - endpoints: [\"a:e1\", \"b:e1\"]\n    - endpoints: [\"b:e2\", \"c:e1\"]\n    - endpoints: [\"c:e2\", \"d:e1\"]\n    - endpoints: [\"d:e2\", \"a:e2\"]\n";
+        let topology = Topology::parse(text, "w.yml").unwrap();
+        let mut steps: Vec<Step> = topology
+            .nodes
+            .values()
+            .map(|kind| match kind {
+                NodeKind::Namespace { netns } => Step::CreateNamespace { name: netns.clone() },
+                _ => unreachable!(),
+            })
+            .collect();
+        steps.extend(topology.links.iter().map(|link| Step::AddLink { link: link.clone() }));
+        steps.push(Step::DeleteBridge { name: "old".into() });
+        let keys = |batch: &Vec<&Step>| -> Vec<String> {
+            batch
+                .iter()
+                .map(|step| match step {
+                    Step::AddLink { link } => link.key(),
+                    other => other.to_string(),
+                })
+                .collect()
+        };
+        let batches: Vec<Vec<String>> = batches(&steps).iter().map(keys).collect();
+        assert_eq!(batches.len(), 4, "{batches:?}");
+        assert_eq!(batches[0].len(), 4, "the namespaces together");
+        assert_eq!(batches[1], ["a:e1 -- b:e1", "c:e2 -- d:e1"]);
+        assert_eq!(batches[2], ["b:e2 -- c:e1", "d:e2 -- a:e2"]);
+        assert_eq!(batches[3], ["delete bridge old"]);
+    }
 }
