@@ -537,6 +537,10 @@ mod tier_vm {
         all
     }
 
+    /// The OVS sweeps run one at a time: each compares all of OVSDB (one database for the whole
+    /// VM) and gives the VM's root namespace a name of its own, which can have only one.
+    static OVS_SWEEPS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     /// The VM's root namespace under a name of its own in /run/netns (`ip netns attach`), for
     /// the `ip -n` readers; the name goes on drop, the namespace stays.
     struct RootName(String);
@@ -559,6 +563,7 @@ mod tier_vm {
     #[test]
     #[ignore = "needs the VM tier; scripts/tier-vm.sh runs it"]
     fn every_step_and_ovsdb_transaction_of_an_ovs_attach_fails_cleanly() {
+        let _one_at_a_time = OVS_SWEEPS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut sandbox = Sandbox::new();
         // ovs-vswitchd runs in the VM's root namespace, so the host side is there.
         let root = Handle::current().unwrap();
@@ -594,6 +599,7 @@ mod tier_vm {
     #[test]
     #[ignore = "needs the VM tier; scripts/tier-vm.sh runs it"]
     fn every_step_and_ovsdb_transaction_of_a_topology_apply_with_an_ovs_bridge_fails_cleanly() {
+        let _one_at_a_time = OVS_SWEEPS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let sandbox = Sandbox::new();
         let root = Handle::current().unwrap();
         let root_name = RootName::new(&sandbox.prefix);
