@@ -4,7 +4,7 @@
 use std::{fmt, time::Duration};
 
 use nix::errno::Errno;
-use rtnetlink::packet_core::DefaultNla;
+use rtnetlink::packet_core::{DefaultNla, Emitable};
 use rtnetlink::packet_route::{
     RouteNetlinkMessage,
     tc::{TcAttribute, TcHandle, TcMessage},
@@ -114,30 +114,31 @@ impl Netem {
         for field in [ticks(delay_ns), LIMIT, self.loss.probability(), 0, 0, ticks(jitter_ns)] {
             bytes.extend_from_slice(&field.to_ne_bytes());
         }
-        let mut attribute = |kind: u16, payload: &[u8]| {
-            let length = 4 + payload.len();
-            bytes.extend_from_slice(&(length as u16).to_ne_bytes());
-            bytes.extend_from_slice(&kind.to_ne_bytes());
-            bytes.extend_from_slice(payload);
-            bytes.resize(bytes.len() + (4 - length % 4) % 4, 0);
-        };
-        attribute(TCA_NETEM_LATENCY64, &(delay_ns as i64).to_ne_bytes());
-        attribute(TCA_NETEM_JITTER64, &(jitter_ns as i64).to_ne_bytes());
+        let mut attributes = vec![
+            DefaultNla::new(TCA_NETEM_LATENCY64, (delay_ns as i64).to_ne_bytes().to_vec()),
+            DefaultNla::new(TCA_NETEM_JITTER64, (jitter_ns as i64).to_ne_bytes().to_vec()),
+        ];
+        let words = |values: &[u32]| values.iter().flat_map(|v| v.to_ne_bytes()).collect();
         if !self.corruption.is_zero() {
-            let corrupt: Vec<u8> =
-                [self.corruption.probability(), 0].iter().flat_map(|v| v.to_ne_bytes()).collect();
-            attribute(TCA_NETEM_CORRUPT, &corrupt);
+            attributes.push(DefaultNla::new(
+                TCA_NETEM_CORRUPT,
+                words(&[self.corruption.probability(), 0]),
+            ));
         }
         if let Some(kbit) = self.rate_kbit {
             let bytes_per_second = kbit.saturating_mul(1000) / 8;
             let rate = u32::try_from(bytes_per_second).unwrap_or(u32::MAX);
-            let tc_netem_rate: Vec<u8> =
-                [rate, 0, 0, 0].iter().flat_map(|v| v.to_ne_bytes()).collect();
-            attribute(TCA_NETEM_RATE, &tc_netem_rate);
+            attributes.push(DefaultNla::new(TCA_NETEM_RATE, words(&[rate, 0, 0, 0])));
             if rate == u32::MAX {
-                attribute(TCA_NETEM_RATE64, &bytes_per_second.to_ne_bytes());
+                attributes.push(DefaultNla::new(
+                    TCA_NETEM_RATE64,
+                    bytes_per_second.to_ne_bytes().to_vec(),
+                ));
             }
         }
+        let start = bytes.len();
+        bytes.resize(start + attributes.as_slice().buffer_len(), 0);
+        attributes.as_slice().emit(&mut bytes[start..]);
         bytes
     }
 }
