@@ -11,7 +11,7 @@ use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction
 use pipework_core::{
     AttachPlan, AttachStatus, Attachment, Condition, Engine, Error, Guest, Handle, Namespace, Op,
     StateStore,
-    dhcp::{DhcpKeep, DhcpLease},
+    dhcp::{DhcpKeep, DhcpLease, KeeperCommand},
     resolve,
     resolve::DockerResolver,
     route::RouteCommand,
@@ -261,6 +261,7 @@ pub fn watch(request: &WatchRequest) -> Result<(), Error> {
         .collect();
     let store = Watcher::store_in(&StateStore::from_env());
     let keeper = own_keeper()?;
+    KeeperCommand::set_default(keeper.clone());
     let watcher = Watcher::new(
         engines,
         store,
@@ -412,6 +413,8 @@ pub fn lab(request: &LabRequest) -> Result<(), Error> {
         return show_lab(&host, request.lab.as_deref().unwrap_or_default(), &store, request.json);
     }
     let topology = request.file.as_deref().map(Topology::from_file).transpose()?;
+    // A kept lease (`dhcp: "dhcp:-f"`) is kept by this program's hidden subcommand.
+    KeeperCommand::set_default(own_keeper()?);
     let plan = match (request.verb, &topology) {
         (LabVerb::Apply, Some(topology)) => topology::apply(&host, topology, &store)?,
         (LabVerb::Diff, Some(topology)) => topology::plan(&host, topology, &store)?,
@@ -506,6 +509,19 @@ fn show_lab(host: &Handle, lab: &str, store: &StateStore, json: bool) -> Result<
             tunnel.item.bridge,
             remotes.join(","),
             mark(tunnel.present)
+        );
+    }
+    for lease in &status.leases {
+        let record = &lease.item.record;
+        let kept = record.process.as_ref().map_or(String::new(), |process| {
+            format!(" kept by {} (pid {})", process.program, process.pid)
+        });
+        println!(
+            "  lease {}:{} {}{kept}{}",
+            lease.item.node,
+            lease.item.ifname,
+            record.lease.address,
+            mark(lease.present)
         );
     }
     Ok(())

@@ -918,6 +918,60 @@ mod tier_dhcp {
         assert!(leased(&web).is_empty());
         let _ = std::fs::remove_dir_all(&state);
     }
+
+    #[test]
+    #[ignore = "needs root and dnsmasq; scripts/tier-dhcp.sh runs it"]
+    fn a_lab_file_with_a_kept_lease_is_kept_by_pipework_and_destroy_releases_it() {
+        let (prefix, state, lan) = lan("lab");
+        let lab = format!("{prefix}l");
+        let file = std::env::temp_dir().join(format!("{prefix}.clab.yml"));
+        std::fs::write(
+            &file,
+            format!(
+                "name: {lab}\ntopology:\n  nodes:\n    a: {{}}\n    br-lan: {{kind: bridge}}\n  links:\n    - endpoints: [\"a:eth1\", \"br-lan:pa1\"]\n      pipework: {{endpoints: [{{dhcp: \"dhcp:-f\"}}]}}\n"
+            ),
+        )
+        .unwrap();
+        let path = file.display().to_string();
+        // Through nsenter, so that the lab's namespaces are bind mounts of the machine's.
+        let lab_ok = |args: &[&str]| {
+            let output = Command::new("nsenter")
+                .arg(format!("--net=/run/netns/{prefix}-host"))
+                .arg(env!("CARGO_BIN_EXE_pipework"))
+                .args(args)
+                .env("PIPEWORK_STATE_DIR", &state)
+                .output()
+                .expect("run pipework");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(output.status.success(), "pipework {args:?}: {stderr}");
+            String::from_utf8(output.stdout).unwrap()
+        };
+        lab_ok(&["apply", &path]);
+        let a = format!("clab-{lab}-a");
+        let addresses = leased(&a);
+        assert!(addresses.len() == 1 && addresses[0].starts_with("10.88.0."), "{addresses:?}");
+        // show names the lease and its keeper: this program's own hidden subcommand.
+        let shown = lab_ok(&["show", "--lab", &lab]);
+        assert!(shown.contains(&format!("lease a:eth1 {}/24 kept by", addresses[0])), "{shown}");
+        let json: Value =
+            serde_json::from_str(&lab_ok(&["show", "--lab", &lab, "--json"])).unwrap();
+        let process = &json["leases"][0]["item"]["record"]["process"];
+        assert_eq!(json["leases"][0]["present"], true, "{json}");
+        let pid = process["pid"].as_u64().expect("a keeper pid");
+        let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
+        assert!(cmdline.contains("dhcp-keeper"), "{cmdline:?}");
+        lab_ok(&["destroy", &path]);
+        wait_gone(pid);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while lan.leases().contains(&addresses[0]) {
+            assert!(Instant::now() < deadline, "the release reaches the server: {}", lan.leases());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let namespaces = Command::new("ip").args(["netns", "list"]).output().unwrap();
+        assert!(!String::from_utf8_lossy(&namespaces.stdout).contains(&a), "namespace left");
+        let _ = std::fs::remove_file(&file);
+        let _ = std::fs::remove_dir_all(&state);
+    }
 }
 
 /// A named namespace made with `ip netns add`, which nothing else holds open (so deleting it

@@ -946,4 +946,152 @@ mod tier_dhcp {
             attachment.detach(&host, Some(&Handle::new(&guest.namespace).unwrap())).unwrap();
         }
     }
+
+    /// A lab on the LAN's bridge, with its own state directory; destroyed on drop.
+    struct LanLab<'a> {
+        lan: &'a Lan,
+        name: String,
+        store: pipework_core::StateStore,
+    }
+
+    impl<'a> LanLab<'a> {
+        fn new(lan: &'a Lan) -> Self {
+            let name = lan.sandbox.prefix.clone();
+            let store = pipework_core::StateStore::new(lan.dir.join("state"));
+            LanLab { lan, name, store }
+        }
+
+        /// The lab with nodes a, b, c on br-lan (the LAN's bridge, there already) and `links`.
+        fn file(&self, links: &str) -> pipework_core::topology::Topology {
+            let text = format!(
+                "name: {}\ntopology:\n  nodes:\n    a: {{}}\n    b: {{}}\n    c: {{}}\n    br-lan: {{kind: bridge}}\n  links:\n{links}",
+                self.name
+            );
+            pipework_core::topology::Topology::parse(&text, "lan.clab.yml").unwrap()
+        }
+
+        fn netns(&self, node: &str) -> String {
+            pipework_core::topology::namespace_name(&self.name, node)
+        }
+
+        fn namespaces(&self) -> Vec<String> {
+            let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|line| line.split_whitespace().next())
+                .filter(|name| name.starts_with(&format!("clab-{}-", self.name)))
+                .map(str::to_string)
+                .collect()
+        }
+    }
+
+    impl Drop for LanLab<'_> {
+        fn drop(&mut self) {
+            let host = self.lan.sandbox.host_handle();
+            let _ = pipework_core::topology::destroy(&host, &self.name, &self.store);
+            for ns in self.namespaces() {
+                let _ = Command::new("ip").args(["netns", "del", &ns]).status();
+            }
+        }
+    }
+
+    /// a gets a lease from pipework's client (once), b from a kept udhcpc.
+    const LEASED: &str = r#"    - endpoints: ["a:eth1", "br-lan:pa1"]
+      pipework: {endpoints: [{dhcp: true, mac: "02:00:00:77:00:0a"}]}
+    - endpoints: ["b:eth1", "br-lan:pb1"]
+      pipework: {endpoints: [{dhcp: udhcpc-f, mac: "02:00:00:77:00:0b"}]}
+"#;
+
+    #[test]
+    #[ignore = "needs root, dnsmasq and udhcpc; scripts/tier-dhcp.sh runs it"]
+    fn a_labs_ends_get_leases_from_the_lan_and_give_them_back_when_removed_or_destroyed() {
+        let lan = Lan::with_server(&[]);
+        let lab = LanLab::new(&lan);
+        let host = lan.sandbox.host_handle();
+        let file = lab.file(LEASED);
+        let applied = pipework_core::topology::apply(&host, &file, &lab.store).expect("apply");
+        assert_eq!(applied.steps.len(), 5, "{:?}", applied.steps);
+        let (a, b) = (lab.netns("a"), lab.netns("b"));
+        // Each end has a 10.77.0.x address, the LAN's router as default route, and the server
+        // knows each lease by the end's MAC.
+        let leased = |ns: &str| {
+            let addresses = ipv4_of(&lan.sandbox, ns, "eth1");
+            assert_eq!(addresses.len(), 1, "{ns}: {addresses:?}");
+            assert!(addresses[0].0.starts_with("10.77.0."), "{addresses:?}");
+            let defaults = default_routes(&lan.sandbox, ns);
+            assert_eq!(defaults[0]["gateway"].as_str(), Some(SERVER), "{defaults:?}");
+            addresses[0].0.split('/').next().unwrap().to_string()
+        };
+        let (a_ip, b_ip) = (leased(&a), leased(&b));
+        let macs: Vec<String> = lan.leases().into_iter().map(|l| l.0).collect();
+        assert!(macs.contains(&"02:00:00:77:00:0a".into()), "{macs:?}");
+        assert!(macs.contains(&"02:00:00:77:00:0b".into()), "{macs:?}");
+        assert!(lan.sandbox.ping(&a, SERVER));
+        assert!(lan.sandbox.ping(&a, &b_ip), "a -> b across the LAN");
+        assert!(lan.sandbox.ping(&b, &a_ip), "b -> a across the LAN");
+        // The record holds both leases; show says they are in place; b's udhcpc keeps its own.
+        let status =
+            pipework_core::topology::status(&host, &lab.name, &lab.store).unwrap().unwrap();
+        assert_eq!(status.leases.len(), 2, "{status:?}");
+        assert!(status.leases.iter().all(|lease| lease.present), "{status:?}");
+        let b_lease = status.leases.iter().find(|l| l.item.node == "b").unwrap();
+        let udhcpc = b_lease.item.record.process.clone().expect("udhcpc keeps b's lease");
+        assert!(udhcpc.is_running(), "udhcpc {udhcpc:?}");
+        assert_eq!(b_lease.item.record.lease.address.addr().to_string(), b_ip);
+        // Again: nothing to do.
+        let again = pipework_core::topology::apply(&host, &file, &lab.store).unwrap();
+        assert!(again.steps.is_empty(), "{:?}", again.steps);
+        // b's link leaves the file: its lease goes back to the server and its udhcpc stops.
+        let first_only = lab.file(LEASED.split("    - endpoints: [\"b").next().unwrap());
+        let changed = pipework_core::topology::apply(&host, &first_only, &lab.store).unwrap();
+        assert_eq!(changed.steps.len(), 1, "remove b's link: {:?}", changed.steps);
+        assert!(!udhcpc.is_running(), "udhcpc still runs");
+        assert!(
+            wait_until(Duration::from_secs(3), || lan
+                .leases()
+                .iter()
+                .all(|l| l.0 != "02:00:00:77:00:0b")),
+            "the server still holds b's lease: {:?}",
+            lan.leases()
+        );
+        assert_eq!(leased(&a), a_ip, "a kept its lease");
+        // Destroy gives a's lease back (DHCPRELEASE) before its namespace goes.
+        pipework_core::topology::destroy(&host, &lab.name, &lab.store).expect("destroy");
+        assert!(
+            wait_until(Duration::from_secs(3), || lan.leases().is_empty()),
+            "the server still holds a lease: {:?}",
+            lan.leases()
+        );
+        assert!(lan.log().contains("DHCPRELEASE"), "{}", lan.log());
+        assert!(lab.namespaces().is_empty(), "{:?}", lab.namespaces());
+    }
+
+    #[test]
+    #[ignore = "needs root, dnsmasq and udhcpc; scripts/tier-dhcp.sh runs it"]
+    fn a_lease_that_fails_half_way_through_an_apply_gives_back_every_lease_it_obtained() {
+        let lan = Lan::with_server(&[]);
+        let lab = LanLab::new(&lan);
+        let host = lan.sandbox.host_handle();
+        let before = lan.sandbox.state(&lan.sandbox.host_name());
+        // c's end is on a host veth where no server answers: its lease times out.
+        let unanswered = r#"    - endpoints: ["c:eth1", "host:hc1"]
+      pipework: {endpoints: [{dhcp: "dhcp:-T 2"}]}
+"#;
+        let file = lab.file(&format!("{LEASED}{unanswered}"));
+        let err = pipework_core::topology::apply(&host, &file, &lab.store).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("add link c:eth1 -- host:hc1"), "{text}");
+        assert!(lab.namespaces().is_empty(), "{:?}", lab.namespaces());
+        assert_eq!(lan.sandbox.state(&lan.sandbox.host_name()), before, "the host as it was");
+        assert!(
+            wait_until(Duration::from_secs(3), || lan.leases().is_empty()),
+            "the server still holds a lease: {:?}",
+            lan.leases()
+        );
+        // a's lease was granted (a's link ran beside c's) and given back.
+        let log = lan.log();
+        assert!(log.contains("DHCPACK") && log.contains("DHCPRELEASE"), "{log}");
+        let status = pipework_core::topology::status(&host, &lab.name, &lab.store).unwrap();
+        assert_eq!(status, None, "no record of the lab");
+    }
 }

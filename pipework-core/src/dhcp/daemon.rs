@@ -58,9 +58,23 @@ pub struct KeeperCommand {
     pub args: Vec<String>,
 }
 
+/// The keeper this program gave with [`KeeperCommand::set_default`].
+static DEFAULT_KEEPER: std::sync::OnceLock<KeeperCommand> = std::sync::OnceLock::new();
+
 impl KeeperCommand {
-    /// `pipework-dhcp-keeper` next to the running program, else in `$PATH`.
+    /// Makes `keeper` what [`KeeperCommand::locate`] finds from now on, in this process (a
+    /// program that is its own keeper, like the `pipework` command, gives itself); the first
+    /// call wins.
+    pub fn set_default(keeper: KeeperCommand) {
+        let _ = DEFAULT_KEEPER.set(keeper);
+    }
+
+    /// The keeper given with [`KeeperCommand::set_default`], else `pipework-dhcp-keeper`
+    /// next to the running program, else in `$PATH`.
     pub fn locate() -> Result<Self> {
+        if let Some(keeper) = DEFAULT_KEEPER.get() {
+            return Ok(keeper.clone());
+        }
         let beside =
             std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.join(KEEPER_PROGRAM)));
         let path = std::env::var("PATH").unwrap_or_default();

@@ -5,7 +5,10 @@ use std::{collections::BTreeMap, fmt, fs, io::Write, path::PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{HOST_NODE, LinkSpec, MACVLAN_NODE, NodeKind, Topology, TunnelSpec};
+use super::{
+    HOST_NODE, LinkSpec, MACVLAN_NODE, NodeKind, Topology, TunnelSpec,
+    leases::{self, EndLease},
+};
 use crate::{
     attach::{bridge_vlan, ovs::connect_for},
     error::{Error, Failures, Op, Result},
@@ -45,6 +48,9 @@ pub struct LabState {
     /// ports when the file no longer names them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ovs_nodes: Vec<String>,
+    /// The DHCP leases the ends of the links in place hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub leases: Vec<EndLease>,
 }
 
 /// One change of a plan.
@@ -283,9 +289,10 @@ pub fn apply(host: &Handle, topology: &Topology, store: &StateStore) -> Result<A
         let mut failed = None;
         for (step, outcome) in batch.iter().zip(outcomes) {
             match outcome {
-                Ok(macs) => {
+                Ok((macs, leases)) => {
                     done.push(((*step).clone(), macs));
                     record(&mut state, step);
+                    state.leases.extend(leases);
                 }
                 Err(err) => drop(failed.get_or_insert((*step, err))),
             }
@@ -295,8 +302,19 @@ pub fn apply(host: &Handle, topology: &Topology, store: &StateStore) -> Result<A
                 Op::Detach,
                 format!("what the apply of lab {} had made", topology.name),
             );
+            let mut restored = Vec::new();
             for (made, macs) in done.iter().rev() {
-                undo.run(revert(host, topology, &state, made, *macs));
+                restored.extend(
+                    undo.run(revert(host, topology, &state, made, *macs)).into_iter().flatten(),
+                );
+            }
+            // A removed link made again holds a new lease: the record keeps that one.
+            if !restored.is_empty()
+                && let Some(mut previous) = undo.run(read_state(store, &topology.name))
+            {
+                previous.leases.retain(|old| !restored.iter().any(|new| new.same_end(old)));
+                previous.leases.extend(restored);
+                undo.run(write_state(store, &previous));
             }
             return Err(Error::Conflict {
                 op: Op::Attach,
@@ -312,19 +330,20 @@ pub fn apply(host: &Handle, topology: &Topology, store: &StateStore) -> Result<A
     Ok(plan)
 }
 
-/// Carries out one step of an apply; a link it removes gives the MACs its ends had.
+/// Carries out one step of an apply; a link it removes gives the MACs its ends had, a link
+/// it adds the leases its ends obtained.
 fn carry_out(
     host: &Handle,
     topology: &Topology,
     state: &LabState,
     step: &Step,
-) -> Result<Option<EndMacs>> {
+) -> Result<(Option<EndMacs>, Vec<EndLease>)> {
     log::info!("{}: {step}", topology.name);
     let macs = match step {
         Step::RemoveLink { link } => end_macs(host, topology, state, link)?,
         _ => None,
     };
-    run(host, topology, state, step).map(|()| macs)
+    run(host, topology, state, step).map(|leases| (macs, leases))
 }
 
 /// The plan's steps in batches whose steps run at once: the namespaces to create together,
@@ -458,6 +477,16 @@ pub fn running_part(topology: &Topology, store: &StateStore) -> Result<(Topology
         }
     }
     if !forgotten.is_empty() {
+        // Their keepers end with the guest's namespace; only their files are left to remove.
+        let gone: Vec<&EndLease> = state
+            .leases
+            .iter()
+            .filter(|lease| forgotten.iter().any(|link| link.ends.iter().any(|e| lease.is_of(e))))
+            .collect();
+        leases::release(gone, None)?;
+        state.leases.retain(|lease| {
+            !forgotten.iter().any(|link| link.ends.iter().any(|end| lease.is_of(end)))
+        });
         state.links.retain(|link| !forgotten.contains(link));
         state
             .guests
@@ -510,6 +539,10 @@ pub struct LabStatus {
     /// The Open vSwitch bridges the lab created.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ovs_bridges: Vec<Present<String>>,
+    /// The leases the lab's ends obtained; present while the end is and its keeper (if it
+    /// has one) runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub leases: Vec<Present<EndLease>>,
 }
 
 /// What the applies of lab `lab` made and whether each is in place now; `None` when the lab
@@ -570,7 +603,22 @@ pub fn status(host: &Handle, lab: &str, store: &StateStore) -> Result<Option<Lab
             ovs_bridges.push(Present { item: name.clone(), present: ovs.bridge_exists(name)? });
         }
     }
-    Ok(Some(LabStatus { lab: lab.to_string(), namespaces, bridges, links, tunnels, ovs_bridges }))
+    let mut leases = Vec::new();
+    for lease in &state.leases {
+        let end = state.links.iter().flat_map(|link| &link.ends).find(|end| lease.is_of(end));
+        let kept = lease.record.process.as_ref().is_none_or(|process| process.is_running());
+        let present = kept && end.map_or(Ok(false), end_present)?;
+        leases.push(Present { item: lease.clone(), present });
+    }
+    Ok(Some(LabStatus {
+        lab: lab.to_string(),
+        namespaces,
+        bridges,
+        links,
+        tunnels,
+        ovs_bridges,
+        leases,
+    }))
 }
 
 /// Removes everything the applies of lab `lab` made, as its record says.
@@ -594,7 +642,9 @@ pub fn destroy(host: &Handle, lab: &str, store: &StateStore) -> Result<Plan> {
         if let Step::RemoveLink { link } = step
             && link.ends.iter().all(|end| netns_name(&state, end).is_some())
         {
-            record(&mut state, step);
+            if failures.run(release_leases(host, &empty, &state, link)).is_some() {
+                record(&mut state, step);
+            }
             continue;
         }
         if failures.run(run(host, &empty, &state, step)).is_some() {
@@ -623,7 +673,10 @@ fn record(state: &mut LabState, step: &Step) {
         Step::CreateOvsBridge { name } => state.ovs_bridges.push(name.clone()),
         Step::DeleteOvsBridge { name } => state.ovs_bridges.retain(|b| b != name),
         Step::AddLink { link } => state.links.push(link.clone()),
-        Step::RemoveLink { link } => state.links.retain(|l| l != link),
+        Step::RemoveLink { link } => {
+            state.links.retain(|l| l != link);
+            state.leases.retain(|lease| !link.ends.iter().any(|end| lease.is_of(end)));
+        }
         Step::AddTunnel { tunnel } => state.tunnels.push(tunnel.clone()),
         Step::RemoveTunnel { tunnel } => state.tunnels.retain(|t| t != tunnel),
         Step::DeleteNamespace { name } => state.namespaces.retain(|n| n != name),
@@ -656,14 +709,15 @@ fn end_macs(
     Ok(mac(&link.ends[0])?.zip(mac(&link.ends[1])?).map(|(a, b)| [a, b]))
 }
 
-/// Undoes a step this apply made; a removed link comes back with the MACs it had.
+/// Undoes a step this apply made; a removed link comes back with the MACs it had, and gives
+/// the leases its ends obtained again.
 fn revert(
     host: &Handle,
     topology: &Topology,
     state: &LabState,
     step: &Step,
     macs: Option<EndMacs>,
-) -> Result<()> {
+) -> Result<Vec<EndLease>> {
     let inverse = match step {
         Step::CreateNamespace { name } => Step::DeleteNamespace { name: name.clone() },
         Step::CreateBridge { name } => Step::DeleteBridge { name: name.clone() },
@@ -673,11 +727,12 @@ fn revert(
         Step::RemoveTunnel { tunnel } => Step::AddTunnel { tunnel: tunnel.clone() },
         // A link that was gone already is not made again.
         Step::RemoveLink { link } => {
-            return macs.map_or(Ok(()), |macs| add_link(host, topology, state, link, Some(macs)));
+            return macs
+                .map_or(Ok(Vec::new()), |macs| add_link(host, topology, state, link, Some(macs)));
         }
         // Deletions come last and are not undone.
         Step::DeleteNamespace { .. } | Step::DeleteBridge { .. } | Step::DeleteOvsBridge { .. } => {
-            return Ok(());
+            return Ok(Vec::new());
         }
     };
     run(host, topology, state, &inverse)
@@ -713,6 +768,45 @@ fn place(host: &Handle, topology: &Topology, state: &LabState, end: &super::End)
     }
 }
 
+/// Where an end was made, which a changed file may no longer say: a guest's namespace as the
+/// lab's record knows it, else [`place`].
+fn made_in(
+    host: &Handle,
+    topology: &Topology,
+    state: &LabState,
+    end: &super::End,
+) -> Result<Place> {
+    match state.guests.get(&end.node) {
+        Some(target) => crate::resolve(target).map(|guest| Place::Namespace(guest.namespace)),
+        None => place(host, topology, state, end),
+    }
+}
+
+/// Gives back the leases the ends of `link` hold (only stopping their keepers when the end's
+/// namespace is gone).
+fn release_leases(
+    host: &Handle,
+    topology: &Topology,
+    state: &LabState,
+    link: &LinkSpec,
+) -> Result<()> {
+    let mut released = Ok(());
+    for end in &link.ends {
+        let held: Vec<&EndLease> = state.leases.iter().filter(|l| l.is_of(end)).collect();
+        if held.is_empty() {
+            continue;
+        }
+        let namespace = match made_in(host, topology, state, end) {
+            Ok(Place::Namespace(namespace)) => Some(namespace),
+            Ok(Place::Host(_)) => None,
+            Err(err) if err.errno() == nix::errno::Errno::ENOENT => None,
+            Err(err) => return Err(err),
+        };
+        released = released.and(leases::release(held, namespace.as_ref()));
+    }
+    released
+}
+
 /// Whether `end` is the parent of a `macvlan:PARENT` endpoint.
 fn is_macvlan_parent(topology: &Topology, end: &super::End) -> bool {
     topology
@@ -726,8 +820,16 @@ fn removable_end<'a>(topology: &Topology, link: &'a LinkSpec) -> &'a super::End 
     if is_macvlan_parent(topology, &link.ends[0]) { &link.ends[1] } else { &link.ends[0] }
 }
 
-/// Carries out one step.
-fn run(host: &Handle, topology: &Topology, state: &LabState, step: &Step) -> Result<()> {
+/// Carries out one step; a link it adds gives the leases its ends obtained.
+fn run(host: &Handle, topology: &Topology, state: &LabState, step: &Step) -> Result<Vec<EndLease>> {
+    if let Step::AddLink { link } = step {
+        return add_link(host, topology, state, link, None);
+    }
+    run_unleased(host, topology, state, step).map(|()| Vec::new())
+}
+
+/// Carries out a step that obtains no lease.
+fn run_unleased(host: &Handle, topology: &Topology, state: &LabState, step: &Step) -> Result<()> {
     match step {
         Step::CreateNamespace { name } => Namespace::create_named(name).map(drop),
         Step::CreateBridge { name } => Bridge::new(name)?.ensure(host).map(drop),
@@ -738,7 +840,7 @@ fn run(host: &Handle, topology: &Topology, state: &LabState, step: &Step) -> Res
         Step::DeleteBridge { name } => Bridge::new(name)?.delete_if_unused(host).map(drop),
         Step::CreateOvsBridge { name } => connect_for(host, name)?.bridge_ensure(name).map(drop),
         Step::DeleteOvsBridge { name } => Ovs::connect()?.bridge_delete_if_unused(name).map(drop),
-        Step::AddLink { link } => add_link(host, topology, state, link, None),
+        Step::AddLink { .. } => unreachable!("run adds links"),
         Step::AddTunnel { tunnel } => add_tunnel(host, tunnel),
         Step::RemoveTunnel { tunnel } => {
             match host.link_del(tunnel.uplink.device_name().as_str()) {
@@ -759,15 +861,9 @@ fn run(host: &Handle, topology: &Topology, state: &LabState, step: &Step) -> Res
                     ovs.port_del(port)?;
                 }
             }
+            release_leases(host, topology, state, link)?;
             let end = removable_end(topology, link);
-            // Where the link was made, which a changed file may no longer say.
-            let made_in = match state.guests.get(&end.node) {
-                Some(target) => {
-                    crate::resolve(target).map(|guest| Place::Namespace(guest.namespace))
-                }
-                None => place(host, topology, state, end),
-            };
-            let handle = match made_in {
+            let handle = match made_in(host, topology, state, end) {
                 Ok(Place::Namespace(namespace)) => Handle::new(&namespace)?,
                 Ok(Place::Host(_)) => return host.link_del(end.ifname.as_str()),
                 // Gone with its namespace already.
@@ -784,14 +880,15 @@ fn run(host: &Handle, topology: &Topology, state: &LabState, step: &Step) -> Res
 
 /// A veth pair whose ends are born where they live (in the host for a bridge port or a host
 /// end), or a macvlan born in its node, with their addresses, routes, impairments (and `macs`,
-/// when given), a bridge port in its access VLAN, up; on failure the link goes again.
+/// when given), a bridge port in its access VLAN, up, then the leases its ends ask for; on
+/// failure the link goes again.
 fn add_link(
     host: &Handle,
     topology: &Topology,
     state: &LabState,
     link: &LinkSpec,
     macs: Option<EndMacs>,
-) -> Result<()> {
+) -> Result<Vec<EndLease>> {
     let in_host = |end: &super::End| match topology.nodes.get(&end.node) {
         Some(kind) => kind.in_host(),
         None => !state.guests.contains_key(&end.node) && netns_name(state, end).is_none(),
@@ -810,10 +907,11 @@ fn add_link(
     if is_macvlan_parent(topology, first) {
         return add_macvlan(host, first, second, &peer_namespace, link, macs[1]);
     }
-    let (handle, master) = match place(host, topology, state, first)? {
-        Place::Namespace(namespace) => (Some(Handle::new(&namespace)?), None),
+    let (first_namespace, master) = match place(host, topology, state, first)? {
+        Place::Namespace(namespace) => (Some(namespace), None),
         Place::Host(bridge) => (None, bridge),
     };
+    let handle = first_namespace.as_ref().map(Handle::new).transpose()?;
     let creator = handle.as_ref().unwrap_or(host);
     let mut veth = Veth::new(&first.ifname, &second.ifname)?.peer_namespace(&peer_namespace).up();
     // On a bridge with a tunnel, the overlay's MTU unless the file sets one.
@@ -868,16 +966,41 @@ fn add_link(
         impair(creator, made.index, first)?;
         impair(&peer, peer_link.index, second)
     })();
-    configured.map_err(|err| {
+    let leased = configured.and_then(|()| {
+        let ends = [(first, first_namespace.as_ref()), (second, Some(&peer_namespace))];
+        obtain_leases(ends.into_iter().filter_map(|(end, ns)| Some((end, ns?))))
+    });
+    leased.map_err(|err| {
         let port_gone = ovs.as_ref().map_or(Ok(()), |ovs| ovs.port_del(&first.ifname).map(drop));
         let link_gone = creator.link_del(made.index);
         err.rolled_back(port_gone.and(link_gone))
     })
 }
 
+/// The leases `ends` (each up in its namespace) ask for; when one fails, those obtained
+/// before it are given back.
+fn obtain_leases<'a>(
+    ends: impl IntoIterator<Item = (&'a super::End, &'a Namespace)>,
+) -> Result<Vec<EndLease>> {
+    let mut obtained: Vec<(EndLease, &Namespace)> = Vec::new();
+    for (end, namespace) in ends {
+        match leases::obtain_for(end, namespace) {
+            Ok(lease) => obtained.extend(lease.map(|lease| (lease, namespace))),
+            Err(err) => {
+                let mut undo = Ok(());
+                for (lease, namespace) in &obtained {
+                    undo = undo.and(leases::release([lease], Some(namespace)));
+                }
+                return Err(err.rolled_back(undo));
+            }
+        }
+    }
+    Ok(obtained.into_iter().map(|(lease, _)| lease).collect())
+}
+
 /// A macvlan (bridge mode unless the link says) on `parent.ifname` (a device of the host) born
-/// in `child`'s node as `child.ifname`, with its addresses and routes, up; on failure it goes
-/// again.
+/// in `child`'s node as `child.ifname`, with its addresses and routes, up, then its lease; on
+/// failure it goes again.
 fn add_macvlan(
     host: &Handle,
     parent: &super::End,
@@ -885,7 +1008,7 @@ fn add_macvlan(
     namespace: &Namespace,
     link: &LinkSpec,
     mac: Option<MacAddr>,
-) -> Result<()> {
+) -> Result<Vec<EndLease>> {
     let mode = link.mode.unwrap_or(MacvlanMode::Bridge);
     let mut macvlan =
         Macvlan::new(&child.ifname, parent.ifname.as_str(), mode)?.namespace(namespace).up();
@@ -898,12 +1021,13 @@ fn add_macvlan(
     macvlan.add(host)?;
     let guest = Handle::new(namespace)?;
     let made = guest.link(child.ifname.as_str())?;
-    let configured = (|| -> Result<()> {
+    let configured = (|| -> Result<Vec<EndLease>> {
         for address in &child.addresses {
             guest.addr_add(made.index, *address)?;
         }
         add_routes(&guest, made.index, child)?;
-        impair(&guest, made.index, child)
+        impair(&guest, made.index, child)?;
+        obtain_leases([(child, namespace)])
     })();
     configured.map_err(|err| err.rolled_back(guest.link_del(made.index)))
 }

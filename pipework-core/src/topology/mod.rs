@@ -13,6 +13,7 @@
 //! Unknown keys are errors naming the key and its line.
 
 mod apply;
+mod leases;
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -24,6 +25,7 @@ pub use self::apply::{
     Applied, LabState, LabStatus, Plan, Present, Step, apply, destroy, labs, plan, running_part,
     status,
 };
+pub use self::leases::EndLease;
 use crate::{
     error::{Error, Result},
     link::validate_ifname,
@@ -123,6 +125,17 @@ pub struct End {
     /// On a bridge node: the VLAN the port is an access port of (pipework's `vlan`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vlan: Option<u16>,
+    /// On a linux node: the DHCP word of the command (`dhcp`, `dhcp:-f`, `udhcpc-f`, ...)
+    /// whose lease the end gets once it is up (pipework's `dhcp`), checked when the file is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dhcp: Option<String>,
+}
+
+impl End {
+    /// The DHCP request of the end, if it has one.
+    pub fn dhcp_spec(&self) -> Result<Option<crate::dhcp::DhcpSpec>> {
+        self.dhcp.as_deref().map(|word| crate::dhcp::DhcpSpec::parse_word("dhcp", word)).transpose()
+    }
 }
 
 /// A veth pair between two ends.
@@ -403,6 +416,30 @@ struct RawEndpointExtensions {
     /// A bridge port's access VLAN.
     #[serde(default)]
     vlan: Option<u16>,
+    /// A lease from the LAN: `true` (pipework's client, once) or a DHCP word of the command.
+    #[serde(default)]
+    dhcp: Option<RawDhcp>,
+}
+
+/// An endpoint's `dhcp`: `true`, `false`, or a DHCP word (`dhcp:-f`, `udhcpc-f`, ...).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawDhcp {
+    Enabled(bool),
+    Word(String),
+}
+
+impl RawDhcp {
+    /// The DHCP word asked for, checked; `None` for `false`.
+    fn word(&self) -> Result<Option<String>> {
+        let word = match self {
+            RawDhcp::Enabled(false) => return Ok(None),
+            RawDhcp::Enabled(true) => "dhcp",
+            RawDhcp::Word(word) => word.as_str(),
+        };
+        crate::dhcp::DhcpSpec::parse_word("dhcp", word)?.validate()?;
+        Ok(Some(word.to_string()))
+    }
 }
 
 /// An endpoint's impairments, in the units of containerlab's `tools netem`:
@@ -664,6 +701,32 @@ impl RawFile {
                         ));
                     }
                 }
+                let dhcp = asked
+                    .dhcp
+                    .as_ref()
+                    .map(RawDhcp::word)
+                    .transpose()
+                    .map_err(|err| Error::invalid("dhcp", text, format!("{}: {err}", at(line))))?
+                    .flatten();
+                if let Some(word) = &dhcp {
+                    if nodes[node].in_host() {
+                        return Err(Error::invalid(
+                            "dhcp",
+                            text,
+                            format!(
+                                "{}: a lease is a linux node's, and {node} is no linux node",
+                                at(line)
+                            ),
+                        ));
+                    }
+                    if asked.gateway.is_some() {
+                        return Err(Error::invalid(
+                            "gateway",
+                            text,
+                            format!("{}: {word} gives the default route, not gateway", at(line)),
+                        ));
+                    }
+                }
                 Ok(End {
                     node: node.into(),
                     ifname: interface.into(),
@@ -672,6 +735,7 @@ impl RawFile {
                     mac,
                     netem,
                     vlan: asked.vlan,
+                    dhcp,
                 })
             };
             let ends = [end(a)?, end(b)?];
@@ -960,6 +1024,34 @@ topology:
             ("0.5%".into(), "1%".into())
         );
         assert_eq!(topology.links[0].ends[1].netem, None);
+    }
+
+    #[test]
+    fn dhcp_is_a_linux_nodes_and_reads_as_the_commands_words() {
+        let file = |ext: &str| {
+            format!(
+                "name: x\ntopology:\n  nodes:\n    a: {{}}\n    br: {{kind: bridge}}\n  links:\n    - endpoints: [\"a:eth1\", \"br:p1\"]\n      pipework: {{endpoints: [{ext}]}}\n"
+            )
+        };
+        let dhcp = |ext: &str| {
+            Topology::parse(&file(ext), "t.yml").map(|t| t.links[0].ends[0].dhcp.clone())
+        };
+        assert_eq!(dhcp("{dhcp: true}").unwrap().as_deref(), Some("dhcp"));
+        assert_eq!(dhcp("{dhcp: \"dhcp:-f\"}").unwrap().as_deref(), Some("dhcp:-f"));
+        assert_eq!(dhcp("{dhcp: false}").unwrap(), None);
+        let spec = Topology::parse(&file("{dhcp: \"dhcp:-f\"}"), "t.yml").unwrap().links[0].ends[0]
+            .dhcp_spec()
+            .unwrap()
+            .unwrap();
+        assert!(matches!(spec.keep, crate::dhcp::DhcpKeep::Daemon { .. }), "{spec:?}");
+        for (ext, why) in [
+            ("{dhcp: dhcpx}", "line 7: invalid dhcp \"dhcpx\""),
+            ("{dhcp: true, gateway: 10.0.0.1}", "dhcp gives the default route, not gateway"),
+            ("{}, {dhcp: true}", "a lease is a linux node's, and br is no linux node"),
+        ] {
+            let err = dhcp(ext).unwrap_err().to_string();
+            assert!(err.contains(why), "{why}: {err}");
+        }
     }
 
     #[test]
