@@ -511,6 +511,15 @@ fn show_lab(host: &Handle, lab: &str, store: &StateStore, json: bool) -> Result<
             mark(tunnel.present)
         );
     }
+    if let Some(tipc) = &status.tipc {
+        println!(
+            "  TIPC bus {} on {} over {}{}",
+            tipc.item.bus.net_id,
+            tipc.item.bus.bearer,
+            tipc.item.nodes.join(","),
+            if tipc.present { "" } else { " (links not all up)" }
+        );
+    }
     for lease in &status.leases {
         let record = &lease.item.record;
         let kept = record.process.as_ref().map_or(String::new(), |process| {

@@ -669,4 +669,94 @@ mod tier_vm {
         assert!(lab.lab_namespaces().is_empty());
         assert_eq!(lab.sandbox.state(&hostname), before);
     }
+
+    /// `tipc link list` in `ns`, read independently of the library.
+    fn tipc_links(ns: &str) -> String {
+        let output = Command::new("ip")
+            .args(["netns", "exec", ns, "tipc", "link", "list"])
+            .output()
+            .expect("run tipc");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    /// `tipc bearer list` in `ns`.
+    fn tipc_bearers(ns: &str) -> String {
+        let output = Command::new("ip")
+            .args(["netns", "exec", ns, "tipc", "bearer", "list"])
+            .output()
+            .expect("run tipc");
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    /// a, b and c on bridge br1 through their eth1.
+    const ON_BR1: &str = r#"    - endpoints: ["a:eth1", "br1:pa1"]
+    - endpoints: ["b:eth1", "br1:pb1"]
+    - endpoints: ["c:eth1", "br1:pc1"]
+"#;
+
+    #[test]
+    #[ignore = "needs the VM tier; scripts/tier-vm.sh runs it"]
+    fn a_tipc_bus_in_the_file_links_its_members_carries_a_message_and_members_leave_it() {
+        let lab = Lab::new();
+        let (host, hostname) = (lab.host(), lab.sandbox.host_name());
+        let before = lab.sandbox.state(&hostname);
+        let bus = |nodes: &str| {
+            format!(
+                "{ON_BR1}pipework:\n  tipc: {{nodes: [{nodes}], bearer: \"eth:eth1\", net_id: 4242, wait_links: 60}}\n"
+            )
+        };
+        let file = lab.file(&bus("a, b, c"));
+        let applied = topology::apply(&host, &file, &lab.store).expect("apply");
+        let last = applied.steps.last().unwrap().to_string();
+        assert_eq!(last, "join TIPC bus 4242 on eth:eth1 over a,b,c");
+        let (a, b, c) = (lab.netns("a"), lab.netns("b"), lab.netns("c"));
+        // Independently: iproute2's tipc sees two links up (and the broadcast link) in each.
+        for ns in [&a, &b, &c] {
+            let links = tipc_links(ns);
+            assert_eq!(links.matches(": up").count(), 3, "{ns}:\n{links}");
+        }
+        // A real message, addressed by service name, from a to c.
+        let namespace = |ns: &str| pipework_core::Namespace::from_name(ns).unwrap();
+        let service = pipework_core::tipc::TipcService::new(18889, 3).unwrap();
+        let listener = service.bind(&namespace(&c)).expect("bind in c");
+        service.send(&namespace(&a), b"lab bus", std::time::Duration::from_secs(10)).unwrap();
+        let datagram = listener.recv(std::time::Duration::from_secs(10)).expect("receive in c");
+        assert_eq!(datagram.data, b"lab bus");
+        let status = topology::status(&host, &lab.name, &lab.store).unwrap().unwrap();
+        assert!(status.tipc.as_ref().is_some_and(|tipc| tipc.present), "{status:?}");
+        // Again: nothing to do, the links as they were.
+        let links_before = tipc_links(&a);
+        assert!(topology::apply(&host, &file, &lab.store).unwrap().steps.is_empty());
+        assert_eq!(tipc_links(&a), links_before);
+        // c leaves the bus: its bearer goes, its veth stays, a and b keep their link.
+        let without_c = lab.file(&bus("a, b"));
+        let left = topology::apply(&host, &without_c, &lab.store).unwrap();
+        let steps: Vec<String> = left.steps.iter().map(ToString::to_string).collect();
+        assert_eq!(steps, ["leave TIPC bus 4242 on eth:eth1: c"]);
+        assert!(!tipc_bearers(&c).contains("eth:eth1"), "{}", tipc_bearers(&c));
+        assert!(tipc_bearers(&a).contains("eth:eth1"));
+        assert!(tipc_links(&b).contains(": up"), "{}", tipc_links(&b));
+        topology::destroy(&host, &lab.name, &lab.store).unwrap();
+        assert!(lab.lab_namespaces().is_empty());
+        assert_eq!(lab.sandbox.state(&hostname), before, "bridge and ports gone");
+    }
+
+    #[test]
+    #[ignore = "needs the VM tier; scripts/tier-vm.sh runs it"]
+    fn a_tipc_bus_whose_links_never_come_up_fails_the_apply_and_nothing_is_left() {
+        let lab = Lab::new();
+        let (host, hostname) = (lab.host(), lab.sandbox.host_name());
+        let before = lab.sandbox.state(&hostname);
+        // c's eth1 is a host veth on no bridge: a and b never reach it.
+        let links = ON_BR1.replace("\"br1:pc1\"", "\"host:hc1\"");
+        let file = lab.file(&format!(
+            "{links}pipework:\n  tipc: {{nodes: [a, b, c], bearer: \"eth:eth1\", wait_links: 3}}\n"
+        ));
+        let err = topology::apply(&host, &file, &lab.store).unwrap_err().to_string();
+        assert!(err.contains("join TIPC bus 4711 on eth:eth1 over a,b,c"), "{err}");
+        assert!(lab.lab_namespaces().is_empty(), "{:?}", lab.lab_namespaces());
+        assert_eq!(lab.sandbox.state(&hostname), before, "the host as it was");
+        assert_eq!(topology::status(&host, &lab.name, &lab.store).unwrap(), None, "no record");
+    }
 }

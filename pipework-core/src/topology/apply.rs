@@ -6,7 +6,7 @@ use std::{collections::BTreeMap, fmt, fs, io::Write, path::PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    HOST_NODE, LinkSpec, MACVLAN_NODE, NodeKind, Topology, TunnelSpec,
+    HOST_NODE, LinkSpec, MACVLAN_NODE, NodeKind, TipcSpec, Topology, TunnelSpec,
     leases::{self, EndLease},
 };
 use crate::{
@@ -18,8 +18,10 @@ use crate::{
     netns::Namespace,
     ovs::{Ovs, OvsPort},
     parallel,
+    resolve::Guest,
     route::Route,
     state::StateStore,
+    tipc::TipcNode,
 };
 
 /// What an apply of a lab made, kept as `labs/<lab>.json` in the state directory so that a
@@ -51,6 +53,9 @@ pub struct LabState {
     /// The DHCP leases the ends of the links in place hold.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub leases: Vec<EndLease>,
+    /// The TIPC bus in place, over the members that joined it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tipc: Option<TipcSpec>,
 }
 
 /// One change of a plan.
@@ -107,6 +112,17 @@ pub enum Step {
         /// The bridge.
         name: String,
     },
+    /// The bus configured in its members, waiting until every pair has a link up
+    /// (`pipework tipc NODE...`).
+    JoinTipc {
+        /// The bus.
+        tipc: TipcSpec,
+    },
+    /// `tipc bearer disable` in the members leaving the bus.
+    LeaveTipc {
+        /// The bus, with the members that leave it.
+        tipc: TipcSpec,
+    },
 }
 
 impl fmt::Display for Step {
@@ -129,6 +145,20 @@ impl fmt::Display for Step {
             Step::DeleteNamespace { name } => write!(f, "delete namespace {name}"),
             Step::DeleteBridge { name } => write!(f, "delete bridge {name}"),
             Step::DeleteOvsBridge { name } => write!(f, "delete OVS bridge {name}"),
+            Step::JoinTipc { tipc } => write!(
+                f,
+                "join TIPC bus {} on {} over {}",
+                tipc.bus.net_id,
+                tipc.bus.bearer,
+                tipc.nodes.join(",")
+            ),
+            Step::LeaveTipc { tipc } => write!(
+                f,
+                "leave TIPC bus {} on {}: {}",
+                tipc.bus.net_id,
+                tipc.bus.bearer,
+                tipc.nodes.join(",")
+            ),
         }
     }
 }
@@ -172,6 +202,7 @@ fn write_state(store: &StateStore, state: &LabState) -> Result<()> {
         && state.links.is_empty()
         && state.tunnels.is_empty()
         && state.ovs_bridges.is_empty()
+        && state.tipc.is_none()
     {
         return match fs::remove_file(&path) {
             Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(fail(err)),
@@ -229,6 +260,18 @@ pub fn plan(host: &Handle, topology: &Topology, store: &StateStore) -> Result<Pl
     }
     let kept = |link: &LinkSpec| topology.links.contains(link);
     let made = |link: &LinkSpec| previous.links.contains(link);
+    // Members leave a bus before their links go; a changed bus is left by all.
+    let mut joined = previous.tipc.clone();
+    if let Some(before) = &previous.tipc {
+        let leaving = match &topology.tipc {
+            Some(wanted) if wanted.bus == before.bus => before.without(&wanted.nodes),
+            _ => before.clone(),
+        };
+        if !leaving.nodes.is_empty() {
+            joined = Some(before.without(&leaving.nodes)).filter(|rest| !rest.nodes.is_empty());
+            steps.push(Step::LeaveTipc { tipc: leaving });
+        }
+    }
     // A changed link (same ends, other addresses or MTU) is removed before it is added again.
     for link in previous.links.iter().filter(|link| !kept(link)) {
         steps.push(Step::RemoveLink { link: link.clone() });
@@ -241,6 +284,17 @@ pub fn plan(host: &Handle, topology: &Topology, store: &StateStore) -> Result<Pl
     }
     for link in topology.links.iter().filter(|link| !made(link)) {
         steps.push(Step::AddLink { link: link.clone() });
+    }
+    // The bus is joined once the links are up, again when a member's link was made anew.
+    if let Some(wanted) = &topology.tipc {
+        let member_link_added = topology
+            .links
+            .iter()
+            .filter(|link| !made(link))
+            .any(|link| link.ends.iter().any(|end| wanted.nodes.contains(&end.node)));
+        if joined.as_ref() != Some(wanted) || member_link_added {
+            steps.push(Step::JoinTipc { tipc: wanted.clone() });
+        }
     }
     let wanted: Vec<&str> = topology
         .nodes
@@ -281,6 +335,7 @@ pub fn apply(host: &Handle, topology: &Topology, store: &StateStore) -> Result<A
     let mut state = read_state(store, &topology.name)?;
     // Each step done, with the MACs of the ends of a link it removed, to make it again alike.
     let mut done: Vec<(Step, Option<EndMacs>)> = Vec::new();
+    let tipc_before = state.tipc.clone();
     for batch in batches(&plan.steps) {
         let outcomes = match batch.as_slice() {
             [step] => vec![carry_out(host, topology, &state, step)],
@@ -304,8 +359,9 @@ pub fn apply(host: &Handle, topology: &Topology, store: &StateStore) -> Result<A
             );
             let mut restored = Vec::new();
             for (made, macs) in done.iter().rev() {
+                let made = as_undone(made, tipc_before.as_ref());
                 restored.extend(
-                    undo.run(revert(host, topology, &state, made, *macs)).into_iter().flatten(),
+                    undo.run(revert(host, topology, &state, &made, *macs)).into_iter().flatten(),
                 );
             }
             // A removed link made again holds a new lease: the record keeps that one.
@@ -455,6 +511,15 @@ pub fn running_part(topology: &Topology, store: &StateStore) -> Result<(Topology
             .cloned()
             .collect(),
         tunnels: topology.tunnels.clone(),
+        tipc: topology
+            .tipc
+            .as_ref()
+            .map(|tipc| {
+                let stopped: Vec<String> =
+                    tipc.nodes.iter().filter(|node| !running(node)).cloned().collect();
+                tipc.without(&stopped)
+            })
+            .filter(|tipc| !tipc.nodes.is_empty()),
     };
     let labs = StateStore::new(store.dir().join("labs"));
     let _lock = labs.lock()?;
@@ -543,6 +608,9 @@ pub struct LabStatus {
     /// has one) runs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub leases: Vec<Present<EndLease>>,
+    /// The TIPC bus the lab's members joined; present while every pair has a link up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tipc: Option<Present<TipcSpec>>,
 }
 
 /// What the applies of lab `lab` made and whether each is in place now; `None` when the lab
@@ -554,14 +622,9 @@ pub fn status(host: &Handle, lab: &str, store: &StateStore) -> Result<Option<Lab
         return Ok(None);
     }
     let state = read_state(store, lab)?;
-    let empty = Topology {
-        name: lab.to_string(),
-        nodes: Default::default(),
-        links: Vec::new(),
-        tunnels: Vec::new(),
-    };
+    let empty = Topology::empty(lab);
     let end_present = |end: &super::End| -> Result<bool> {
-        let found = match place(host, &empty, &state, end) {
+        let found = match place(host, &empty, &state, &end.node) {
             Ok(Place::Namespace(namespace)) => {
                 Handle::new(&namespace)?.link_get(end.ifname.as_str())?
             }
@@ -610,6 +673,10 @@ pub fn status(host: &Handle, lab: &str, store: &StateStore) -> Result<Option<Lab
         let present = kept && end.map_or(Ok(false), end_present)?;
         leases.push(Present { item: lease.clone(), present });
     }
+    let tipc = match &state.tipc {
+        Some(tipc) => Some(Present { item: tipc.clone(), present: bus_up(host, &state, tipc)? }),
+        None => None,
+    };
     Ok(Some(LabStatus {
         lab: lab.to_string(),
         namespaces,
@@ -618,7 +685,24 @@ pub fn status(host: &Handle, lab: &str, store: &StateStore) -> Result<Option<Lab
         tunnels,
         ovs_bridges,
         leases,
+        tipc,
     }))
+}
+
+/// Whether every pair of the bus's members has a link up; false when a member is gone.
+///
+/// Equivalent to: `pipework tipc show NODE...`.
+fn bus_up(host: &Handle, state: &LabState, tipc: &TipcSpec) -> Result<bool> {
+    let empty = Topology::empty(&state.lab);
+    let mut members = Vec::new();
+    for node in &tipc.nodes {
+        match member(host, &empty, state, node) {
+            Ok(guest) => members.push(guest),
+            Err(err) if err.errno() == nix::errno::Errno::ENOENT => return Ok(false),
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(tipc.bus.show(&members)?.all_links_up())
 }
 
 /// Removes everything the applies of lab `lab` made, as its record says.
@@ -628,19 +712,14 @@ pub fn destroy(host: &Handle, lab: &str, store: &StateStore) -> Result<Plan> {
     let labs = StateStore::new(store.dir().join("labs"));
     let _lock = labs.lock()?;
     let mut state = read_state(store, lab)?;
-    let empty = Topology {
-        name: lab.to_string(),
-        nodes: Default::default(),
-        links: Vec::new(),
-        tunnels: Vec::new(),
-    };
+    let empty = Topology::empty(lab);
     let plan = plan(host, &empty, store)?;
     let mut failures = Failures::new(Op::Detach, format!("lab {lab}"));
     for step in &plan.steps {
         log::info!("{lab}: {step}");
         // A link inside a namespace that goes too needs no removal of its own.
         if let Step::RemoveLink { link } = step
-            && link.ends.iter().all(|end| netns_name(&state, end).is_some())
+            && link.ends.iter().all(|end| netns_name(&state, &end.node).is_some())
         {
             if failures.run(release_leases(host, &empty, &state, link)).is_some() {
                 record(&mut state, step);
@@ -660,8 +739,8 @@ pub fn destroy(host: &Handle, lab: &str, store: &StateStore) -> Result<Plan> {
 }
 
 /// The namespace name of an end, as the lab's record knows its nodes (`clab-<lab>-<node>`).
-fn netns_name<'a>(state: &'a LabState, end: &super::End) -> Option<&'a str> {
-    let name = super::namespace_name(&state.lab, &end.node);
+fn netns_name<'a>(state: &'a LabState, node: &str) -> Option<&'a str> {
+    let name = super::namespace_name(&state.lab, node);
     state.namespaces.iter().find(|ns| **ns == name).map(String::as_str)
 }
 
@@ -681,6 +760,14 @@ fn record(state: &mut LabState, step: &Step) {
         Step::RemoveTunnel { tunnel } => state.tunnels.retain(|t| t != tunnel),
         Step::DeleteNamespace { name } => state.namespaces.retain(|n| n != name),
         Step::DeleteBridge { name } => state.bridges.retain(|b| b != name),
+        Step::JoinTipc { tipc } => state.tipc = Some(tipc.clone()),
+        Step::LeaveTipc { tipc } => {
+            state.tipc = state
+                .tipc
+                .as_ref()
+                .map(|joined| joined.without(&tipc.nodes))
+                .filter(|rest| !rest.nodes.is_empty());
+        }
     }
 }
 
@@ -696,7 +783,7 @@ fn end_macs(
     link: &LinkSpec,
 ) -> Result<Option<EndMacs>> {
     let mac = |end: &super::End| -> Result<Option<MacAddr>> {
-        let link = match place(host, topology, state, end) {
+        let link = match place(host, topology, state, &end.node) {
             Ok(Place::Namespace(namespace)) => {
                 Handle::new(&namespace)?.link_get(end.ifname.as_str())?
             }
@@ -707,6 +794,18 @@ fn end_macs(
         Ok(link.and_then(|link| link.mac))
     };
     Ok(mac(&link.ends[0])?.zip(mac(&link.ends[1])?).map(|(a, b)| [a, b]))
+}
+
+/// A step as its undoing sees it: a join undone leaves only the members that joined in this
+/// apply, a leave undone joins the bus as it was before.
+fn as_undone(step: &Step, tipc_before: Option<&TipcSpec>) -> Step {
+    match (step, tipc_before) {
+        (Step::JoinTipc { tipc }, Some(before)) if before.bus == tipc.bus => {
+            Step::JoinTipc { tipc: tipc.without(&before.nodes) }
+        }
+        (Step::LeaveTipc { .. }, Some(before)) => Step::LeaveTipc { tipc: before.clone() },
+        _ => step.clone(),
+    }
 }
 
 /// Undoes a step this apply made; a removed link comes back with the MACs it had, and gives
@@ -725,6 +824,9 @@ fn revert(
         Step::AddLink { link } => Step::RemoveLink { link: link.clone() },
         Step::AddTunnel { tunnel } => Step::RemoveTunnel { tunnel: tunnel.clone() },
         Step::RemoveTunnel { tunnel } => Step::AddTunnel { tunnel: tunnel.clone() },
+        Step::JoinTipc { tipc } if tipc.nodes.is_empty() => return Ok(Vec::new()),
+        Step::JoinTipc { tipc } => Step::LeaveTipc { tipc: tipc.clone() },
+        Step::LeaveTipc { tipc } => Step::JoinTipc { tipc: tipc.clone() },
         // A link that was gone already is not made again.
         Step::RemoveLink { link } => {
             return macs
@@ -745,21 +847,21 @@ enum Place {
     Host(Option<u32>),
 }
 
-fn place(host: &Handle, topology: &Topology, state: &LabState, end: &super::End) -> Result<Place> {
-    let bridge = || Ok(Place::Host(Some(host.link(end.node.as_str())?.index)));
-    match topology.nodes.get(&end.node) {
+fn place(host: &Handle, topology: &Topology, state: &LabState, node: &str) -> Result<Place> {
+    let bridge = || Ok(Place::Host(Some(host.link(node)?.index)));
+    match topology.nodes.get(node) {
         Some(NodeKind::Bridge) => bridge(),
         Some(NodeKind::Host | NodeKind::Macvlan | NodeKind::OvsBridge) => Ok(Place::Host(None)),
         Some(NodeKind::Guest { target }) => Ok(Place::Namespace(crate::resolve(target)?.namespace)),
         Some(NodeKind::Namespace { netns }) => Ok(Place::Namespace(Namespace::from_name(netns)?)),
         // A node the file no longer has (a removal): the guest or namespace it was, as the
         // lab's record says, else the host or a bridge.
-        None => match (state.guests.get(&end.node), netns_name(state, end)) {
+        None => match (state.guests.get(node), netns_name(state, node)) {
             (Some(target), _) => Ok(Place::Namespace(crate::resolve(target)?.namespace)),
             (None, Some(netns)) => Ok(Place::Namespace(Namespace::from_name(netns)?)),
             (None, None)
-                if [HOST_NODE, MACVLAN_NODE].contains(&end.node.as_str())
-                    || state.ovs_nodes.contains(&end.node) =>
+                if [HOST_NODE, MACVLAN_NODE].contains(&node)
+                    || state.ovs_nodes.iter().any(|ovs| ovs == node) =>
             {
                 Ok(Place::Host(None))
             }
@@ -778,7 +880,7 @@ fn made_in(
 ) -> Result<Place> {
     match state.guests.get(&end.node) {
         Some(target) => crate::resolve(target).map(|guest| Place::Namespace(guest.namespace)),
-        None => place(host, topology, state, end),
+        None => place(host, topology, state, &end.node),
     }
 }
 
@@ -805,6 +907,42 @@ fn release_leases(
         released = released.and(leases::release(held, namespace.as_ref()));
     }
     released
+}
+
+/// The guest a linux node is, to join a TIPC bus: a guest node's resolved target (its
+/// container's name derives its identity), else its namespace, named as the namespace is.
+fn member(host: &Handle, topology: &Topology, state: &LabState, node: &str) -> Result<Guest> {
+    let target = match topology.nodes.get(node) {
+        Some(NodeKind::Guest { target }) => Some(target),
+        Some(_) => None,
+        None => state.guests.get(node),
+    };
+    if let Some(target) = target {
+        return crate::resolve(target);
+    }
+    match place(host, topology, state, node)? {
+        Place::Namespace(namespace) => Ok(Guest::from_namespace(namespace)),
+        Place::Host(_) => Err(Error::invalid("tipc nodes", node, "is no linux node")),
+    }
+}
+
+/// Disables the bus's bearer in each member leaving it, where it is enabled; a member gone
+/// (its namespace or guest) has nothing left to disable.
+///
+/// Equivalent to: `ip netns exec NS tipc bearer disable media eth device IF`.
+fn leave_tipc(host: &Handle, topology: &Topology, state: &LabState, tipc: &TipcSpec) -> Result<()> {
+    let bearer = tipc.bus.bearer.name();
+    for node in &tipc.nodes {
+        let guest = match member(host, topology, state, node) {
+            Err(err) if err.errno() == nix::errno::Errno::ENOENT => continue,
+            guest => guest?,
+        };
+        let tipc_node = TipcNode::open(&guest.namespace)?;
+        if tipc_node.bearer(&bearer)?.is_some() {
+            tipc_node.disable_bearer(&bearer)?;
+        }
+    }
+    Ok(())
 }
 
 /// Whether `end` is the parent of a `macvlan:PARENT` endpoint.
@@ -841,6 +979,15 @@ fn run_unleased(host: &Handle, topology: &Topology, state: &LabState, step: &Ste
         Step::CreateOvsBridge { name } => connect_for(host, name)?.bridge_ensure(name).map(drop),
         Step::DeleteOvsBridge { name } => Ovs::connect()?.bridge_delete_if_unused(name).map(drop),
         Step::AddLink { .. } => unreachable!("run adds links"),
+        Step::JoinTipc { tipc } => {
+            let members = tipc
+                .nodes
+                .iter()
+                .map(|node| member(host, topology, state, node))
+                .collect::<Result<Vec<_>>>()?;
+            tipc.bus.configure(&members).map(drop)
+        }
+        Step::LeaveTipc { tipc } => leave_tipc(host, topology, state, tipc),
         Step::AddTunnel { tunnel } => add_tunnel(host, tunnel),
         Step::RemoveTunnel { tunnel } => {
             match host.link_del(tunnel.uplink.device_name().as_str()) {
@@ -891,7 +1038,7 @@ fn add_link(
 ) -> Result<Vec<EndLease>> {
     let in_host = |end: &super::End| match topology.nodes.get(&end.node) {
         Some(kind) => kind.in_host(),
-        None => !state.guests.contains_key(&end.node) && netns_name(state, end).is_none(),
+        None => !state.guests.contains_key(&end.node) && netns_name(state, &end.node).is_none(),
     };
     // The end in the host, if any, is the one created there.
     let (first, second, macs) = if in_host(&link.ends[1]) {
@@ -899,7 +1046,7 @@ fn add_link(
     } else {
         (&link.ends[0], &link.ends[1], macs)
     };
-    let Place::Namespace(peer_namespace) = place(host, topology, state, second)? else {
+    let Place::Namespace(peer_namespace) = place(host, topology, state, &second.node)? else {
         unreachable!("a link has a linux node at one end, checked when the file was read");
     };
     // The MACs it had (undoing a removal), else the file's.
@@ -907,7 +1054,7 @@ fn add_link(
     if is_macvlan_parent(topology, first) {
         return add_macvlan(host, first, second, &peer_namespace, link, macs[1]);
     }
-    let (first_namespace, master) = match place(host, topology, state, first)? {
+    let (first_namespace, master) = match place(host, topology, state, &first.node)? {
         Place::Namespace(namespace) => (Some(namespace), None),
         Place::Host(bridge) => (None, bridge),
     };

@@ -43,6 +43,27 @@ pub struct Topology {
     /// The VXLAN tunnels of bridge nodes to other hosts (pipework's `tunnels`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tunnels: Vec<TunnelSpec>,
+    /// The TIPC bus over some of the linux nodes (pipework's `tipc`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tipc: Option<TipcSpec>,
+}
+
+/// A TIPC bus over linux nodes of the lab: one network id, one bearer, identities derived
+/// from the nodes' namespace names (what `pipework tipc GUEST...` makes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TipcSpec {
+    /// The member nodes, in the file's order.
+    pub nodes: Vec<String>,
+    /// The network id, bearer and wait for links.
+    pub bus: crate::tipc::TipcBus,
+}
+
+impl TipcSpec {
+    /// The same bus over the members that are not in `others`.
+    pub fn without(&self, others: &[String]) -> TipcSpec {
+        let nodes = self.nodes.iter().filter(|node| !others.contains(node)).cloned().collect();
+        TipcSpec { nodes, bus: self.bus.clone() }
+    }
 }
 
 /// A bridge node's VXLAN port `vx<VNI>` to other hosts, flooding to every remote (what
@@ -197,6 +218,17 @@ impl Topology {
         Ok(renamed)
     }
 
+    /// A lab of nothing: what a destroy plans towards.
+    pub fn empty(lab: &str) -> Self {
+        Topology {
+            name: lab.to_string(),
+            nodes: BTreeMap::new(),
+            links: Vec::new(),
+            tunnels: Vec::new(),
+            tipc: None,
+        }
+    }
+
     /// The namespace name of node `node`, when apply creates it.
     pub fn netns_of(&self, node: &str) -> Option<&str> {
         match self.nodes.get(node) {
@@ -227,6 +259,73 @@ struct RawFile {
 struct RawFileExtensions {
     #[serde(default)]
     tunnels: Vec<Spanned<RawTunnel>>,
+    #[serde(default)]
+    tipc: Option<Spanned<RawTipc>>,
+}
+
+/// A TIPC bus: `{nodes: [a, b, c], bearer: eth:eth1, net_id: 4711, wait_links: 30}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTipc {
+    nodes: Vec<String>,
+    bearer: String,
+    #[serde(default)]
+    net_id: Option<u32>,
+    /// Seconds to wait for every pair of members to have a link up; 0 does not wait.
+    #[serde(default)]
+    wait_links: Option<u64>,
+}
+
+impl RawTipc {
+    /// The bus, checked against the lab's nodes and links; `at` names the file and line.
+    fn check(
+        self,
+        at: &str,
+        nodes: &BTreeMap<String, NodeKind>,
+        links: &[LinkSpec],
+    ) -> Result<TipcSpec> {
+        let invalid = |field: &str, value: &str, why: String| {
+            Error::invalid(field, value, format!("{at}: {why}"))
+        };
+        let bearer: crate::tipc::BearerSpec = self
+            .bearer
+            .parse()
+            .map_err(|err: Error| invalid("tipc bearer", &self.bearer, err.to_string()))?;
+        let mut bus = crate::tipc::TipcBus::new().bearer(bearer.clone());
+        if let Some(net_id) = self.net_id {
+            bus = bus.net_id(net_id);
+        }
+        if let Some(seconds) = self.wait_links {
+            bus = bus.link_timeout((seconds > 0).then(|| std::time::Duration::from_secs(seconds)));
+        }
+        bus.validate().map_err(|err| invalid("tipc", "", err.to_string()))?;
+        if self.nodes.is_empty() {
+            return Err(invalid("tipc nodes", "", "a bus needs at least one node".into()));
+        }
+        for (position, node) in self.nodes.iter().enumerate() {
+            match nodes.get(node) {
+                Some(NodeKind::Namespace { .. } | NodeKind::Guest { .. }) => {}
+                Some(_) => return Err(invalid("tipc nodes", node, "is no linux node".into())),
+                None => return Err(invalid("tipc nodes", node, "no node is called so".into())),
+            }
+            if self.nodes[..position].contains(node) {
+                return Err(invalid("tipc nodes", node, "is listed twice".into()));
+            }
+            if let crate::tipc::BearerSpec::Eth { ifname } = &bearer
+                && !links
+                    .iter()
+                    .flat_map(|link| &link.ends)
+                    .any(|end| end.node == *node && end.ifname == *ifname)
+            {
+                return Err(invalid(
+                    "tipc bearer",
+                    &self.bearer,
+                    format!("node {node} has no interface {ifname} in the file's links"),
+                ));
+            }
+        }
+        Ok(TipcSpec { nodes: self.nodes, bus })
+    }
 }
 
 /// A tunnel: `{bridge: br1, vni: 42, remotes: [192.0.2.2], underlay: eth0, port: 4789}`.
@@ -779,8 +878,13 @@ impl RawFile {
             }
             links.push(LinkSpec { ends, mtu: link.mtu, mode });
         }
+        let (raw_tunnels, raw_tipc) =
+            self.pipework.map(|p| (p.tunnels, p.tipc)).unwrap_or_default();
+        let tipc = raw_tipc
+            .map(|raw| raw.value.check(&at(raw.referenced.line()), &nodes, &links))
+            .transpose()?;
         let mut tunnels: Vec<TunnelSpec> = Vec::new();
-        for tunnel in self.pipework.map(|p| p.tunnels).unwrap_or_default() {
+        for tunnel in raw_tunnels {
             let line = tunnel.referenced.line();
             let tunnel = tunnel.value;
             let invalid = |field: &str, value: String, why: &str| {
@@ -821,7 +925,7 @@ impl RawFile {
             }
             tunnels.push(TunnelSpec { bridge: tunnel.bridge, uplink });
         }
-        Ok(Topology { name: lab, nodes, links, tunnels })
+        Ok(Topology { name: lab, nodes, links, tunnels, tipc })
     }
 }
 
@@ -1050,6 +1154,47 @@ topology:
             ("{}, {dhcp: true}", "a lease is a linux node's, and br is no linux node"),
         ] {
             let err = dhcp(ext).unwrap_err().to_string();
+            assert!(err.contains(why), "{why}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_tipc_bus_names_linux_nodes_that_have_its_bearer() {
+        let file = |tipc: &str| {
+            format!(
+                "name: x\ntopology:\n  nodes:\n    a: {{}}\n    b: {{}}\n    br: {{kind: bridge}}\n  links:\n    - endpoints: [\"a:eth1\", \"br:pa\"]\n    - endpoints: [\"b:eth1\", \"br:pb\"]\npipework:\n  tipc: {tipc}\n"
+            )
+        };
+        let topology = Topology::parse(
+            &file("{nodes: [a, b], bearer: \"eth:eth1\", net_id: 42, wait_links: 5}"),
+            "t.yml",
+        )
+        .unwrap();
+        let tipc = topology.tipc.unwrap();
+        assert_eq!(tipc.nodes, ["a", "b"]);
+        assert_eq!((tipc.bus.net_id, tipc.bus.bearer.name()), (42, "eth:eth1".to_string()));
+        assert_eq!(tipc.bus.link_timeout, Some(std::time::Duration::from_secs(5)));
+        assert_eq!(tipc.without(&["a".into()]).nodes, ["b"]);
+        let unwaited =
+            Topology::parse(&file("{nodes: [a], bearer: \"eth:eth1\", wait_links: 0}"), "t.yml");
+        assert_eq!(unwaited.unwrap().tipc.unwrap().bus.link_timeout, None);
+        for (tipc, why) in [
+            (
+                "{nodes: [a, br], bearer: \"eth:eth1\"}",
+                "invalid tipc nodes \"br\": t.yml, line 11: is no linux node",
+            ),
+            ("{nodes: [a, z], bearer: \"eth:eth1\"}", "no node is called so"),
+            ("{nodes: [a, a], bearer: \"eth:eth1\"}", "is listed twice"),
+            (
+                "{nodes: [a, b], bearer: \"eth:eth2\"}",
+                "node a has no interface eth2 in the file's links",
+            ),
+            ("{nodes: [a], bearer: \"ib:x\"}", "expected eth:IFNAME or udp:NAME"),
+            ("{nodes: [a], bearer: \"eth:eth1\", net_id: 0}", "must be from 1 to 9999"),
+            ("{nodes: [], bearer: \"eth:eth1\"}", "a bus needs at least one node"),
+            ("{nodes: [a], bearer: \"eth:eth1\", zone: 1}", "zone"),
+        ] {
+            let err = Topology::parse(&file(tipc), "t.yml").unwrap_err().to_string();
             assert!(err.contains(why), "{why}: {err}");
         }
     }
