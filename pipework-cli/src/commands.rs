@@ -490,6 +490,9 @@ fn show_lab(host: &Handle, lab: &str, store: &StateStore, json: bool) -> Result<
         if let Some(mtu) = link.item.mtu {
             line += &format!(" mtu {mtu}");
         }
+        if let Some(mode) = link.item.ipvlan {
+            line += &format!(" ipvlan {mode}");
+        }
         for end in [a, b] {
             if let Some(vid) = end.vlan {
                 line += &format!(" {}:{} vlan {vid}", end.node, end.ifname);

@@ -759,4 +759,40 @@ mod tier_vm {
         assert_eq!(lab.sandbox.state(&hostname), before, "the host as it was");
         assert_eq!(topology::status(&host, &lab.name, &lab.store).unwrap(), None, "no record");
     }
+
+    #[test]
+    #[ignore = "needs the VM tier; scripts/tier-vm.sh runs it"]
+    fn ipvlan_children_on_one_parent_share_its_mac_ping_each_other_and_go_with_the_lab() {
+        let lab = Lab::new();
+        let (host, hostname) = (lab.host(), lab.sandbox.host_name());
+        // The "physical" parent: one end of a veth pair the test made, up.
+        let made = Command::new("ip")
+            .args(["-n", &hostname, "link", "add", "nic0", "up", "type", "veth", "peer", "nic0w"])
+            .status();
+        assert!(made.unwrap().success());
+        host.link_set_up("nic0w").unwrap();
+        let before = lab.sandbox.state(&hostname);
+        let file = lab.file(
+            r#"    - endpoints: ["a:eth1", "macvlan:nic0"]
+      pipework: {ipvlan: l2, endpoints: [{addresses: [10.23.0.1/24]}]}
+    - endpoints: ["macvlan:nic0", "b:eth1"]
+      pipework: {ipvlan: l2, endpoints: [{}, {addresses: [10.23.0.2/24]}]}
+"#,
+        );
+        topology::apply(&host, &file, &lab.store).expect("apply");
+        let (a, b) = (lab.netns("a"), lab.netns("b"));
+        let parent_mac =
+            lab.sandbox.ip_json(&hostname, &["link", "show", "nic0"])[0]["address"].clone();
+        for ns in [&a, &b] {
+            let shown = &lab.sandbox.ip_json(ns, &["-d", "link", "show", "eth1"])[0];
+            assert_eq!(shown["linkinfo"]["info_kind"], "ipvlan", "{shown}");
+            assert_eq!(shown["linkinfo"]["info_data"]["mode"], "l2", "{shown}");
+            assert_eq!(shown["address"], parent_mac, "the parent's MAC: {shown}");
+        }
+        assert!((0..3).any(|_| lab.sandbox.ping(&a, "10.23.0.2")), "a reaches b");
+        assert!(topology::apply(&host, &file, &lab.store).unwrap().steps.is_empty());
+        topology::destroy(&host, &lab.name, &lab.store).unwrap();
+        assert!(lab.lab_namespaces().is_empty());
+        assert_eq!(lab.sandbox.state(&hostname), before, "the parent as it was");
+    }
 }

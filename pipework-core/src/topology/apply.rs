@@ -13,7 +13,7 @@ use crate::{
     attach::{bridge_vlan, ovs::connect_for},
     error::{Error, Failures, Op, Result},
     handle::Handle,
-    link::{Bridge, FLOOD, FdbEntry, Macvlan, MacvlanMode, PIPEWORK_ALIAS, Veth, Vxlan},
+    link::{Bridge, FLOOD, FdbEntry, Ipvlan, Macvlan, MacvlanMode, PIPEWORK_ALIAS, Veth, Vxlan},
     mac::MacAddr,
     netns::Namespace,
     ovs::{Ovs, OvsPort},
@@ -1145,9 +1145,9 @@ fn obtain_leases<'a>(
     Ok(obtained.into_iter().map(|(lease, _)| lease).collect())
 }
 
-/// A macvlan (bridge mode unless the link says) on `parent.ifname` (a device of the host) born
-/// in `child`'s node as `child.ifname`, with its addresses and routes, up, then its lease; on
-/// failure it goes again.
+/// A macvlan (bridge mode unless the link says), or the ipvlan the link asks for, on
+/// `parent.ifname` (a device of the host) born in `child`'s node as `child.ifname`, with its
+/// addresses and routes, up, then its lease; on failure it goes again.
 fn add_macvlan(
     host: &Handle,
     parent: &super::End,
@@ -1156,16 +1156,25 @@ fn add_macvlan(
     link: &LinkSpec,
     mac: Option<MacAddr>,
 ) -> Result<Vec<EndLease>> {
-    let mode = link.mode.unwrap_or(MacvlanMode::Bridge);
-    let mut macvlan =
-        Macvlan::new(&child.ifname, parent.ifname.as_str(), mode)?.namespace(namespace).up();
-    if let Some(mtu) = link.mtu {
-        macvlan = macvlan.mtu(mtu);
+    if let Some(mode) = link.ipvlan {
+        let mut ipvlan =
+            Ipvlan::new(&child.ifname, parent.ifname.as_str(), mode)?.namespace(namespace).up();
+        if let Some(mtu) = link.mtu {
+            ipvlan = ipvlan.mtu(mtu);
+        }
+        ipvlan.add(host)?;
+    } else {
+        let mode = link.mode.unwrap_or(MacvlanMode::Bridge);
+        let mut macvlan =
+            Macvlan::new(&child.ifname, parent.ifname.as_str(), mode)?.namespace(namespace).up();
+        if let Some(mtu) = link.mtu {
+            macvlan = macvlan.mtu(mtu);
+        }
+        if let Some(mac) = mac {
+            macvlan = macvlan.mac(mac);
+        }
+        macvlan.add(host)?;
     }
-    if let Some(mac) = mac {
-        macvlan = macvlan.mac(mac);
-    }
-    macvlan.add(host)?;
     let guest = Handle::new(namespace)?;
     let made = guest.link(child.ifname.as_str())?;
     let configured = (|| -> Result<Vec<EndLease>> {

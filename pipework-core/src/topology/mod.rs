@@ -169,6 +169,10 @@ pub struct LinkSpec {
     /// A macvlan link's mode (containerlab's extended `mode`); bridge when `None`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<crate::MacvlanMode>,
+    /// On a `macvlan:PARENT` link: an ipvlan child of this mode instead of a macvlan
+    /// (pipework's `ipvlan`), for a parent that takes one MAC only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipvlan: Option<crate::IpvlanMode>,
 }
 
 impl LinkSpec {
@@ -495,6 +499,9 @@ impl RawLink {
 struct RawLinkExtensions {
     #[serde(default)]
     endpoints: Vec<RawEndpointExtensions>,
+    /// On a macvlan link: an ipvlan child of this mode (l2, l3, l3s) instead.
+    #[serde(default)]
+    ipvlan: Option<String>,
 }
 
 /// What pipework configures on one endpoint.
@@ -694,6 +701,7 @@ impl RawFile {
             nodes.insert(name, kind);
         }
         let mut used = HashSet::new();
+        let mut given = BTreeMap::new();
         let mut defaults = HashSet::new();
         let mut links = Vec::new();
         for link in self.topology.links {
@@ -713,7 +721,16 @@ impl RawFile {
                         Error::invalid("mode", format!("{a}, {b}"), format!("{}: {err}", at(line)))
                     },
                 )?;
-            let mut extensions = link.pipework.map(|p| p.endpoints).unwrap_or_default().into_iter();
+            let (extensions, ipvlan) =
+                link.pipework.map(|p| (p.endpoints, p.ipvlan)).unwrap_or_default();
+            let ipvlan = ipvlan
+                .as_deref()
+                .map(str::parse::<crate::IpvlanMode>)
+                .transpose()
+                .map_err(|err| {
+                    Error::invalid("ipvlan", format!("{a}, {b}"), format!("{}: {err}", at(line)))
+                })?;
+            let mut extensions = extensions.into_iter();
             let mut extended_macs = brief.macs.into_iter();
             let mut end = |text: &str| -> Result<End> {
                 let (node, interface) = text.split_once(':').ok_or_else(|| {
@@ -749,8 +766,21 @@ impl RawFile {
                 let addresses = asked
                     .addresses
                     .iter()
-                    .map(|text| crate::parse_cidr("address", text))
+                    .map(|address| {
+                        crate::parse_cidr("address", address).map_err(|err| {
+                            Error::invalid("addresses", text, format!("{}: {err}", at(line)))
+                        })
+                    })
                     .collect::<Result<Vec<_>>>()?;
+                for address in &addresses {
+                    if let Some(owner) = given.insert(address.addr(), text.to_string()) {
+                        return Err(Error::invalid(
+                            "addresses",
+                            text,
+                            format!("{}: {} is {owner}'s already", at(line), address.addr()),
+                        ));
+                    }
+                }
                 let routes = asked.routes().map_err(|err| {
                     Error::invalid("routes", text, format!("{}: {err}", at(line)))
                 })?;
@@ -876,7 +906,25 @@ impl RawFile {
                     ),
                 ));
             }
-            links.push(LinkSpec { ends, mtu: link.mtu, mode });
+            if ipvlan.is_some() {
+                let why = if !ends.iter().any(|end| nodes[&end.node] == NodeKind::Macvlan) {
+                    Some("only a macvlan:PARENT link can be an ipvlan")
+                } else if mode.is_some() {
+                    Some("mode is a macvlan's; an ipvlan has its own (l2, l3, l3s)")
+                } else if ends.iter().any(|end| end.mac.is_some()) {
+                    Some("an ipvlan has its parent's MAC")
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    return Err(Error::invalid(
+                        "ipvlan",
+                        format!("{a}, {b}"),
+                        format!("{}: {why}", at(line)),
+                    ));
+                }
+            }
+            links.push(LinkSpec { ends, mtu: link.mtu, mode, ipvlan });
         }
         let (raw_tunnels, raw_tipc) =
             self.pipework.map(|p| (p.tunnels, p.tipc)).unwrap_or_default();
@@ -1036,6 +1084,9 @@ topology:
         assert_eq!(topology.links[0].ends[0].mac, Some("02:00:00:00:00:a1".parse().unwrap()));
         assert_eq!(topology.links[2].ends[0].mac, Some("02:00:00:00:00:b2".parse().unwrap()));
         assert_eq!(topology.links[2].mode, Some(crate::MacvlanMode::Private));
+        let ipvlan = "name: i\ntopology:\n  nodes:\n    a: {}\n  links:\n    - endpoints: [\"a:eth1\", \"macvlan:eth0\"]\n      pipework: {ipvlan: l3s}\n";
+        let topology = Topology::parse(ipvlan, "i.yml").unwrap();
+        assert_eq!(topology.links[0].ipvlan, Some(crate::IpvlanMode::L3s));
         assert_eq!(topology.nodes["host"], NodeKind::Host);
         let link =
             |body: &str| format!("name: e\ntopology:\n  nodes:\n    a: {{}}\n  links:\n{body}");
@@ -1268,6 +1319,26 @@ topology:
             (
                 "name: x\ntopology:\n  nodes:\n    a: {}\n    br: {kind: bridge}\n  links:\n    - endpoints: [\"a:eth1\", \"br:p1\"]\n      pipework: {endpoints: [{}, {vlan: 4095}]}\n",
                 "line 7: invalid vlan",
+            ),
+            (
+                "name: x\ntopology:\n  nodes:\n    a: {}\n  links:\n    - endpoints: [\"a:eth1\", \"host:h1\"]\n      pipework: {ipvlan: l2}\n",
+                "line 6: only a macvlan:PARENT link can be an ipvlan",
+            ),
+            (
+                "name: x\ntopology:\n  nodes:\n    a: {}\n  links:\n    - endpoints: [\"a:eth1\", \"macvlan:eth0\"]\n      pipework: {ipvlan: l4}\n",
+                "must be l2, l3 or l3s",
+            ),
+            (
+                "name: x\ntopology:\n  nodes:\n    a: {}\n  links:\n    - endpoints: [\"a:eth1\", \"macvlan:eth0\"]\n      pipework: {ipvlan: l3, endpoints: [{mac: \"02:00:00:00:00:01\"}]}\n",
+                "an ipvlan has its parent's MAC",
+            ),
+            (
+                "name: x\ntopology:\n  nodes:\n    a: {}\n    b: {}\n  links:\n    - endpoints: [\"a:eth1\", \"b:eth1\"]\n      pipework: {endpoints: [{addresses: [10.0.0.1/24]}, {addresses: [10.0.0.1/24]}]}\n",
+                "invalid addresses \"b:eth1\": t.yml, line 7: 10.0.0.1 is a:eth1's already",
+            ),
+            (
+                "name: x\ntopology:\n  nodes:\n    a: {}\n  links:\n    - endpoints: [\"a:eth1\", \"host:h1\"]\n      pipework: {endpoints: [{addresses: [10.0.0.300/24]}]}\n",
+                "t.yml, line 6: invalid address \"10.0.0.300/24\"",
             ),
         ] {
             let err = Topology::parse(text, "t.yml").unwrap_err().to_string();
