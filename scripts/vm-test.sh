@@ -24,7 +24,7 @@
 #
 # Knobs (environment):
 #   PIPEWORK_VM_MODULES        modules loaded before COMMAND
-#                              (default: 8021q dummy ipvlan openvswitch tipc veth)
+#                              (default: 8021q dummy geneve ipvlan openvswitch tipc veth)
 #   PIPEWORK_VM_TIMEOUT        seconds COMMAND may run (default 900)
 #   PIPEWORK_VM_BOOT_TIMEOUT   seconds the VM may take to reach COMMAND (default 120)
 #   PIPEWORK_VM_MEM            guest memory (default 1G)
@@ -76,7 +76,7 @@ done
     exit 125
 }
 
-modules=${PIPEWORK_VM_MODULES-8021q dummy ipvlan openvswitch tipc veth}
+modules=${PIPEWORK_VM_MODULES-8021q dummy geneve ipvlan openvswitch tipc veth}
 timeout_s=${PIPEWORK_VM_TIMEOUT:-900}
 boot_timeout_s=${PIPEWORK_VM_BOOT_TIMEOUT:-120}
 memory=${PIPEWORK_VM_MEM:-1G}

@@ -179,7 +179,7 @@ pub struct AttachRequest {
     pub announce: bool,
     /// Let the guest be the host's own namespace (`--allow-host-namespace`).
     pub allow_host_namespace: bool,
-    /// A VXLAN overlay for the bridge (`--vxlan VNI@REMOTE,...`).
+    /// A VXLAN or Geneve overlay for the bridge (`--vxlan VNI@REMOTE,...`, `--geneve VNI@REMOTE`).
     pub vxlan: Option<VxlanUplink>,
     /// Print the plan, change nothing (`--dry-run`).
     pub dry_run: bool,
@@ -335,8 +335,12 @@ struct AttachCli {
     allow_host_namespace: bool,
     /// Join the bridge to a VXLAN overlay across hosts: tunnel port vx<VNI> flooding to every
     /// remote, through DEV when given.
-    #[arg(long, value_name = "VNI@REMOTE[,REMOTE...][%DEV]")]
+    #[arg(long, value_name = "VNI@REMOTE[,REMOTE...][%DEV]", conflicts_with = "geneve")]
     vxlan: Option<String>,
+    /// Join the bridge to a Geneve overlay: tunnel port gnv<VNI> to the one other host REMOTE
+    /// (DEV only sets the overlay's MTU: the route to REMOTE picks the device).
+    #[arg(long, value_name = "VNI@REMOTE[%DEV]")]
+    geneve: Option<String>,
     /// Print what would be done and change nothing.
     #[arg(long)]
     dry_run: bool,
@@ -752,7 +756,12 @@ fn attach_request(cli: AttachCli) -> Result<Request, Usage> {
     let ipvlan = optional(cli.ipvlan.as_deref(), str::parse::<IpvlanMode>)?;
     let pkey = optional(cli.pkey.as_deref(), |text| parse_pkey("--pkey", text))?;
     let shim = optional(cli.shim.as_deref(), |text| parse_cidr("--shim", text))?;
-    let vxlan = optional(cli.vxlan.as_deref(), VxlanUplink::parse)?;
+    let vxlan = match (&cli.vxlan, &cli.geneve) {
+        (_, Some(geneve)) => {
+            Some(VxlanUplink::parse_geneve(geneve).map_err(|e| Usage(e.to_string()))?)
+        }
+        (vxlan, None) => optional(vxlan.as_deref(), VxlanUplink::parse)?,
+    };
     Ok(Request::Attach(AttachRequest {
         host,
         guest,
@@ -1161,6 +1170,24 @@ mod tests {
         // The tool's own flags after the guest are its arguments.
         let request = passthrough("route web show -i");
         assert_eq!((request.args, request.family), (vec!["show".into(), "-i".into()], None));
+    }
+
+    #[test]
+    fn vxlan_and_geneve_flags_give_the_bridge_its_overlay() {
+        let vxlan = attach("brov web 10.0.0.1/24 --vxlan 42@192.0.2.2,192.0.2.3").vxlan.unwrap();
+        assert_eq!((vxlan.device_name().as_str(), vxlan.remotes.len()), ("vx42", 2));
+        let geneve = attach("brov web 10.0.0.1/24 --geneve 42@192.0.2.2%eth0").vxlan.unwrap();
+        assert_eq!(geneve.encapsulation, pipework_core::Encapsulation::Geneve);
+        assert_eq!((geneve.device_name().as_str(), geneve.port), ("gnv42", 6081));
+        assert_eq!(geneve.underlay.as_deref(), Some("eth0"));
+        for (line, why) in [
+            ("brov web 0/0 --vxlan 1@192.0.2.2 --geneve 1@192.0.2.2", "cannot be used with"),
+            ("brov web 0/0 --geneve 1@192.0.2.2,192.0.2.3", "a Geneve port has one remote"),
+            ("brov web 0/0 --geneve 1", "expected VNI@REMOTE"),
+        ] {
+            let err = parse_line(line).unwrap_err();
+            assert!(err.contains(why), "{line}: {err}");
+        }
     }
 
     #[test]

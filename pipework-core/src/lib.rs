@@ -48,14 +48,14 @@ pub mod watch;
 pub use crate::{
     addr::{Address, parse_cidr, parse_ip},
     attach::{
-        AttachPlan, AttachStatus, Attachment, Detected, Drift, HostKind, HostSide, VxlanUplink,
-        attach,
+        AttachPlan, AttachStatus, Attachment, Detected, Drift, Encapsulation, HostKind, HostSide,
+        VxlanUplink, attach,
     },
     dhcp::{DhcpConfig, DhcpLease, LeaseEvent, LeaseRecord},
     error::{Category, Error, Op, Result},
     handle::Handle,
     link::{
-        Bridge, BridgeVlan, Dummy, GenericLink, IpoibChild, IpoibMode, Ipvlan, IpvlanFlag,
+        Bridge, BridgeVlan, Dummy, GenericLink, Geneve, IpoibChild, IpoibMode, Ipvlan, IpvlanFlag,
         IpvlanMode, Link, LinkRef, Macvlan, MacvlanMode, OperState, Veth, Vlan, VlanProtocol,
         Vxlan,
     },

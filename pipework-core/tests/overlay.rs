@@ -135,3 +135,42 @@ fn a_bad_overlay_is_refused_before_anything_changes() {
     assert!(err.contains("nosuch0"), "{err}");
     assert_eq!(before, (sandbox.state(&sandbox.host_name()), sandbox.state(&g)));
 }
+
+mod tier_vm {
+    use pipework_core::{AttachPlan, Handle, VxlanUplink, attach};
+
+    use super::{common::Sandbox, json};
+
+    #[test]
+    #[ignore = "needs the VM tier (a kernel with geneve); scripts/tier-vm.sh runs it"]
+    fn guests_on_two_hosts_reach_each_other_across_a_geneve_overlay_and_detach_leaves_nothing() {
+        let mut sandbox = Sandbox::new();
+        let hosts = sandbox.underlay_hosts(&["a", "b"], "10.96.0");
+        let before: Vec<String> = hosts.iter().map(|(name, _)| sandbox.state(name)).collect();
+        let mut made = Vec::new();
+        for (n, (_, handle)) in hosts.iter().enumerate() {
+            let g = sandbox.add_guest(&format!("g{n}"));
+            let uplink = VxlanUplink::parse_geneve(&format!("42@10.96.0.{}%eth0", 2 - n)).unwrap();
+            let plan = AttachPlan::bridge("brgn")
+                .address(format!("10.201.0.{}/24", n + 1).parse().unwrap())
+                .vxlan(uplink);
+            made.push((g.clone(), attach(handle, &sandbox.guest(&g), &plan).expect("attach")));
+        }
+        // Host a: the Geneve port on the bridge, to b, with the overlay's MTU; the guest's too.
+        let gnv = &json("ip", &hosts[0].0, &["link", "show", "gnv42"])[0];
+        assert_eq!(gnv["linkinfo"]["info_kind"], "geneve", "{gnv}");
+        assert_eq!(gnv["linkinfo"]["info_data"]["id"], 42, "{gnv}");
+        assert_eq!(gnv["linkinfo"]["info_data"]["remote"], "10.96.0.2", "{gnv}");
+        assert_eq!(gnv["linkinfo"]["info_data"]["port"], 6081, "{gnv}");
+        assert_eq!((&gnv["master"], &gnv["mtu"]), (&"brgn".into(), &1450.into()), "{gnv}");
+        assert_eq!(json("ip", &made[0].0, &["link", "show", "eth1"])[0]["mtu"], 1450);
+        assert!((0..3).any(|_| sandbox.ping(&made[0].0, "10.201.0.2")), "g0 -> g1 across Geneve");
+        assert!(sandbox.ping(&made[1].0, "10.201.0.1"), "g1 -> g0");
+        for (n, (g, attachment)) in made.into_iter().enumerate() {
+            let guest = Handle::new(&sandbox.guest(&g).namespace).unwrap();
+            attachment.detach(&hosts[n].1, Some(&guest)).expect("detach");
+        }
+        let after: Vec<String> = hosts.iter().map(|(name, _)| sandbox.state(name)).collect();
+        assert_eq!(before, after, "no tunnel, bridge or veth left on either host");
+    }
+}

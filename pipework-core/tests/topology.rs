@@ -354,6 +354,12 @@ impl Drop for Destroyed<'_> {
 #[test]
 #[ignore = "needs root; scripts/test.sh runs it"]
 fn labs_on_two_hosts_reach_each_other_through_their_tunnels_and_destroy_removes_them() {
+    labs_on_two_hosts_through_tunnels_of("vxlan");
+}
+
+/// Two labs on two hosts, each with a tunnel of `kind` (vxlan, geneve) to the other, whose
+/// guests ping each other through it; destroy leaves each host as before.
+fn labs_on_two_hosts_through_tunnels_of(kind: &str) {
     // Two "hosts" (namespaces) with eth0 on one underlay bridge in the sandbox's host.
     let mut sandbox = Sandbox::new();
     let hosts = sandbox.underlay_hosts(&["h1", "h2"], "10.98.0");
@@ -363,7 +369,7 @@ fn labs_on_two_hosts_reach_each_other_through_their_tunnels_and_destroy_removes_
         (1..=2).map(|n| StateStore::new(dir.join(n.to_string()))).collect();
     let file = |n: usize| {
         let text = format!(
-            "name: {}\ntopology:\n  nodes:\n    g: {{kind: linux}}\n    br1: {{kind: bridge}}\n  links:\n    - endpoints: [\"g:eth1\", \"br1:pg1\"]\n      pipework: {{endpoints: [{{addresses: [10.97.0.{n}/24]}}]}}\npipework:\n  tunnels:\n    - {{bridge: br1, vni: 77, remotes: [10.98.0.{}], underlay: eth0}}\n",
+            "name: {}\ntopology:\n  nodes:\n    g: {{kind: linux}}\n    br1: {{kind: bridge}}\n  links:\n    - endpoints: [\"g:eth1\", \"br1:pg1\"]\n      pipework: {{endpoints: [{{addresses: [10.97.0.{n}/24]}}]}}\npipework:\n  tunnels:\n    - {{type: {kind}, bridge: br1, vni: 77, remotes: [10.98.0.{}], underlay: eth0}}\n",
             labs[n - 1],
             3 - n
         );
@@ -377,18 +383,25 @@ fn labs_on_two_hosts_reach_each_other_through_their_tunnels_and_destroy_removes_
         assert!(applied.steps.iter().any(|step| matches!(step, Step::AddTunnel { .. })));
     }
     let (h1, g1) = (&hosts[0].0, topology::namespace_name(&labs[0], "g"));
-    let vx = &sandbox.ip_json(h1, &["link", "show", "vx77"])[0];
+    let device = if kind == "vxlan" { "vx77" } else { "gnv77" };
+    let vx = &sandbox.ip_json(h1, &["-d", "link", "show", device])[0];
     assert_eq!((&vx["master"], &vx["mtu"]), (&"br1".into(), &1450.into()), "{vx}");
+    assert_eq!(vx["linkinfo"]["info_kind"], kind, "{vx}");
     assert_eq!(vx["linkinfo"]["info_data"]["id"], 77, "{vx}");
-    let flood = sandbox.bridge_json(h1, &["fdb", "show", "dev", "vx77"]);
-    assert!(
-        flood
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["mac"] == "00:00:00:00:00:00" && e["dst"] == "10.98.0.2"),
-        "{flood}"
-    );
+    if kind == "vxlan" {
+        let flood = sandbox.bridge_json(h1, &["fdb", "show", "dev", "vx77"]);
+        assert!(
+            flood
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["mac"] == "00:00:00:00:00:00" && e["dst"] == "10.98.0.2"),
+            "{flood}"
+        );
+    } else {
+        assert_eq!(vx["linkinfo"]["info_data"]["remote"], "10.98.0.2", "{vx}");
+        assert_eq!(vx["linkinfo"]["info_data"]["port"], 6081, "{vx}");
+    }
     assert_eq!(
         sandbox.ip_json(&g1, &["link", "show", "eth1"])[0]["mtu"],
         1450,
@@ -487,7 +500,13 @@ mod tier_vm {
         topology::{self, Step, Topology},
     };
 
-    use super::{Destroyed, Lab};
+    use super::{Destroyed, Lab, labs_on_two_hosts_through_tunnels_of};
+
+    #[test]
+    #[ignore = "needs the VM tier; scripts/tier-vm.sh runs it"]
+    fn labs_on_two_hosts_reach_each_other_through_geneve_tunnels_and_destroy_removes_them() {
+        labs_on_two_hosts_through_tunnels_of("geneve");
+    }
 
     /// `tc -j qdisc show dev IF` in `ns`: the root qdisc, read independently of the library.
     fn root_qdisc(ns: &str, ifname: &str) -> serde_json::Value {

@@ -15,7 +15,7 @@ mod ip;
 mod ipoib;
 mod ipvlan;
 mod macvlan;
-mod overlay;
+pub(crate) mod overlay;
 pub(crate) mod ovs;
 mod physical;
 mod plan;
@@ -28,7 +28,10 @@ pub use self::{
         AtSuffix, ChosenHost, Detected, HostChoice, HostKind, MacMatch, choose_host, detect,
         select_by_mac,
     },
-    plan::{AttachPlan, DEFAULT_GUEST_IFNAME, DEFAULT_IPOIB_GUEST_IFNAME, HostSide, VxlanUplink},
+    plan::{
+        AttachPlan, DEFAULT_GUEST_IFNAME, DEFAULT_IPOIB_GUEST_IFNAME, Encapsulation, HostSide,
+        VxlanUplink,
+    },
     record::{AttachStatus, Attachment, PhysicalOrigin, Shim, VlanUse},
 };
 use crate::{

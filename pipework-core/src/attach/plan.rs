@@ -171,9 +171,20 @@ pub struct AttachPlan {
     pub vxlan: Option<VxlanUplink>,
 }
 
+/// How an overlay's frames travel between hosts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encapsulation {
+    /// VXLAN (RFC 7348), to every remote through the device's forwarding database.
+    #[default]
+    Vxlan,
+    /// Geneve (RFC 8926), to its one remote: the kernel's geneve has no forwarding database.
+    Geneve,
+}
+
 /// The tunnel port a bridge gets for an overlay across hosts: a VXLAN device `vx<VNI>` whose
 /// forwarding database sends broadcast, multicast and unknown frames to every remote
-/// (head-end replication).
+/// (head-end replication), or a Geneve device `gnv<VNI>` to one remote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VxlanUplink {
     /// The VXLAN network identifier (1 to 16777215).
@@ -183,18 +194,48 @@ pub struct VxlanUplink {
     /// The device the tunnel's packets leave through (its MTU less the encapsulation is the
     /// overlay's); the route to the remotes decides when `None`.
     pub underlay: Option<String>,
-    /// The UDP port (IANA's 4789 unless set).
+    /// The UDP port (IANA's 4789 for VXLAN, 6081 for Geneve, unless set).
     pub port: u16,
+    /// VXLAN or Geneve.
+    #[serde(default, skip_serializing_if = "is_vxlan")]
+    pub encapsulation: Encapsulation,
+}
+
+fn is_vxlan(encapsulation: &Encapsulation) -> bool {
+    *encapsulation == Encapsulation::Vxlan
 }
 
 impl VxlanUplink {
     /// IANA's VXLAN port.
     pub const PORT: u16 = 4789;
+    /// IANA's Geneve port.
+    pub const GENEVE_PORT: u16 = 6081;
 
     /// Parses `VNI@REMOTE[,REMOTE...][%UNDERLAY]`, the form of `--vxlan` (the interface after
     /// `%` as in a scoped address, `fe80::1%eth0`).
     pub fn parse(text: &str) -> Result<Self> {
-        let invalid = |reason: &str| Error::invalid("vxlan", text, reason);
+        Self::parse_as(text, Encapsulation::Vxlan)
+    }
+
+    /// Parses `VNI@REMOTE[%UNDERLAY]`, the form of `--geneve`: a Geneve port to one remote.
+    pub fn parse_geneve(text: &str) -> Result<Self> {
+        Self::parse_as(text, Encapsulation::Geneve)
+    }
+
+    /// The default port of `encapsulation`.
+    pub fn default_port(encapsulation: Encapsulation) -> u16 {
+        match encapsulation {
+            Encapsulation::Vxlan => Self::PORT,
+            Encapsulation::Geneve => Self::GENEVE_PORT,
+        }
+    }
+
+    fn parse_as(text: &str, encapsulation: Encapsulation) -> Result<Self> {
+        let argument = match encapsulation {
+            Encapsulation::Vxlan => "vxlan",
+            Encapsulation::Geneve => "geneve",
+        };
+        let invalid = |reason: &str| Error::invalid(argument, text, reason);
         let (rest, underlay) = match text.split_once('%') {
             Some((rest, dev)) => {
                 validate_ifname("vxlan underlay", dev)?;
@@ -209,17 +250,30 @@ impl VxlanUplink {
             .split(',')
             .map(|remote| remote.parse().map_err(|_| invalid("a remote is not an IP address")))
             .collect::<Result<Vec<IpAddr>>>()?;
-        let uplink = VxlanUplink { vni, remotes, underlay, port: Self::PORT };
+        let port = Self::default_port(encapsulation);
+        let uplink = VxlanUplink { vni, remotes, underlay, port, encapsulation };
         uplink.validate()?;
         Ok(uplink)
     }
 
-    /// The tunnel device's name.
+    /// The tunnel device's name: `vx<VNI>`, or `gnv<VNI>` for Geneve.
     pub fn device_name(&self) -> String {
-        format!("vx{}", self.vni)
+        match self.encapsulation {
+            Encapsulation::Vxlan => format!("vx{}", self.vni),
+            Encapsulation::Geneve => format!("gnv{}", self.vni),
+        }
     }
 
-    /// The bytes the encapsulation adds: outer IP, UDP, VXLAN and inner Ethernet headers.
+    /// The kernel's kind of the tunnel device (`vxlan`, `geneve`).
+    pub fn device_kind(&self) -> &'static str {
+        match self.encapsulation {
+            Encapsulation::Vxlan => "vxlan",
+            Encapsulation::Geneve => "geneve",
+        }
+    }
+
+    /// The bytes the encapsulation adds: outer IP, UDP, VXLAN (or Geneve without options, as
+    /// long) and inner Ethernet headers.
     pub fn overhead(&self) -> u32 {
         if self.remotes.first().is_some_and(IpAddr::is_ipv6) { 70 } else { 50 }
     }
@@ -236,6 +290,14 @@ impl VxlanUplink {
         let Some(first) = self.remotes.first() else {
             return Err(Error::invalid("vxlan remotes", "", "give at least one remote"));
         };
+        if self.encapsulation == Encapsulation::Geneve && self.remotes.len() > 1 {
+            let remotes: Vec<String> = self.remotes.iter().map(ToString::to_string).collect();
+            return Err(Error::invalid(
+                "geneve remotes",
+                remotes.join(","),
+                "a Geneve port has one remote (the kernel's geneve floods to no list); give                  VXLAN for several",
+            ));
+        }
         let mut seen = HashSet::new();
         for remote in &self.remotes {
             let reason = if remote.is_multicast() || remote.is_unspecified() {

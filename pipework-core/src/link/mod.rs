@@ -5,6 +5,7 @@ mod bridge_vlan;
 mod dummy;
 mod fdb;
 mod generic;
+mod geneve;
 mod ipoib;
 mod ipvlan;
 mod macvlan;
@@ -33,6 +34,7 @@ pub use self::{
     dummy::Dummy,
     fdb::{FLOOD, FdbEntry},
     generic::GenericLink,
+    geneve::Geneve,
     ipoib::{IpoibChild, IpoibMode, ipoib_child_name, parse_pkey, validate_pkey},
     ipvlan::{Ipvlan, IpvlanFlag, IpvlanMode},
     macvlan::{Macvlan, MacvlanMode},

@@ -10,10 +10,10 @@ use super::{
     leases::{self, EndLease},
 };
 use crate::{
-    attach::{bridge_vlan, ovs::connect_for},
+    attach::{bridge_vlan, overlay, ovs::connect_for},
     error::{Error, Failures, Op, Result},
     handle::Handle,
-    link::{Bridge, FLOOD, FdbEntry, Ipvlan, Macvlan, MacvlanMode, PIPEWORK_ALIAS, Veth, Vxlan},
+    link::{Bridge, Ipvlan, Macvlan, MacvlanMode, Veth},
     mac::MacAddr,
     netns::Namespace,
     ovs::{Ovs, OvsPort},
@@ -1065,7 +1065,7 @@ fn add_link(
     let tunnel = topology.tunnels.iter().find(|t| t.bridge == first.node);
     let mtu = match (link.mtu, tunnel) {
         (Some(mtu), _) => Some(mtu),
-        (None, Some(tunnel)) => Some(overlay_mtu(host, tunnel)?),
+        (None, Some(tunnel)) => Some(overlay::overlay_mtu(host, &tunnel.uplink)?),
         (None, None) => None,
     };
     if let Some(mtu) = mtu {
@@ -1211,45 +1211,14 @@ fn impair(handle: &Handle, index: u32, end: &super::End) -> Result<()> {
     end.netem.as_ref().map_or(Ok(()), |netem| handle.netem_set(index, netem))
 }
 
-/// The MTU inside a tunnel: its underlay's (1500 without one) less the encapsulation.
-fn overlay_mtu(host: &Handle, tunnel: &TunnelSpec) -> Result<u32> {
-    let underlay = match &tunnel.uplink.underlay {
-        Some(dev) => host.link(dev.as_str())?.mtu,
-        None => 1500,
-    };
-    Ok(underlay.saturating_sub(tunnel.uplink.overhead()))
-}
-
-/// The bridge node's VXLAN port `vx<VNI>`, up, with the overlay's MTU, flooding to every remote
-/// (head-end replication); on failure it goes again.
+/// The bridge node's tunnel port (`vx<VNI>` flooding to every remote, head-end replication,
+/// or `gnv<VNI>` to its one remote), up, with the overlay's MTU; on failure it goes again.
 ///
 /// Equivalent to: `ip link add vxVNI mtu M master BRIDGE up type vxlan id VNI remote R1
 /// dstport P [dev DEV]; bridge fdb append 00:00:00:00:00:00 dev vxVNI dst R2 self permanent`.
 fn add_tunnel(host: &Handle, tunnel: &TunnelSpec) -> Result<()> {
-    let uplink = &tunnel.uplink;
     let bridge = host.link(tunnel.bridge.as_str())?;
-    let mut device = Vxlan::new(&uplink.device_name(), uplink.vni)?
-        .remote(uplink.remotes[0])
-        .port(uplink.port)
-        .mtu(overlay_mtu(host, tunnel)?)
-        .master(bridge.index)
-        .up();
-    if let Some(dev) = &uplink.underlay {
-        device = device.parent(dev.as_str());
-    }
-    let made = device.add(host)?;
-    let flooding = (|| -> Result<()> {
-        host.link_set_alias(made.index, PIPEWORK_ALIAS)?;
-        let have = host.fdb_entries(made.index)?;
-        for &dst in &uplink.remotes {
-            let entry = FdbEntry { mac: FLOOD, dst };
-            if !have.contains(&entry) {
-                host.fdb_append(made.index, entry)?;
-            }
-        }
-        Ok(())
-    })();
-    flooding.map_err(|err| err.rolled_back(host.link_del(made.index)))
+    overlay::create_flooding(host, &bridge, &tunnel.uplink).map(drop)
 }
 
 #[cfg(test)]

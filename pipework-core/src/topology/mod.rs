@@ -332,10 +332,13 @@ impl RawTipc {
     }
 }
 
-/// A tunnel: `{bridge: br1, vni: 42, remotes: [192.0.2.2], underlay: eth0, port: 4789}`.
+/// A tunnel: `{bridge: br1, vni: 42, remotes: [192.0.2.2], underlay: eth0, port: 4789}`, with
+/// `type: geneve` for a Geneve one (conlink's word).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTunnel {
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
     bridge: String,
     vni: u32,
     remotes: Vec<String>,
@@ -953,11 +956,19 @@ impl RawFile {
             if let Some(dev) = &tunnel.underlay {
                 validate_ifname("tunnel underlay", dev)?;
             }
+            let encapsulation = match tunnel.kind.as_deref() {
+                None | Some("vxlan") => crate::Encapsulation::Vxlan,
+                Some("geneve") => crate::Encapsulation::Geneve,
+                Some(other) => {
+                    return Err(invalid("tunnel type", other.into(), "must be vxlan or geneve"));
+                }
+            };
             let uplink = crate::VxlanUplink {
                 vni: tunnel.vni,
                 remotes,
                 underlay: tunnel.underlay,
-                port: tunnel.port.unwrap_or(crate::VxlanUplink::PORT),
+                port: tunnel.port.unwrap_or(crate::VxlanUplink::default_port(encapsulation)),
+                encapsulation,
             };
             uplink
                 .validate()
@@ -1138,6 +1149,13 @@ topology:
             ("vx42", crate::VxlanUplink::PORT)
         );
         assert_eq!(uplink.underlay.as_deref(), Some("eth0"));
+        let geneve = Topology::parse(
+            &file("    - {type: geneve, bridge: br2, vni: 7, remotes: [192.0.2.2]}\n"),
+            "t.yml",
+        )
+        .unwrap();
+        let uplink = &geneve.tunnels[0].uplink;
+        assert_eq!((uplink.device_name().as_str(), uplink.port), ("gnv7", 6081));
         for (tunnels, why) in [
             ("    - {bridge: a, vni: 1, remotes: [192.0.2.2]}\n", "line 8: is not a bridge node"),
             ("    - {bridge: br1, vni: 0, remotes: [192.0.2.2]}\n", "must be from 1 to"),
@@ -1148,6 +1166,14 @@ topology:
                 "line 9: bridge br1 has tunnel vni 1 already",
             ),
             ("    - {bridge: br1, vni: 1, remotes: [192.0.2.2], ttl: 3}\n", "ttl"),
+            (
+                "    - {type: gre, bridge: br1, vni: 1, remotes: [192.0.2.2]}\n",
+                "must be vxlan or geneve",
+            ),
+            (
+                "    - {type: geneve, bridge: br1, vni: 1, remotes: [192.0.2.2, 192.0.2.3]}\n",
+                "a Geneve port has one remote",
+            ),
         ] {
             let err = Topology::parse(&file(tunnels), "t.yml").unwrap_err().to_string();
             assert!(err.contains(why), "{why}: {err}");
