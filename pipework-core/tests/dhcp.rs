@@ -975,13 +975,7 @@ mod tier_dhcp {
         }
 
         fn namespaces(&self) -> Vec<String> {
-            let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .filter_map(|line| line.split_whitespace().next())
-                .filter(|name| name.starts_with(&format!("clab-{}-", self.name)))
-                .map(str::to_string)
-                .collect()
+            super::common::lab_namespaces(&self.name)
         }
     }
 

@@ -4,14 +4,14 @@
 mod common;
 
 mod tier_vm {
-    use std::{process::Command, time::Duration};
+    use std::time::Duration;
 
     use pipework_core::{
         AttachPlan, Guest, attach,
         tipc::{BearerSpec, IdentityScheme, NodeId, TipcBus, TipcNode, TipcService},
     };
 
-    use super::common::Sandbox;
+    use super::common::{Sandbox, tipc_links};
 
     /// `n` guests attached to bridge `br0` of the sandbox's host as `eth0`.
     fn bus_guests(sandbox: &mut Sandbox, labels: &[&str]) -> Vec<Guest> {
@@ -26,16 +26,6 @@ mod tier_vm {
                 guest
             })
             .collect()
-    }
-
-    /// `tipc link list` in `ns`, read independently of the library.
-    fn tipc_links(ns: &str) -> String {
-        let output = Command::new("ip")
-            .args(["netns", "exec", ns, "tipc", "link", "list"])
-            .output()
-            .expect("run tipc");
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8(output.stdout).unwrap()
     }
 
     fn name_of(guest: &Guest) -> &str {

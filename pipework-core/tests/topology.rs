@@ -56,13 +56,7 @@ impl Lab {
     }
 
     fn lab_namespaces(&self) -> Vec<String> {
-        let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|line| line.split_whitespace().next())
-            .filter(|name| name.starts_with(&format!("clab-{}-", self.name)))
-            .map(str::to_string)
-            .collect()
+        common::lab_namespaces(&self.name)
     }
 }
 
@@ -500,7 +494,7 @@ mod tier_vm {
         topology::{self, Step, Topology},
     };
 
-    use super::{Destroyed, Lab, labs_on_two_hosts_through_tunnels_of};
+    use super::{Destroyed, Lab, common::tipc_links, labs_on_two_hosts_through_tunnels_of};
 
     #[test]
     #[ignore = "needs the VM tier; scripts/tier-vm.sh runs it"]
@@ -687,16 +681,6 @@ mod tier_vm {
         topology::destroy(&host, &lab.name, &lab.store).unwrap();
         assert!(lab.lab_namespaces().is_empty());
         assert_eq!(lab.sandbox.state(&hostname), before);
-    }
-
-    /// `tipc link list` in `ns`, read independently of the library.
-    fn tipc_links(ns: &str) -> String {
-        let output = Command::new("ip")
-            .args(["netns", "exec", ns, "tipc", "link", "list"])
-            .output()
-            .expect("run tipc");
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8(output.stdout).unwrap()
     }
 
     /// `tipc bearer list` in `ns`.

@@ -280,13 +280,7 @@ impl VxlanUplink {
 
     /// Checks the VNI, the remotes (at least one, unicast, one family, no repeats).
     pub fn validate(&self) -> Result<()> {
-        if !(1..=crate::link::MAX_VNI).contains(&self.vni) {
-            return Err(Error::invalid(
-                "vni",
-                self.vni.to_string(),
-                format!("must be from 1 to {} (24 bits)", crate::link::MAX_VNI),
-            ));
-        }
+        crate::link::validate_vni(self.vni)?;
         let Some(first) = self.remotes.first() else {
             return Err(Error::invalid("vxlan remotes", "", "give at least one remote"));
         };

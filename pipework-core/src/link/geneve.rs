@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use rtnetlink::LinkGeneve;
 
-use super::{Birth, Link, birth_setters, index_in, validate_ifname, vxlan::MAX_VNI};
+use super::{Birth, Link, birth_setters, index_in, validate_ifname, vxlan::validate_vni};
 use crate::{
     error::{Error, Result},
     handle::Handle,
@@ -25,13 +25,7 @@ impl<'a> Geneve<'a> {
     /// A Geneve device `name` with network identifier `vni` (1 to 16777215) to `remote`.
     pub fn new(name: &str, vni: u32, remote: IpAddr) -> Result<Self> {
         validate_ifname("geneve name", name)?;
-        if !(1..=MAX_VNI).contains(&vni) {
-            return Err(Error::invalid(
-                "vni",
-                vni.to_string(),
-                format!("must be from 1 to {MAX_VNI} (24 bits)"),
-            ));
-        }
+        validate_vni(vni)?;
         if remote.is_multicast() || remote.is_unspecified() {
             return Err(Error::invalid(
                 "geneve remote",

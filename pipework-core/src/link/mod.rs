@@ -40,7 +40,7 @@ pub use self::{
     macvlan::{Macvlan, MacvlanMode},
     veth::Veth,
     vlan::{EnsuredVlan, MAX_VLAN_ID, Vlan, VlanLink, VlanProtocol, validate_vlan_id, vlan_ifname},
-    vxlan::{MAX_VNI, Vxlan},
+    vxlan::{MAX_VNI, Vxlan, validate_vni},
 };
 use crate::{
     error::{Error, Op, Result},

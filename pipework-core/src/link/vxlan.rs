@@ -10,8 +10,20 @@ use crate::{
     handle::Handle,
 };
 
-/// The largest VXLAN network identifier (24 bits).
+/// The largest VXLAN (and Geneve) network identifier (24 bits).
 pub const MAX_VNI: u32 = (1 << 24) - 1;
+
+/// Checks that `vni` is a VXLAN or Geneve network identifier: 1 to 16777215.
+pub fn validate_vni(vni: u32) -> Result<()> {
+    if !(1..=MAX_VNI).contains(&vni) {
+        return Err(Error::invalid(
+            "vni",
+            vni.to_string(),
+            format!("must be from 1 to {MAX_VNI} (24 bits)"),
+        ));
+    }
+    Ok(())
+}
 
 /// A VXLAN device to create.
 #[derive(Debug, Clone)]
@@ -30,13 +42,7 @@ impl<'a> Vxlan<'a> {
     /// A VXLAN device `name` with network identifier `vni` (1 to 16777215).
     pub fn new(name: &str, vni: u32) -> Result<Self> {
         validate_ifname("vxlan name", name)?;
-        if !(1..=MAX_VNI).contains(&vni) {
-            return Err(Error::invalid(
-                "vni",
-                vni.to_string(),
-                format!("must be from 1 to {MAX_VNI} (24 bits)"),
-            ));
-        }
+        validate_vni(vni)?;
         Ok(Vxlan {
             name: name.to_string(),
             vni,

@@ -250,3 +250,24 @@ pub fn drop_capabilities_in_this_thread(caps: &[u32]) {
         assert_eq!(libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()), 0, "capset");
     }
 }
+
+/// The named namespaces of lab `lab` (`clab-<lab>-*`), from `ip netns list`.
+pub fn lab_namespaces(lab: &str) -> Vec<String> {
+    let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| name.starts_with(&format!("clab-{lab}-")))
+        .map(str::to_string)
+        .collect()
+}
+
+/// `tipc link list` in `ns`, read independently of the library.
+pub fn tipc_links(ns: &str) -> String {
+    let output = Command::new("ip")
+        .args(["netns", "exec", ns, "tipc", "link", "list"])
+        .output()
+        .expect("run tipc");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
