@@ -1096,8 +1096,8 @@ topology:
         assert_eq!(topology.links[2].ends[0].mac, Some("02:00:00:00:00:b2".parse().unwrap()));
         assert_eq!(topology.links[2].mode, Some(crate::MacvlanMode::Private));
         let ipvlan = "name: i\ntopology:\n  nodes:\n    a: {}\n  links:\n    - endpoints: [\"a:eth1\", \"macvlan:eth0\"]\n      pipework: {ipvlan: l3s}\n";
-        let topology = Topology::parse(ipvlan, "i.yml").unwrap();
-        assert_eq!(topology.links[0].ipvlan, Some(crate::IpvlanMode::L3s));
+        let ipvlan_lab = Topology::parse(ipvlan, "i.yml").unwrap();
+        assert_eq!(ipvlan_lab.links[0].ipvlan, Some(crate::IpvlanMode::L3s));
         assert_eq!(topology.nodes["host"], NodeKind::Host);
         let link =
             |body: &str| format!("name: e\ntopology:\n  nodes:\n    a: {{}}\n  links:\n{body}");
