@@ -359,6 +359,8 @@ fn labs_on_two_hosts_through_tunnels_of(kind: &str) {
     let hosts = sandbox.underlay_hosts(&["h1", "h2"], "10.98.0");
     let labs: Vec<String> = (1..=2).map(|n| format!("t{}v{n}", std::process::id())).collect();
     let dir = std::env::temp_dir().join(format!("{}-tunnels", sandbox.prefix));
+    // Removed after the labs' destroys (declared first, dropped last), which take its locks.
+    let _dir = RemovedDir(dir.clone());
     let stores: Vec<StateStore> =
         (1..=2).map(|n| StateStore::new(dir.join(n.to_string()))).collect();
     let file = |n: usize| {
@@ -410,7 +412,15 @@ fn labs_on_two_hosts_through_tunnels_of(kind: &str) {
         assert!(destroyed.steps.iter().any(|step| matches!(step, Step::RemoveTunnel { .. })));
         assert_eq!(sandbox.state(&hosts[n - 1].0), before[n - 1], "host {n} as before");
     }
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A directory removed on drop.
+struct RemovedDir(PathBuf);
+
+impl Drop for RemovedDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 #[test]
