@@ -98,6 +98,7 @@ fn main() {
             Command::new("ip").args(["link", "add", bridge, "up", "type", "bridge"]).status();
         assert!(made.unwrap().success(), "ip link add {bridge} type bridge");
     }
+    // Per plugin: the ADD and the DEL of each round, in ms.
     let (mut pipework, mut bridge, mut ipam) = (Vec::new(), Vec::new(), Vec::new());
     // The IPAM plugin alone, which both run once per command: the part neither can shed.
     let host_local = PathBuf::from(PLUGINS).join("host-local");
@@ -107,18 +108,15 @@ fn main() {
     for round in 0..=rounds {
         let guest = Namespace::create_named(&format!("{prefix}-g")).unwrap();
         let id = format!("c{round}");
-        let a = support::timed(|| {
-            plugin(&ours, "ADD", &ours_config, guest.name().unwrap(), &id);
-            plugin(&ours, "DEL", &ours_config, guest.name().unwrap(), &id);
-        });
-        let b = support::timed(|| {
-            plugin(&reference, "ADD", &reference_config, guest.name().unwrap(), &id);
-            plugin(&reference, "DEL", &reference_config, guest.name().unwrap(), &id);
-        });
-        let c = support::timed(|| {
-            plugin(&host_local, "ADD", &ipam_config, guest.name().unwrap(), &id);
-            plugin(&host_local, "DEL", &ipam_config, guest.name().unwrap(), &id);
-        });
+        let netns = guest.name().unwrap();
+        let add_del = |binary: &Path, config: &str| {
+            let add = support::timed(|| plugin(binary, "ADD", config, netns, &id));
+            let del = support::timed(|| plugin(binary, "DEL", config, netns, &id));
+            (add, del)
+        };
+        let a = add_del(&ours, &ours_config);
+        let b = add_del(&reference, &reference_config);
+        let c = add_del(&host_local, &ipam_config);
         guest.delete().unwrap();
         if round > 0 {
             pipework.push(a);
@@ -128,9 +126,13 @@ fn main() {
     }
     let _ = std::fs::remove_dir_all(&dir);
     host.delete().unwrap();
-    let (p, p10, p90) = support::summary(&mut pipework);
-    let (r, r10, r90) = support::summary(&mut bridge);
-    let (i, i10, i90) = support::summary(&mut ipam);
+    let total = |pairs: &[(f64, f64)]| -> Vec<f64> { pairs.iter().map(|(a, d)| a + d).collect() };
+    let median_of = |pairs: &[(f64, f64)], pick: fn(&(f64, f64)) -> f64| {
+        support::summary(&mut pairs.iter().map(pick).collect::<Vec<f64>>()).0
+    };
+    let (p, p10, p90) = support::summary(&mut total(&pipework));
+    let (r, r10, r90) = support::summary(&mut total(&bridge));
+    let (i, i10, i90) = support::summary(&mut total(&ipam));
     println!("\n| one ADD + DEL, {rounds} rounds interleaved | median ms | p10 | p90 |");
     println!("|---|---|---|---|");
     println!("| pipework-cni (host-local IPAM) | {p:.2} | {p10:.2} | {p90:.2} |");
@@ -143,4 +145,9 @@ fn main() {
         r - i,
         (p - i) / (r - i)
     );
+    println!("\n| median ms | ADD | DEL |\n|---|---|---|");
+    for (name, pairs) in [("pipework-cni", &pipework), ("bridge", &bridge), ("host-local", &ipam)] {
+        let (add, del) = (median_of(pairs, |pair| pair.0), median_of(pairs, |pair| pair.1));
+        println!("| {name} | {add:.2} | {del:.2} |");
+    }
 }
