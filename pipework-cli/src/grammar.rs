@@ -756,11 +756,10 @@ fn attach_request(cli: AttachCli) -> Result<Request, Usage> {
     let ipvlan = optional(cli.ipvlan.as_deref(), str::parse::<IpvlanMode>)?;
     let pkey = optional(cli.pkey.as_deref(), |text| parse_pkey("--pkey", text))?;
     let shim = optional(cli.shim.as_deref(), |text| parse_cidr("--shim", text))?;
-    let vxlan = match (&cli.vxlan, &cli.geneve) {
-        (_, Some(geneve)) => {
-            Some(VxlanUplink::parse_geneve(geneve).map_err(|e| Usage(e.to_string()))?)
-        }
-        (vxlan, None) => optional(vxlan.as_deref(), VxlanUplink::parse)?,
+    // clap refuses both flags at once.
+    let vxlan = match optional(cli.geneve.as_deref(), VxlanUplink::parse_geneve)? {
+        Some(geneve) => Some(geneve),
+        None => optional(cli.vxlan.as_deref(), VxlanUplink::parse)?,
     };
     Ok(Request::Attach(AttachRequest {
         host,

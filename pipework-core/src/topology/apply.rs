@@ -937,9 +937,10 @@ fn leave_tipc(host: &Handle, topology: &Topology, state: &LabState, tipc: &TipcS
             Err(err) if err.errno() == nix::errno::Errno::ENOENT => continue,
             guest => guest?,
         };
-        let tipc_node = TipcNode::open(&guest.namespace)?;
-        if tipc_node.bearer(&bearer)?.is_some() {
-            tipc_node.disable_bearer(&bearer)?;
+        // A bearer that is not enabled (any more) has nothing to disable.
+        match TipcNode::open(&guest.namespace)?.disable_bearer(&bearer) {
+            Err(err) if err.errno() == nix::errno::Errno::ENOENT => {}
+            disabled => disabled?,
         }
     }
     Ok(())
