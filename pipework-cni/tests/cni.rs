@@ -54,6 +54,29 @@ impl Lab {
         format!("{}-host", self.prefix)
     }
 
+    /// Waits (up to 10 s) until no `pw-reclaim` process, the plugin's detached wait for the
+    /// kernel's reclamation of the links a DEL deleted, runs in this lab's host namespace.
+    fn await_reclaimers(&self) {
+        use std::os::unix::fs::MetadataExt;
+        let host = std::fs::metadata(format!("/run/netns/{}", self.host())).unwrap().ino();
+        let ours_running = || {
+            std::fs::read_dir("/proc").unwrap().flatten().any(|process| {
+                let stat = std::fs::read_to_string(process.path().join("stat")).unwrap_or_default();
+                let running = stat
+                    .split_once(" (pw-reclaim) ")
+                    .is_some_and(|(_, rest)| !rest.starts_with('Z'));
+                running
+                    && std::fs::metadata(process.path().join("ns/net"))
+                        .is_ok_and(|netns| netns.ino() == host)
+            })
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while ours_running() {
+            assert!(std::time::Instant::now() < deadline, "a pw-reclaim process is still running");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Runs `program` (the plugin unless given) in the host namespace for `command` with
     /// container `id`'s `ifname` in netns `netns` (a /run/netns name), as libcni does.
     fn run(
@@ -197,6 +220,16 @@ fn add_gives_each_container_its_interface_and_del_removes_it_even_twice() {
     }
     assert!(!lab.links(&a).contains(&"eth0".to_string()));
     assert!(!lab.links(&lab.host()).contains(&host_end));
+    // The DEL returned once the kernel had unlisted the pair: an ADD right after gets the
+    // same interface name and address again.
+    let again =
+        lab.plugin("ADD", "ctr-a", Some(&a), &static_conf("1.1.0", &bridge, "10.77.0.2/24"));
+    assert_eq!(again.status, 0, "{}", again.json);
+    assert_eq!(lab.addresses(&a, "eth0"), vec!["10.77.0.2/24"]);
+    assert!(lab.ping(&a, "10.77.0.3"), "a cannot reach b after its ADD again");
+    let del = lab.plugin("DEL", "ctr-a", Some(&a), &static_conf("1.1.0", &bridge, "10.77.0.2/24"));
+    assert_eq!(del.status, 0, "{}", del.json);
+    assert!(!lab.links(&a).contains(&"eth0".to_string()));
     // DEL of a container whose netns is already gone succeeds, and cleans the host side.
     lab.remove(&b);
     let del = lab.plugin("DEL", "ctr-b", Some(&b), &static_conf("0.4.0", &bridge, "10.77.0.3/24"));
@@ -205,6 +238,8 @@ fn add_gives_each_container_its_interface_and_del_removes_it_even_twice() {
         !lab.links(&lab.host()).contains(&bridge),
         "the bridge pipework made stays after its last port"
     );
+    // The detached waits for the kernel's reclamation end by themselves.
+    lab.await_reclaimers();
     assert_eq!(
         std::fs::read_dir(lab.state.join("cni/pwtest"))
             .unwrap()

@@ -57,6 +57,8 @@ pub struct Handle {
     namespace: Namespace,
     // The kernel runs one dump per netlink socket at a time and answers EBUSY to a second.
     dump_lock: Mutex<()>,
+    // Link deletions return once the link is unlisted (see `with_detached_reclaim`).
+    detached_reclaim: bool,
 }
 
 impl Handle {
@@ -86,7 +88,27 @@ impl Handle {
             runtime.spawn(connection);
             netlink
         };
-        Ok(Handle { runtime: Some(runtime), netlink, namespace, dump_lock: Mutex::new(()) })
+        Ok(Handle {
+            runtime: Some(runtime),
+            netlink,
+            namespace,
+            dump_lock: Mutex::new(()),
+            detached_reclaim: false,
+        })
+    }
+
+    /// Makes this handle's link deletions return once the kernel has unlisted the link (its
+    /// RTM_DELLINK announcement), leaving the kernel's reclamation wait (15-25 ms for a veth)
+    /// to a detached process that ends by itself: for processes that exit right after, such as
+    /// the CNI plugin, whose caller would otherwise wait for it.
+    pub fn with_detached_reclaim(mut self) -> Self {
+        self.detached_reclaim = true;
+        self
+    }
+
+    /// Whether link deletions return once the link is unlisted.
+    pub(crate) fn detached_reclaim(&self) -> bool {
+        self.detached_reclaim
     }
 
     /// The namespace this handle acts in.

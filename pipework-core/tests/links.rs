@@ -162,3 +162,44 @@ fn several_addresses_of_both_families_and_routes() {
         host.addresses(Some(link.index)).unwrap().into_iter().map(|a| a.net).collect();
     assert!(!have.contains(&nets[0]) && have.contains(&nets[1]));
 }
+
+/// Whether a `pw-reclaim` process (a detached wait for the kernel's reclamation) is running.
+fn reclaimer_alive() -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|entry| {
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        stat.split_once(" (pw-reclaim) ").is_some_and(|(_, rest)| !rest.starts_with('Z'))
+    })
+}
+
+#[test]
+#[ignore = "needs root; scripts/test.sh runs it"]
+fn detached_reclaim_returns_with_the_veth_unlisted_and_its_names_free() {
+    let mut sandbox = Sandbox::new();
+    let guest_name = sandbox.add_guest("g");
+    let guest = Namespace::from_name(&guest_name).unwrap();
+    let host = sandbox.host_handle().with_detached_reclaim();
+    let bridge = Bridge::new("br-rc").unwrap().ensure(&host).unwrap().link;
+    let host_name = sandbox.host_name();
+    // The same names three times: each deletion leaves them free as it returns.
+    for _ in 0..3 {
+        let veth = Veth::new("vr0", "eth5").unwrap().peer_namespace(&guest).master(bridge.index);
+        veth.up().add(&host).expect("veth");
+        host.link_del("vr0").expect("delete");
+        assert!(!sandbox.link_names(&host_name).contains(&"vr0".to_string()));
+        assert!(!sandbox.link_names(&guest_name).contains(&"eth5".to_string()));
+        let ports = sandbox.bridge_json(&host_name, &["link", "show"]);
+        assert!(ports.as_array().unwrap().is_empty(), "the bridge still has ports: {ports}");
+    }
+    // The kernel's refusals come back as before: no such link, a link it cannot delete.
+    let err = host.link_del("vr0").unwrap_err();
+    assert_eq!(err.errno(), nix::errno::Errno::ENODEV, "{err}");
+    let err = host.link_del("lo").unwrap_err();
+    assert_eq!(err.errno(), nix::errno::Errno::EOPNOTSUPP, "{err}");
+    assert!(sandbox.link_names(&host_name).contains(&"lo".to_string()));
+    // The detached processes end by themselves once the kernel has answered.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while reclaimer_alive() {
+        assert!(std::time::Instant::now() < deadline, "a pw-reclaim process is still running");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

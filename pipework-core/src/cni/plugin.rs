@@ -197,14 +197,15 @@ impl<'a> Call<'a> {
         let ifname = self.env.require("CNI_IFNAME")?;
         // A netns that is gone (or no netns at all) leaves only the host side to clean.
         let namespace = self.env.get("CNI_NETNS").and_then(|path| Namespace::from_path(path).ok());
-        let host = Handle::current()?;
+        // The runtime waits for this process, not for the kernel's reclamation of the links.
+        let host = Handle::current()?.with_detached_reclaim();
         let _lock = self.lock()?;
         let mut first_failure = None;
         for record in self.records(id, ifname)? {
             let guest = namespace
                 .as_ref()
                 .filter(|ns| ns.id() == record.attachment.guest.namespace)
-                .map(Handle::new)
+                .map(|ns| Handle::new(ns).map(Handle::with_detached_reclaim))
                 .transpose()?;
             match record.attachment.detach(&host, guest.as_ref()) {
                 Ok(()) => self.store.remove(&record)?,
@@ -248,7 +249,7 @@ impl<'a> Call<'a> {
     }
 
     fn gc(&self) -> Result<(), CniError> {
-        let host = Handle::current()?;
+        let host = Handle::current()?.with_detached_reclaim();
         let _lock = self.lock()?;
         let mut first_failure = None;
         for record in self.store.all()? {
@@ -263,7 +264,10 @@ impl<'a> Call<'a> {
             {
                 continue;
             }
-            let guest = recorded.reopen()?.map(|ns| Handle::new(&ns)).transpose()?;
+            let guest = recorded
+                .reopen()?
+                .map(|ns| Handle::new(&ns).map(Handle::with_detached_reclaim))
+                .transpose()?;
             if let Err(err) = record.attachment.detach(&host, guest.as_ref()) {
                 first_failure = first_failure.or(Some(CniError::from(err)));
                 continue;

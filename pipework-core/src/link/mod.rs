@@ -9,6 +9,7 @@ mod geneve;
 mod ipoib;
 mod ipvlan;
 mod macvlan;
+mod reclaim;
 mod uppers;
 mod veth;
 mod vlan;
@@ -588,11 +589,20 @@ impl Handle {
         })
     }
 
-    /// Deletes a link (for a veth, both ends).
+    /// Deletes a link (for a veth, both ends); with [`Handle::with_detached_reclaim`], returns
+    /// once the kernel has unlisted it.
     ///
     /// Equivalent to: `ip link del dev NAME`.
     pub fn link_del(&self, link: impl Into<LinkRef>) -> Result<()> {
         let link = link.into();
+        if self.detached_reclaim() {
+            return self.link_del_unlisted(&link).map(drop);
+        }
+        self.link_del_waiting(link)
+    }
+
+    /// Deletes a link and waits for the kernel's answer, which comes after its reclamation.
+    fn link_del_waiting(&self, link: LinkRef) -> Result<()> {
         let message = link_message(&link, |message| message);
         self.change(RouteNetlinkMessage::DelLink(message), Create::No, Op::LinkDel, &link)
     }
