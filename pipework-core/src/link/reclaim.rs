@@ -325,6 +325,30 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "needs root; scripts/test.sh runs it"]
+    fn the_deletion_is_left_to_a_reclaimer_that_ends_by_itself() {
+        use crate::{link::Veth, netns::Namespace};
+        // Anonymous namespaces: they go with their descriptors, also when the test fails.
+        let (host_ns, guest_ns) =
+            (Namespace::create_anonymous().unwrap(), Namespace::create_anonymous().unwrap());
+        let (host, guest) = (Handle::new(&host_ns).unwrap(), Handle::new(&guest_ns).unwrap());
+        let made = Veth::new("vr0", "eth5").unwrap().peer_namespace(&guest_ns).add(&host).unwrap();
+        let reclaimer = host
+            .link_del_unlisted(&LinkRef::Index(made.index))
+            .unwrap()
+            .expect("a reclaimer was started, not the waiting fallback");
+        assert!(host.link_get("vr0").unwrap().is_none());
+        assert!(guest.link_get("eth5").unwrap().is_none(), "the peer goes with its pair");
+        // It is nobody's child here: it ends by itself (gone, or a zombie for init to reap).
+        let stat = format!("/proc/{reclaimer}/stat");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::fs::read_to_string(&stat).is_ok_and(|stat| !stat.contains(") Z ")) {
+            assert!(std::time::Instant::now() < deadline, "pw-reclaim {reclaimer} still runs");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    #[test]
     fn a_port_leaving_its_bridge_is_not_the_device_going() {
         let port = announcement(7, "pw0", AddressFamily::Bridge);
         assert!(!announces_deletion(&port, &LinkRef::Index(7)));
